@@ -1,0 +1,65 @@
+# newretail: `make paper` builds the reviewer's PDF from a fresh clone, `make test` runs the whole suite.
+# Both set up .venv from the lock file first. `make help` lists every target.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+SCENARIO ?= singles_day_2017
+SCALE ?= 1e-4
+SEED ?= 20171111
+WORKERS ?= 2
+DATA := data/synthetic/$(SCENARIO)
+BUILD := paper/build
+SOURCES := $(shell find newretail -name '*.py' -o -name '*.toml' 2>/dev/null)
+export OMP_WAIT_POLICY := PASSIVE
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup data test lint paper lab lock clean docs bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+setup: $(BIN)/.installed ## Create .venv and install the pinned dependencies (uv, from requirements.lock)
+
+# the dataset depends on the code, the scenario and the run's parameters (kept in a stamp file)
+$(DATA)/.params-$(SCALE)-$(SEED): | $(BIN)/.installed
+	@mkdir -p $(DATA) && rm -f $(DATA)/.params-* && touch $@
+
+$(DATA)/manifest.json: $(BIN)/.installed $(SOURCES) $(DATA)/.params-$(SCALE)-$(SEED)
+	$(BIN)/newretail generate --scenario $(SCENARIO) --scale $(SCALE) --seed $(SEED) --out $(DATA) --workers $(WORKERS) --overwrite
+
+data: $(DATA)/manifest.json ## Generate the default dataset (SCALE, SEED, SCENARIO to change it)
+
+lint: setup ## ruff and mypy over the package
+	$(BIN)/ruff check newretail tests
+	$(BIN)/mypy newretail
+
+test: setup ## Set up and run the whole test suite (lint, types, unit, notebooks at a small scale)
+	$(BIN)/ruff check newretail tests
+	$(BIN)/mypy newretail
+	$(BIN)/python -m pytest
+
+paper: setup $(DATA)/manifest.json ## Set up, generate, execute the notebooks and typeset paper/build/paper.pdf
+	$(BIN)/python -m newretail.paper build --dataset $(DATA) --scale $(SCALE) --seed $(SEED) --out $(BUILD)
+
+docs: setup ## Regenerate docs/data_dictionary.md from the table schemas
+	$(BIN)/python -m newretail.schemas > docs/data_dictionary.md
+
+lab: setup ## Open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs the registry)
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
+
+clean: ## Remove the build output and the generated data (keeps .venv)
+	rm -rf $(BUILD) data/synthetic/*/

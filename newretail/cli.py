@@ -1,0 +1,125 @@
+"""The ``newretail`` command line: generate, verify, scenario show (and the verbs later modules add)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+app = typer.Typer(
+    name="newretail",
+    help="Recreate and stress-test the AI figures of Alibaba's 2017 Singles' Day on synthetic data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+scenario_app = typer.Typer(help="Show the shipped scenarios.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+EXIT_BAD_INPUT = 2
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print one clear line to stderr and exit (2 for bad input, 1 for a failed check)."""
+    typer.echo(f"newretail: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    scenario: Annotated[
+        str, typer.Option(help="Shipped scenario name or path to a scenario TOML.")
+    ] = "singles_day_2017",
+    scale: Annotated[float, typer.Option(help="Share of the full event to generate, in (0, 1].")] = 1e-4,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
+    out: Annotated[Path | None, typer.Option(help="Dataset folder [default: data/synthetic/<scenario>].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: the machine's cores].")] = None,
+    engine: Annotated[str, typer.Option(help="'local' processes or a 'dask' cluster.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (engine dask).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace another dataset found in --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Generate a synthetic sales day as partitioned parquet with a manifest."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from newretail.generate import CalibrationError, GenerateError
+    from newretail.generate import generate as run
+    from newretail.scenario import ScenarioError, load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+        folder = out if out is not None else Path("data/synthetic") / sc.name
+        with Progress(
+            TextColumn("generating {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("partitions"),
+            TimeElapsedColumn(),
+            disable=quiet or not sys.stderr.isatty(),
+            console=None,
+        ) as bar:
+            job = bar.add_task(str(folder), total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(job, completed=done, total=total)
+
+            manifest = run(
+                sc,
+                scale=scale,
+                seed=seed,
+                out=folder,
+                workers=workers,
+                engine=engine,
+                scheduler=scheduler,
+                overwrite=overwrite,
+                on_progress=tick,
+            )
+    except (ScenarioError, CalibrationError, GenerateError) as exc:
+        fail(str(exc))
+    typer.echo(f"wrote {manifest}")
+
+
+@app.command()
+def verify(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
+) -> None:
+    """Re-hash every file and check every table's schema; name the first bad file."""
+    from newretail.dataset import DatasetError
+    from newretail.dataset import verify as check
+
+    try:
+        report = check(dataset)
+    except DatasetError as exc:
+        fail(str(exc), code=1)
+    if not report.ok:
+        fail(f"{dataset}: {report.problem}", code=1)
+    typer.echo(f"{dataset}: ok ({report.files_checked} files, {report.rows_checked:,} rows)")
+
+
+@scenario_app.command("show")
+def scenario_show(
+    name: Annotated[str, typer.Argument(help="Shipped scenario name or TOML path.")] = "singles_day_2017",
+) -> None:
+    """Print a scenario's TOML, to copy and edit."""
+    from newretail.scenario import ScenarioError, load_scenario, scenario_text
+
+    try:
+        load_scenario(name)
+        typer.echo(scenario_text(name), nl=False)
+    except ScenarioError as exc:
+        fail(str(exc))
+
+
+@scenario_app.command("list")
+def scenario_list() -> None:
+    """List the shipped scenarios."""
+    from newretail.scenario import available_scenarios
+
+    for name in available_scenarios():
+        typer.echo(name)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,6 @@
+"""Synthetic sales-day generation: calibration, partitioned drawing, and the dataset manifest."""
+
+from newretail.generate.calibrate import Calibration, CalibrationError, calibrate
+from newretail.generate.run import GenerateError, Plan, generate, plan
+
+__all__ = ["Calibration", "CalibrationError", "GenerateError", "Plan", "calibrate", "generate", "plan"]

@@ -1,0 +1,110 @@
+"""Lu Ban's banners: impressions of AI-generated and human-designed creatives, and whether they were clicked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import expit
+
+from newretail.generate.shoppers import _enum, _ids
+from newretail.generate.traffic import SECONDS_PER_DAY, sample_ts_us
+
+PLACEMENTS = ("home_top", "campaign_hall", "search_feed", "product_side", "cart")
+PLACEMENT_P = np.array([0.15, 0.20, 0.30, 0.20, 0.15])
+PLACEMENT_QUALITY = np.array([0.8, 0.5, 0.0, -0.4, -0.7])  # log-odds of a click relative to search_feed
+CREATIVE_SOURCES = ("ai", "human")
+BRAND_SD = 0.35  # log-odds spread of brands' click appeal
+MAX_EXPOSURE = 20
+
+
+@dataclass(frozen=True)
+class BannerParams:
+    """Internal parameters of the banner model, solved by calibration."""
+
+    allocation_intercept: float  # log-odds of an AI creative on an average placement
+    allocation_slope: float  # log-odds of an AI creative per unit of placement quality
+    click_intercept: float  # log-odds of a click on search_feed, average brand, human creative
+    ai_effect: float  # log-odds added by an AI creative at first exposure
+    novelty_decay: float  # per repeated exposure
+    repeat_exposure_prob: float
+    brands: int
+
+
+def brand_appeal(seed: int, brands: int) -> np.ndarray:
+    """Each brand's click appeal in log-odds: the same in every partition of a dataset."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 - 1,)))
+    return rng.normal(0.0, BRAND_SD, size=brands)
+
+
+def draw_impressions(rng: np.random.Generator, n: int, p: BannerParams, density: np.ndarray) -> dict[str, np.ndarray]:
+    """Placement, brand, time and exposure count of ``n`` impressions, and each one's chance of an AI creative.
+
+    Repeat exposures grow over the day: the chance of seeing a creative again rises from 0.4x to 1.6x
+    ``repeat_exposure_prob`` between midnight and the end of the day.
+    """
+    placement = rng.choice(len(PLACEMENTS), size=n, p=PLACEMENT_P).astype(np.int8)
+    ts_us = sample_ts_us(rng, density, n)
+    day_frac = np.clip(ts_us / (SECONDS_PER_DAY * 1e6), 0.0, 1.0)
+    repeat = np.clip(p.repeat_exposure_prob * (0.4 + 1.2 * day_frac), 0.0, 0.95)
+    exposure = np.minimum(rng.geometric(1.0 - repeat), MAX_EXPOSURE).astype(np.int16)
+    return {
+        "placement": placement,
+        "brand": rng.integers(0, p.brands, size=n).astype(np.int32),
+        "ts_us": ts_us,
+        "exposure_index": exposure,
+        "ai_prob": expit(p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement]),
+    }
+
+
+def click_probability(p: BannerParams, draws: dict[str, np.ndarray], appeal: np.ndarray, ai: np.ndarray) -> np.ndarray:
+    """True click probability of each impression given its creative source (``ai`` of 0 or 1)."""
+    novelty = np.exp(-p.novelty_decay * (draws["exposure_index"] - 1.0))
+    logit = p.click_intercept + PLACEMENT_QUALITY[draws["placement"]] + appeal[draws["brand"]]
+    return expit(logit + ai * p.ai_effect * novelty)
+
+
+def banner_tables(
+    rng: np.random.Generator,
+    p: BannerParams,
+    density: np.ndarray,
+    appeal: np.ndarray,
+    *,
+    partition: int,
+    n: int,
+    n_users: int,
+) -> dict[str, pl.DataFrame]:
+    """``n`` banner impressions with their clicks, and their ground truth."""
+    draws = draw_impressions(rng, n, p, density)
+    ai = rng.random(n) < draws["ai_prob"]
+    p_ai = click_probability(p, draws, appeal, np.ones(n))
+    p_human = click_probability(p, draws, appeal, np.zeros(n))
+    p_click = np.where(ai, p_ai, p_human)
+    clicked = rng.random(n) < p_click
+    impression_id = _ids(5, partition, n)
+    human_creative = draws["brand"].astype(np.int64) * 16 + rng.integers(0, 16, size=n)
+    creative_id = np.where(ai, impression_id, human_creative)
+    impressions = pl.DataFrame(
+        {
+            "impression_id": impression_id,
+            "user_id": rng.integers(0, max(n_users, 1), size=n, dtype=np.int64),
+            "ts_us": draws["ts_us"],
+            "brand_id": draws["brand"],
+            "creative_id": creative_id,
+            "creative_source": _enum(np.where(ai, 0, 1), CREATIVE_SOURCES),
+            "placement": _enum(draws["placement"], PLACEMENTS),
+            "exposure_index": draws["exposure_index"],
+            "clicked": clicked,
+        }
+    )
+    truth = pl.DataFrame(
+        {
+            "impression_id": impression_id,
+            "ai_allocation_prob": draws["ai_prob"],
+            "p_click": p_click,
+            "p_click_if_ai": p_ai,
+            "p_click_if_human": p_human,
+        }
+    )
+    return {"banner_impressions": impressions, "truth_banner_impressions": truth}

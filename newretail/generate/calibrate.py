@@ -1,0 +1,346 @@
+"""Calibration: solve the generator's internal parameters so that each target's expected value equals the target.
+
+Expectations are taken over a fixed reference sample of the generator's own feature draws (seeded with
+``CALIBRATION_SEED``, independent of the dataset seed), so calibration is deterministic and uses exactly the
+model the generator draws from. Nothing here copies a target into an output: each parameter is solved, and
+``expected`` recomputes every metric forward from the solved parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+from scipy.special import expit
+
+from newretail.generate import banners, baseline, city, inquiries, shoppers, traffic
+from newretail.generate.traffic import CalibrationError
+from newretail.scenario import Scenario
+
+CALIBRATION_SEED = 20171111
+CALIBRATION_DRAWS = 200_000
+
+__all__ = ["Calibration", "CalibrationError", "calibrate"]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The solved parameters of every generator, and the expected metrics they imply at full scale."""
+
+    shoppers: shoppers.ShopperParams
+    banners: banners.BannerParams
+    inquiries: inquiries.InquiryParams
+    city: city.CityParams
+    baseline: baseline.BaselineParams
+    expected: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for the dataset manifest."""
+        return dataclasses.asdict(self)
+
+
+def _solve(fn: Any, low: float, high: float, what: str) -> float:
+    f_low, f_high = fn(low), fn(high)
+    if np.sign(f_low) == np.sign(f_high):
+        raise CalibrationError(f"cannot calibrate {what}: the target is out of reach under this behaviour")
+    return float(optimize.brentq(fn, low, high, xtol=1e-10, rtol=1e-12))
+
+
+def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
+    return float(np.sum(values * weights) / np.sum(weights))
+
+
+def _calibrate_shoppers(sc: Scenario, rng: np.random.Generator) -> tuple[shoppers.ShopperParams, dict[str, float]]:
+    t, pr, tr = sc.targets, sc.press, sc.behaviour.traffic
+    pz, od, st = sc.behaviour.personalization, sc.behaviour.orders, sc.behaviour.stores
+    users = shoppers.draw_users(rng, CALIBRATION_DRAWS, tr.user_activity_shape)
+    raw = shoppers.intent_raw(users)
+    mean, sd = float(raw.mean()), float(raw.std())
+    intent = (raw - mean) / sd
+    w = users["activity"]  # visits are proportional to activity
+    s = pz.personalized_visit_share
+    g0 = _solve(
+        lambda a: _weighted_mean(expit(a + pz.targeting_strength * intent), w) - s, -30, 30, "personalization share"
+    )
+    prop = expit(g0 + pz.targeting_strength * intent)
+    src_logit = shoppers.SOURCE_LOGIT[None, :]
+    src_p = shoppers.SOURCE_P[None, :]
+
+    def conv(alpha: float, tau0: float, treated: float) -> np.ndarray:
+        effect = (tau0 + pz.effect_heterogeneity * intent[:, None]) * treated
+        p = expit(alpha + pz.intent_weight * intent[:, None] + src_logit + effect)
+        return (p * src_p).sum(axis=1)
+
+    def conv_personalized(alpha: float, tau0: float) -> float:
+        return _weighted_mean(conv(alpha, tau0, 1.0), w * prop)
+
+    def conv_other(alpha: float, tau0: float) -> float:
+        return _weighted_mean(conv(alpha, tau0, 0.0), w * (1 - prop))
+
+    if pz.conversion_reading == "rate":
+        tau0 = pz.true_effect_logodds
+        alpha = _solve(lambda a: conv_personalized(a, tau0) - t.personalized_page_conversion, -30, 30, "conversion")
+    else:  # "lift": personalized visits convert (1 + target) times as often as the others
+        alpha = _solve(lambda a: conv_other(a, 0.0) - pz.lift_reading_base_conversion, -30, 30, "base conversion")
+        tau0 = _solve(
+            lambda e: conv_personalized(alpha, e) / conv_other(alpha, e) - (1 + t.personalized_page_conversion),
+            -10,
+            10,
+            "conversion lift",
+        )
+    c_p, c_o = conv_personalized(alpha, tau0), conv_other(alpha, tau0)
+    c_all = s * c_p + (1 - s) * c_o
+
+    n_store, store_rmb = city.expected_store_orders(st, t.sanjiang_pilot_stores)
+    online_orders = pr.payment_transactions - n_store
+    if online_orders <= 0:
+        raise CalibrationError("payment_transactions is smaller than the stores' expected delivery orders")
+    visits = online_orders / c_all
+    pages_per_visit = t.personalized_pages / (s * visits)
+    if pages_per_visit < 1.0:
+        raise CalibrationError(
+            f"personalized_pages = {t.personalized_pages:.3g} over {s * visits:.3g} personalized visits is "
+            f"{pages_per_visit:.3g} pages per visit, below one"
+        )
+    online_gmv = t.gmv_usd - store_rmb / tr.fx_rmb_per_usd
+    if online_gmv <= 0:
+        raise CalibrationError("gmv_usd is smaller than the stores' expected GMV")
+    buy = w * (prop * conv(alpha, tau0, 1.0) + (1 - prop) * conv(alpha, tau0, 0.0))
+    mult = _weighted_mean(np.where(users["is_vip"], od.vip_value_multiplier, 1.0), buy)
+    aov = online_gmv / online_orders
+    value_log_mean = float(np.log(aov / mult) - od.order_value_sigma**2 / 2)
+    parcel = pr.delivery_orders / pr.payment_transactions
+    if parcel > 1:
+        raise CalibrationError("delivery_orders exceeds payment_transactions")
+    height = traffic.spike_height(tr, pr.peak_orders_per_second / online_orders)
+    density = traffic.event_density(tr, height)
+    delay = traffic.payment_delay_for_ratio(density, pr.peak_payments_per_second / pr.peak_orders_per_second)
+
+    params = shoppers.ShopperParams(
+        intent_mean=mean,
+        intent_sd=sd,
+        targeting_intercept=g0,
+        targeting_slope=pz.targeting_strength,
+        conversion_intercept=alpha,
+        intent_weight=pz.intent_weight,
+        effect_intercept=tau0,
+        effect_slope=pz.effect_heterogeneity,
+        visits_per_user=visits / tr.active_users,
+        pages_per_visit=pages_per_visit,
+        pages_dispersion=tr.pages_per_visit_dispersion,
+        page_dwell_s=tr.page_dwell_s,
+        user_activity_shape=tr.user_activity_shape,
+        mobile_share=pr.mobile_gmv_share,
+        parcel_share=parcel,
+        value_log_mean=value_log_mean,
+        value_log_sd=od.order_value_sigma,
+        vip_value_multiplier=od.vip_value_multiplier,
+        spike_height=height,
+        payment_delay_s=delay,
+        fx_rmb_per_usd=tr.fx_rmb_per_usd,
+    )
+    uplift = conv(alpha, tau0, 1.0) - conv(alpha, tau0, 0.0)
+    expected = {
+        "personalized_pages": s * visits * pages_per_visit,
+        "personalized_page_conversion": c_p if pz.conversion_reading == "rate" else c_p / c_o - 1,
+        "conversion_personalized": c_p,
+        "conversion_other": c_o,
+        "true_uplift_ate": _weighted_mean(uplift, w),
+        "true_uplift_att": _weighted_mean(uplift, w * prop),
+        "visits": visits,
+        "online_orders": visits * c_all,
+        "store_orders": n_store,
+        "payment_transactions": visits * c_all + n_store,
+        "gmv_usd": visits * c_all * np.exp(value_log_mean + od.order_value_sigma**2 / 2) * mult
+        + store_rmb / tr.fx_rmb_per_usd,
+        "peak_orders_per_second": float(density[0] * visits * c_all),
+        "peak_payments_per_second": float(traffic.payment_peak_ratio(density, delay) * density[0] * visits * c_all),
+        "delivery_orders": visits * c_all * parcel,
+        "mobile_gmv_share": pr.mobile_gmv_share,
+    }
+    expected["gmv_rmb"] = expected["gmv_usd"] * tr.fx_rmb_per_usd
+    return params, expected
+
+
+def _calibrate_banners(
+    sc: Scenario, rng: np.random.Generator, density: np.ndarray
+) -> tuple[banners.BannerParams, dict[str, float]]:
+    b, t = sc.behaviour.banners, sc.targets
+    q = banners.PLACEMENT_QUALITY
+    alloc = _solve(
+        lambda a: (
+            float(np.sum(banners.PLACEMENT_P * expit(a + b.placement_allocation_skew * q))) - b.ai_impression_share
+        ),
+        -30,
+        30,
+        "AI impression share",
+    )
+    draft = banners.BannerParams(
+        alloc, b.placement_allocation_skew, 0.0, 0.0, b.novelty_decay, b.repeat_exposure_prob, b.brands
+    )
+    draws = banners.draw_impressions(rng, CALIBRATION_DRAWS, draft, density)
+    appeal = banners.BRAND_SD * np.asarray(
+        __import__("scipy.stats", fromlist=["norm"]).norm.ppf((np.arange(b.brands) + 0.5) / b.brands)
+    )
+    pi = draws["ai_prob"]
+    ones, zeros = np.ones(pi.size), np.zeros(pi.size)
+
+    def ctr_human(c0: float) -> float:
+        p = dataclasses.replace(draft, click_intercept=c0)
+        return _weighted_mean(banners.click_probability(p, draws, appeal, zeros), 1 - pi)
+
+    c0 = _solve(lambda c: ctr_human(c) - b.human_ctr, -30, 30, "human CTR")
+    human = ctr_human(c0)
+
+    def ctr_ai(beta: float) -> float:
+        p = dataclasses.replace(draft, click_intercept=c0, ai_effect=beta)
+        return _weighted_mean(banners.click_probability(p, draws, appeal, ones), pi)
+
+    beta = _solve(lambda x: ctr_ai(x) / human - t.ai_banner_ctr_ratio, -10, 10, "AI CTR ratio")
+    params = dataclasses.replace(draft, click_intercept=c0, ai_effect=beta)
+    ai_counterfactual = _weighted_mean(banners.click_probability(params, draws, appeal, zeros), pi)
+    total = t.ai_banners / b.ai_impression_share
+    expected = {
+        "ai_banners": total * b.ai_impression_share,
+        "banner_impressions": total,
+        "ai_banner_ctr_ratio": ctr_ai(beta) / human,
+        "ai_banner_ctr_ratio_causal": ctr_ai(beta) / ai_counterfactual,
+        "human_ctr": human,
+    }
+    return params, expected
+
+
+def _calibrate_inquiries(sc: Scenario, rng: np.random.Generator) -> tuple[inquiries.InquiryParams, dict[str, float]]:
+    c, t = sc.behaviour.chatbot, sc.targets
+    draws = inquiries.draw_inquiries(rng, CALIBRATION_DRAWS, c.anger_escalation_threshold)
+    ceiling = float(np.mean(~draws["escalated"]))
+    if t.chatbot_share >= ceiling:
+        raise CalibrationError(
+            f"chatbot_share = {t.chatbot_share}: the bot alerts staff to {1 - ceiling:.1%} of inquiries, so it can "
+            f"keep at most {ceiling:.1%}; raise anger_escalation_threshold or lower the target"
+        )
+    h0 = _solve(lambda h: float(np.mean(inquiries.bot_share(draws, h))) - t.chatbot_share, -30, 30, "chatbot share")
+    concurrency = t.chatbot_efficiency_ratio * c.human_occupancy * c.bot_handle_s / c.human_handle_s
+    params = inquiries.InquiryParams(
+        transfer_intercept=h0,
+        escalation_threshold=c.anger_escalation_threshold,
+        bot_concurrency=concurrency,
+        bot_handle_s=c.bot_handle_s,
+        human_handle_s=c.human_handle_s,
+        bot_resolution_rate=c.bot_resolution_rate,
+        human_resolution_rate=c.human_resolution_rate,
+        repeat_contact_if_unresolved=c.repeat_contact_if_unresolved,
+    )
+    share = float(np.mean(inquiries.bot_share(draws, h0)))
+    total = t.chatbot_inquiries / t.chatbot_share  # the bot handled chatbot_inquiries, chatbot_share of all
+    expected = {
+        "inquiries_total": total,
+        "chatbot_inquiries": total * share,
+        "chatbot_share": share,
+        "chatbot_efficiency_ratio": concurrency * c.human_handle_s / (c.human_occupancy * c.bot_handle_s),
+        "needs_escalation_share": float(np.mean(draws["needs_escalation"])),
+    }
+    return params, expected
+
+
+def _calibrate_city(sc: Scenario, rng: np.random.Generator) -> tuple[city.CityParams, dict[str, float]]:
+    s, t = sc.behaviour.stores, sc.targets
+    if t.sanjiang_pilot_stores > s.sanjiang_stores:
+        raise CalibrationError(
+            f"sanjiang_pilot_stores = {t.sanjiang_pilot_stores} exceeds the city's {s.sanjiang_stores} Sanjiang stores"
+        )
+    density = traffic.daytime_density(sc.behaviour.traffic)
+    load = city.hourly_load(density)
+
+    def p95_within(prep: float, speed: float, draws: dict[str, np.ndarray]) -> float:
+        inside = draws["distance_km"] <= t.hema_radius_km
+        return float(np.quantile(city.delivery_minutes(draws, prep, speed)[inside], 0.95))
+
+    hema = city.draw_delivery(rng, CALIBRATION_DRAWS, t.hema_radius_km, load, density)
+    log_speed = _solve(
+        lambda ls: p95_within(s.prep_min, float(np.exp(ls)), hema) - t.hema_delivery_minutes,
+        np.log(0.5),
+        np.log(2000.0),
+        "Hema courier speed (hema_delivery_minutes vs prep_min)",
+    )
+    speed = float(np.exp(log_speed))
+    sj = city.draw_delivery(rng, CALIBRATION_DRAWS, t.hema_radius_km, load, density)
+    sj_speed = speed * s.sanjiang_speed_ratio
+    mult = _solve(
+        lambda m: p95_within(s.prep_min * m, sj_speed, sj) - t.sanjiang_delivery_minutes,
+        0.0,
+        100.0,
+        "Sanjiang picking time (sanjiang_delivery_minutes)",
+    )
+    params = city.CityParams(
+        hema_speed_kmh=speed,
+        sanjiang_prep_multiplier=mult,
+        sanjiang_speed_kmh=sj_speed,
+        radius_km=t.hema_radius_km,
+        pilot_stores=t.sanjiang_pilot_stores,
+    )
+    expected = {
+        "hema_delivery_minutes": p95_within(s.prep_min, speed, hema),
+        "sanjiang_delivery_minutes": p95_within(s.prep_min * mult, sj_speed, sj),
+        "sanjiang_pilot_stores": float(t.sanjiang_pilot_stores),
+    }
+    return params, expected
+
+
+def _calibrate_baseline(
+    sc: Scenario, sp: shoppers.ShopperParams, exp17: dict[str, float]
+) -> tuple[baseline.BaselineParams, dict[str, float]]:
+    g, t, tr = sc.behaviour.growth, sc.targets, sc.behaviour.traffic
+    if g.visitor_share + g.conversion_share > 1:
+        raise CalibrationError("growth.visitor_share + growth.conversion_share must not exceed 1")
+    factor = 1.0 + t.gmv_yoy_growth
+    visits = exp17["visits"] / factor**g.visitor_share
+    conversion = (exp17["online_orders"] / exp17["visits"]) / factor**g.conversion_share
+    if not 0 < conversion < 1:
+        raise CalibrationError(f"the 2016 conversion implied by growth.conversion_share is {conversion:.3g}")
+    gmv16 = exp17["gmv_usd"] / factor
+    aov = gmv16 / (visits * conversion)
+    params = baseline.BaselineParams(
+        visits=visits,
+        conversion=conversion,
+        value_log_mean=float(np.log(aov) - sp.value_log_sd**2 / 2),
+        value_log_sd=sp.value_log_sd,
+        mobile_share=sp.mobile_share,
+        fx_rmb_per_usd=tr.fx_rmb_per_usd_2016,
+    )
+    expected = {
+        "baseline_gmv_usd": visits * conversion * float(np.exp(params.value_log_mean + params.value_log_sd**2 / 2)),
+    }
+    expected["gmv_yoy_growth"] = exp17["gmv_usd"] / expected["baseline_gmv_usd"] - 1
+    return params, expected
+
+
+@lru_cache(maxsize=64)
+def _calibrate_json(scenario_json: str) -> Calibration:
+    sc = Scenario.model_validate(json.loads(scenario_json))
+    seeds = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)
+    sp, exp_s = _calibrate_shoppers(sc, np.random.default_rng(seeds[0]))
+    density = traffic.event_density(sc.behaviour.traffic, sp.spike_height)
+    bp, exp_b = _calibrate_banners(sc, np.random.default_rng(seeds[1]), density)
+    ip, exp_i = _calibrate_inquiries(sc, np.random.default_rng(seeds[2]))
+    cp, exp_c = _calibrate_city(sc, np.random.default_rng(seeds[3]))
+    bl, exp_g = _calibrate_baseline(sc, sp, exp_s)
+    expected = {k: float(v) for d in (exp_s, exp_b, exp_i, exp_c, exp_g) for k, v in d.items()}
+    expected["hema_radius_km"] = cp.radius_km
+    return Calibration(sp, bp, ip, cp, bl, expected)
+
+
+def calibrate(scenario: Scenario) -> Calibration:
+    """Solve every generator's internal parameters for ``scenario`` (cached per scenario).
+
+    Raises
+    ------
+    CalibrationError
+        When a target cannot be reached under the scenario's behaviour; the message says which and why.
+    """
+    return _calibrate_json(scenario.model_dump_json())

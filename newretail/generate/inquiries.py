@@ -1,0 +1,205 @@
+"""Customer inquiries to Ali Xiaomi: short texts by intent with emotional cues, who handled them, and how they ended.
+
+The text is written from templates; how angry the customer truly was (``anger``) and whether the inquiry truly
+needed a human (``needs_escalation``) go to ``truth_inquiries``. The bot itself only sees the text, through its
+``sentiment_score``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import expit
+
+from newretail.generate.shoppers import _enum, _ids
+from newretail.generate.traffic import sample_ts_us
+
+INTENTS = ("delivery", "refund", "size", "payment", "product", "coupon", "complaint")
+INTENT_P = np.array([0.32, 0.14, 0.12, 0.09, 0.14, 0.11, 0.08])
+INTENT_ANGER = np.array([0.22, 0.28, 0.10, 0.22, 0.10, 0.15, 0.50])  # mean true anger by intent
+ANGER_CONCENTRATION = 6.0
+BOT_DIFFICULTY = np.array([-1.0, 0.6, -0.5, 0.0, -0.3, -1.0, 1.0])  # log-odds of transfer to a human
+MISSED_ANGER_RESOLUTION = 0.3  # resolution rate of angry customers the bot kept, relative to others
+HANDLERS = ("bot", "human")
+SENTIMENT_NOISE = 0.15
+HANDLE_LOG_SD = 0.5
+
+OPENERS = ("", "hello, ", "hi, ", "qin, ", "dear xiaomi, ", "excuse me, ", "hello seller, ")
+BODIES: dict[str, tuple[str, ...]] = {
+    "delivery": (
+        "where is my parcel",
+        "my package still not shipped",
+        "when will the courier come",
+        "logistics not updated for two days",
+        "can you deliver before the weekend",
+    ),
+    "refund": (
+        "i want to return this item",
+        "how do i get my money back",
+        "refund not arrived yet",
+        "the seller refused my return",
+    ),
+    "size": (
+        "which size fits 165cm",
+        "is this shoe size small or big",
+        "can i exchange for a larger size",
+        "size chart is different from label",
+    ),
+    "payment": (
+        "payment failed but money deducted",
+        "alipay shows paid twice",
+        "cannot use huabei for this order",
+        "how to pay in installments",
+    ),
+    "product": (
+        "is this product original",
+        "what material is this jacket",
+        "does it come with warranty",
+        "colour different from the picture",
+    ),
+    "coupon": (
+        "how to use the shop coupon",
+        "red packet did not apply",
+        "coupon expired before midnight",
+        "why discount not shown at checkout",
+    ),
+    "complaint": (
+        "item arrived broken",
+        "the seller was rude to me",
+        "fake product received",
+        "wrong item sent again",
+    ),
+}
+CUES: tuple[tuple[str, ...], ...] = (
+    ("thanks", "thank you qin", "", "have a nice day"),
+    ("please check", "please help", "a bit slow", "waiting for answer"),
+    ("not happy", "why so long", "this is too slow", "disappointed"),
+    ("very angry", "this is unacceptable", "terrible service", "i am losing patience"),
+    (
+        "worst shopping ever!!!",
+        "i will complain to the platform!!!",
+        "cheated, i want a human now!!!",
+        "give me a real person right now!!!",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class InquiryParams:
+    """Internal parameters of the inquiry model, solved by calibration."""
+
+    transfer_intercept: float  # log-odds that the bot passes a calm inquiry to a human
+    escalation_threshold: float  # true anger above which a human is needed; also the bot's alert level
+    bot_concurrency: float  # conversations one bot instance holds at once
+    bot_handle_s: float
+    human_handle_s: float
+    bot_resolution_rate: float
+    human_resolution_rate: float
+    repeat_contact_if_unresolved: float
+
+
+def draw_inquiries(rng: np.random.Generator, n: int, threshold: float) -> dict[str, np.ndarray]:
+    """Intent, true anger and the bot's noisy reading of it for ``n`` inquiries."""
+    intent = rng.choice(len(INTENTS), size=n, p=INTENT_P).astype(np.int8)
+    mean = INTENT_ANGER[intent]
+    anger = rng.beta(mean * ANGER_CONCENTRATION, (1.0 - mean) * ANGER_CONCENTRATION)
+    score = np.clip(anger + rng.normal(0.0, SENTIMENT_NOISE, size=n), 0.0, 1.0)
+    return {
+        "intent": intent,
+        "anger": anger,
+        "needs_escalation": anger > threshold,
+        "sentiment_score": score,
+        "escalated": score > threshold,
+    }
+
+
+def bot_share(draws: dict[str, np.ndarray], transfer_intercept: float) -> np.ndarray:
+    """Probability that each inquiry stays with the bot (not escalated, not transferred)."""
+    transfer = expit(transfer_intercept + BOT_DIFFICULTY[draws["intent"]])
+    return np.where(draws["escalated"], 0.0, 1.0 - transfer)
+
+
+def _pick(rng: np.random.Generator, groups: list[tuple[str, ...]], which: np.ndarray) -> np.ndarray:
+    """For each row, a random phrase from the group it belongs to."""
+    flat = np.array([phrase for group in groups for phrase in group], dtype=object)
+    sizes = np.array([len(g) for g in groups])
+    offsets = np.cumsum(sizes) - sizes
+    return flat[offsets[which] + (rng.random(which.size) * sizes[which]).astype(np.int64)]
+
+
+def inquiry_text(rng: np.random.Generator, intent: np.ndarray, anger: np.ndarray) -> pl.Series:
+    """Short inquiry texts: an opener, a body for the intent, maybe an order number, and an emotional cue
+    whose strength follows the true anger with noise (calm customers sometimes write angrily and back)."""
+    n = intent.size
+    opener = np.array(OPENERS, dtype=object)[rng.integers(0, len(OPENERS), size=n)]
+    body = _pick(rng, [BODIES[k] for k in INTENTS], intent)
+    level = np.clip(np.floor((anger + rng.normal(0.0, 0.12, size=n)) * len(CUES)), 0, len(CUES) - 1)
+    cue = _pick(rng, list(CUES), level.astype(np.int64))
+    order_no = rng.integers(10**11, 10**12, size=n)
+    with_order = rng.random(n) < 0.4
+    frame = pl.DataFrame(
+        {
+            "opener": opener.astype(str),
+            "body": body.astype(str),
+            "order": np.where(with_order, np.char.add(", order ", order_no.astype(str)), ""),
+            "cue": cue.astype(str),
+        }
+    )
+    return frame.select(
+        pl.concat_str(["opener", "body", "order", pl.lit(". "), "cue"]).str.strip_chars().alias("text")
+    ).to_series()
+
+
+def _lognormal(rng: np.random.Generator, mean: float, n: int) -> np.ndarray:
+    return mean * np.exp(HANDLE_LOG_SD * rng.standard_normal(n) - HANDLE_LOG_SD**2 / 2)
+
+
+def inquiry_tables(
+    rng: np.random.Generator,
+    p: InquiryParams,
+    density: np.ndarray,
+    *,
+    partition: int,
+    n: int,
+    n_users: int,
+) -> dict[str, pl.DataFrame]:
+    """``n`` inquiries with text, routing and outcome, and their ground truth."""
+    draws = draw_inquiries(rng, n, p.escalation_threshold)
+    stays = rng.random(n) < bot_share(draws, p.transfer_intercept)
+    resolve_rate = np.where(
+        stays,
+        np.where(draws["needs_escalation"], p.bot_resolution_rate * MISSED_ANGER_RESOLUTION, p.bot_resolution_rate),
+        p.human_resolution_rate,
+    )
+    resolved = rng.random(n) < resolve_rate
+    repeat = ~resolved & (rng.random(n) < p.repeat_contact_if_unresolved)
+    handle_s = np.where(stays, _lognormal(rng, p.bot_handle_s, n), _lognormal(rng, p.human_handle_s, n))
+    concurrent = np.where(stays, rng.poisson(p.bot_concurrency, size=n), 1).astype(np.int32)
+    inquiry_id = _ids(6, partition, n)
+    inquiries = pl.DataFrame(
+        {
+            "inquiry_id": inquiry_id,
+            "user_id": rng.integers(0, max(n_users, 1), size=n, dtype=np.int64),
+            "ts_us": sample_ts_us(rng, density, n),
+            "intent": _enum(draws["intent"], INTENTS),
+            "text": inquiry_text(rng, draws["intent"], draws["anger"]),
+            "sentiment_score": np.round(draws["sentiment_score"], 4),
+            "handled_by": _enum(np.where(stays, 0, 1), HANDLERS),
+            "escalated": draws["escalated"],
+            "resolved": resolved,
+            "repeat_contact": repeat,
+            "handle_s": np.round(handle_s, 2),
+            "concurrent_sessions": concurrent,
+        }
+    )
+    truth = pl.DataFrame(
+        {
+            "inquiry_id": inquiry_id,
+            "anger": draws["anger"],
+            "needs_escalation": draws["needs_escalation"],
+            "p_resolved": resolve_rate,
+        }
+    )
+    return {"inquiries": inquiries, "truth_inquiries": truth}

@@ -1,0 +1,235 @@
+"""Shoppers on the day: users, their visits, the pages they see, and the online orders they place.
+
+One partition is one shard of users with all their visits, page views and orders, so keys stay consistent
+inside a partition and partitions are independent of each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import expit
+
+from newretail.generate.traffic import sample_ts_us
+
+SEGMENTS = ("new", "casual", "regular", "loyal")
+SEGMENT_P = np.array([0.15, 0.35, 0.35, 0.15])
+SEGMENT_INTENT = np.array([-0.6, -0.2, 0.2, 0.7])
+SEGMENT_VIP_P = np.array([0.02, 0.05, 0.12, 0.35])
+AGE_BANDS = ("18-24", "25-34", "35-44", "45+")
+AGE_P = np.array([0.25, 0.38, 0.24, 0.13])
+TIER_P = np.array([0.18, 0.27, 0.25, 0.18, 0.12])
+SOURCES = ("search", "recommendation", "campaign", "direct")
+SOURCE_P = np.array([0.35, 0.30, 0.20, 0.15])
+SOURCE_LOGIT = np.array([0.20, 0.0, 0.30, -0.40])
+DEVICES = ("mobile", "pc")
+PAGE_TYPES = ("home", "search", "product", "campaign", "cart")
+PAGE_TYPE_P = np.array([0.15, 0.20, 0.45, 0.12, 0.08])
+CHANNELS = ("online", "store")
+
+
+@dataclass(frozen=True)
+class ShopperParams:
+    """Internal parameters of the shopper model, solved by calibration (see ``calibrate.py``)."""
+
+    intent_mean: float
+    intent_sd: float
+    targeting_intercept: float  # log-odds of personalization at average intent
+    targeting_slope: float  # log-odds per sd of intent
+    conversion_intercept: float  # log-odds of conversion at average intent, source "recommendation"
+    intent_weight: float  # log-odds per sd of intent
+    effect_intercept: float  # true log-odds effect of personalization at average intent
+    effect_slope: float  # change of that effect per sd of intent
+    visits_per_user: float  # mean visits per active user on the day
+    pages_per_visit: float  # mean pages per visit
+    pages_dispersion: float  # negative-binomial shape of (pages - 1)
+    page_dwell_s: float  # s, mean time on a page
+    user_activity_shape: float
+    mobile_share: float
+    parcel_share: float  # share of online orders that need a parcel delivery
+    value_log_mean: float  # log-USD location of the order value of a non-VIP order
+    value_log_sd: float
+    vip_value_multiplier: float
+    spike_height: float  # midnight spike relative to the diurnal curve
+    payment_delay_s: float  # s, mean delay from order to payment
+    fx_rmb_per_usd: float
+
+
+def draw_users(rng: np.random.Generator, n: int, activity_shape: float) -> dict[str, np.ndarray]:
+    """Observed user features, plus each user's activity multiplier (mean 1)."""
+    segment = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_P)
+    latent = rng.standard_normal(n)
+    vip = rng.random(n) < SEGMENT_VIP_P[segment]
+    cart_items = rng.poisson(np.exp(0.8 + 0.6 * latent + 0.5 * SEGMENT_INTENT[segment]))
+    past_orders = rng.poisson(np.exp(0.9 + 0.4 * latent + 0.6 * SEGMENT_INTENT[segment] + 0.5 * vip))
+    return {
+        "segment": segment.astype(np.int8),
+        "age_band": rng.choice(len(AGE_BANDS), size=n, p=AGE_P).astype(np.int8),
+        "city_tier": (rng.choice(len(TIER_P), size=n, p=TIER_P) + 1).astype(np.int8),
+        "is_vip": vip,
+        "cart_items": cart_items.astype(np.int16),
+        "past_orders_90d": past_orders.astype(np.int16),
+        "activity": rng.gamma(activity_shape, 1.0 / activity_shape, size=n),
+    }
+
+
+def intent_raw(users: dict[str, np.ndarray]) -> np.ndarray:
+    """Purchase intent before standardisation: a fixed function of observed features only, so the true
+    conversion probability is learnable from the data (the oracle is the best a model can do)."""
+    return (
+        SEGMENT_INTENT[users["segment"]]
+        + 0.55 * np.log1p(users["cart_items"])
+        + 0.35 * np.log1p(users["past_orders_90d"])
+        + 0.30 * users["is_vip"]
+    )
+
+
+def conversion_logit(p: ShopperParams, intent: np.ndarray, source: np.ndarray, treated: np.ndarray) -> np.ndarray:
+    """True log-odds of conversion of a visit."""
+    effect = p.effect_intercept + p.effect_slope * intent
+    return p.conversion_intercept + p.intent_weight * intent + SOURCE_LOGIT[source] + effect * treated
+
+
+def _enum(values: np.ndarray, categories: tuple[str, ...]) -> pl.Series:
+    return pl.Series(values, dtype=pl.UInt32).cat.to(pl.Enum(list(categories)))
+
+
+def _ids(tag: int, partition: int, n: int) -> np.ndarray:
+    """Globally unique int64 ids: table tag in the top byte, partition in the next 24 bits."""
+    return (np.int64(tag) << 56) | (np.int64(partition) << 32) | np.arange(n, dtype=np.int64)
+
+
+def _within_group_index(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ... within each consecutive group of the given sizes."""
+    total = int(counts.sum())
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+def shopper_tables(
+    rng: np.random.Generator,
+    p: ShopperParams,
+    density: np.ndarray,
+    *,
+    partition: int,
+    first_user_id: int,
+    n_users: int,
+) -> dict[str, pl.DataFrame]:
+    """One shard of users with their visits, page views, online orders and the visits' ground truth."""
+    users = draw_users(rng, n_users, p.user_activity_shape)
+    user_id = np.arange(first_user_id, first_user_id + n_users, dtype=np.int64)
+    intent_user = (intent_raw(users) - p.intent_mean) / p.intent_sd
+
+    # visits: Poisson per user around the user's activity
+    n_visits = rng.poisson(p.visits_per_user * users["activity"])
+    n_v = int(n_visits.sum())
+    owner = np.repeat(np.arange(n_users), n_visits)
+    intent = intent_user[owner]
+    visit_id = _ids(1, partition, n_v)
+    source = rng.choice(len(SOURCES), size=n_v, p=SOURCE_P).astype(np.int8)
+    mobile = rng.random(n_v) < p.mobile_share
+    propensity = expit(p.targeting_intercept + p.targeting_slope * intent)
+    personalized = rng.random(n_v) < propensity
+    p0 = expit(conversion_logit(p, intent, source, np.zeros(n_v)))
+    p1 = expit(conversion_logit(p, intent, source, np.ones(n_v)))
+    p_actual = np.where(personalized, p1, p0)
+    converted = rng.random(n_v) < p_actual
+    extra = rng.negative_binomial(
+        p.pages_dispersion, p.pages_dispersion / (p.pages_dispersion + p.pages_per_visit - 1.0), size=n_v
+    )
+    n_pages = (1 + extra).astype(np.int32)
+    end_ts = sample_ts_us(rng, density, n_v)
+
+    visits = pl.DataFrame(
+        {
+            "visit_id": visit_id,
+            "user_id": user_id[owner],
+            "ts_us": end_ts,
+            "device": _enum(np.where(mobile, 0, 1), DEVICES),
+            "source": _enum(source, SOURCES),
+            "n_pages": n_pages,
+            "personalized": personalized,
+            "converted": converted,
+        }
+    )
+    truth_visits = pl.DataFrame(
+        {
+            "visit_id": visit_id,
+            "intent_sd": intent.astype(np.float64),
+            "propensity": propensity,
+            "p_convert": p_actual,
+            "p_convert_personalized": p1,
+            "p_convert_other": p0,
+            "true_uplift": p1 - p0,
+        }
+    )
+
+    # page views: stamped backwards from the end of the visit, one dwell time per page
+    page_visit = np.repeat(np.arange(n_v), n_pages)
+    n_pv = page_visit.size
+    dwell_us = rng.exponential(p.page_dwell_s * 1e6, size=n_pv)
+    page_index = _within_group_index(n_pages)
+    cum = np.cumsum(dwell_us)
+    group_end = np.repeat(np.cumsum(n_pages) - 1, n_pages)
+    after = cum[group_end] - cum  # dwell of the pages after this one in the same visit
+    page_ts = end_ts[page_visit] - after.astype(np.int64)
+    is_last = page_index == (n_pages[page_visit] - 1)
+    page_type = rng.choice(len(PAGE_TYPES), size=n_pv, p=PAGE_TYPE_P)
+    page_views = pl.DataFrame(
+        {
+            "page_view_id": _ids(2, partition, n_pv),
+            "visit_id": visit_id[page_visit],
+            "user_id": user_id[owner][page_visit],
+            "ts_us": page_ts,
+            "page_index": page_index.astype(np.int32),
+            "page_type": _enum(page_type, PAGE_TYPES),
+            "personalized": personalized[page_visit],
+            "converted": converted[page_visit] & is_last,
+        }
+    )
+
+    # orders: one per converted visit, placed at the end of the visit
+    buyer = np.flatnonzero(converted)
+    n_o = buyer.size
+    vip = users["is_vip"][owner[buyer]]
+    value = np.exp(p.value_log_mean + p.value_log_sd * rng.standard_normal(n_o))
+    value = np.round(value * np.where(vip, p.vip_value_multiplier, 1.0), 2)
+    paid = end_ts[buyer] + rng.exponential(p.payment_delay_s * 1e6, size=n_o).astype(np.int64)
+    orders = pl.DataFrame(
+        {
+            "order_id": _ids(3, partition, n_o),
+            "visit_id": visit_id[buyer],
+            "user_id": user_id[owner[buyer]],
+            "ts_us": end_ts[buyer],
+            "paid_ts_us": paid,
+            "gmv_usd": value,
+            "gmv_rmb": np.round(value * p.fx_rmb_per_usd, 2),
+            "channel": _enum(np.zeros(n_o, dtype=np.int8), CHANNELS),
+            "device": _enum(np.where(mobile[buyer], 0, 1), DEVICES),
+            "parcel_delivery": rng.random(n_o) < p.parcel_share,
+            "store_id": pl.Series([None] * n_o, dtype=pl.Int32),
+            "distance_km": pl.Series([None] * n_o, dtype=pl.Float64),
+            "delivery_min": pl.Series([None] * n_o, dtype=pl.Float64),
+        }
+    )
+
+    users_frame = pl.DataFrame(
+        {
+            "user_id": user_id,
+            "segment": _enum(users["segment"], SEGMENTS),
+            "age_band": _enum(users["age_band"], AGE_BANDS),
+            "city_tier": users["city_tier"],
+            "is_vip": users["is_vip"],
+            "cart_items": users["cart_items"],
+            "past_orders_90d": users["past_orders_90d"],
+        }
+    )
+    return {
+        "users": users_frame,
+        "visits": visits,
+        "page_views": page_views,
+        "orders": orders,
+        "truth_visits": truth_visits,
+    }

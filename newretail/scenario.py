@@ -1,0 +1,266 @@
+"""Scenarios: the report's figures (targets) and the assumptions behind a synthetic sales day (behaviour).
+
+A scenario is a TOML file validated by pydantic. The shipped one, ``singles_day_2017``, lives in
+``newretail/scenarios/``; any other path works too, so a user can copy it (``newretail scenario show``),
+edit it and generate from it.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+__all__ = [
+    "PRESS_KEYS",
+    "TARGET_KEYS",
+    "Scenario",
+    "ScenarioError",
+    "available_scenarios",
+    "load_scenario",
+    "scenario_text",
+]
+
+Share = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+OpenShare = Annotated[float, Field(gt=0.0, lt=1.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Real = Annotated[float, Field(allow_inf_nan=False)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Hour = Annotated[float, Field(ge=0.0, lt=24.0, allow_inf_nan=False)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Targets(_Frozen):
+    """The report's figures. Keys are stable: claims use them as ids."""
+
+    gmv_usd: Positive
+    gmv_yoy_growth: Annotated[float, Field(gt=-1.0, allow_inf_nan=False)]
+    ai_banners: Positive
+    ai_banner_ctr_ratio: Positive
+    personalized_pages: Positive
+    personalized_page_conversion: OpenShare
+    chatbot_inquiries: Positive
+    chatbot_share: OpenShare
+    chatbot_efficiency_ratio: Positive
+    hema_radius_km: Positive
+    hema_delivery_minutes: Positive
+    sanjiang_pilot_stores: PositiveInt
+    sanjiang_delivery_minutes: Positive
+
+
+class Press(_Frozen):
+    """Secondary targets from public press coverage of the same day (not from the report)."""
+
+    gmv_rmb: Positive
+    peak_orders_per_second: Positive
+    peak_payments_per_second: Positive
+    payment_transactions: Positive
+    delivery_orders: Positive
+    mobile_gmv_share: OpenShare
+
+
+class Traffic(_Frozen):
+    active_users: Positive
+    user_activity_shape: Positive
+    evening_peak_hour: Hour
+    night_trough_hour: Hour
+    diurnal_amplitude: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
+    midnight_spike_decay_min: Positive
+    pages_per_visit_dispersion: Positive
+    page_dwell_s: Positive
+    fx_rmb_per_usd: Positive
+    fx_rmb_per_usd_2016: Positive
+
+
+class Personalization(_Frozen):
+    personalized_visit_share: OpenShare
+    targeting_strength: Real
+    true_effect_logodds: Real
+    effect_heterogeneity: Real
+    intent_weight: NonNegative
+    conversion_reading: Literal["rate", "lift"]
+    lift_reading_base_conversion: OpenShare
+
+
+class Orders(_Frozen):
+    order_value_sigma: Positive
+    vip_value_multiplier: Positive
+
+
+class Banners(_Frozen):
+    ai_impression_share: OpenShare
+    human_ctr: OpenShare
+    placement_allocation_skew: Real
+    novelty_decay: NonNegative
+    repeat_exposure_prob: Annotated[float, Field(ge=0.0, lt=1.0, allow_inf_nan=False)]
+    brands: PositiveInt
+
+
+class Chatbot(_Frozen):
+    bot_handle_s: Positive
+    human_handle_s: Positive
+    human_occupancy: OpenShare
+    anger_escalation_threshold: Share
+    bot_resolution_rate: Share
+    human_resolution_rate: Share
+    repeat_contact_if_unresolved: Share
+
+
+class Stores(_Frozen):
+    city_width_km: Positive
+    city_height_km: Positive
+    hema_stores: PositiveInt
+    sanjiang_stores: PositiveInt
+    other_supermarkets: PositiveInt
+    hema_orders_per_store: Positive
+    sanjiang_orders_per_pilot_store: Positive
+    prep_min: Positive
+    sanjiang_speed_ratio: Positive
+    pilot_effect: Real
+    pilot_selection_on_growth: Share
+    spillover_effect: Real
+    spillover_radius_km: NonNegative
+    panel_days_before: Annotated[int, Field(ge=7)]
+    panel_days_after: PositiveInt
+
+
+class Growth(_Frozen):
+    visitor_share: Share
+    conversion_share: Share
+
+
+class Behaviour(_Frozen):
+    traffic: Traffic
+    personalization: Personalization
+    orders: Orders
+    banners: Banners
+    chatbot: Chatbot
+    stores: Stores
+    growth: Growth
+
+
+class Sampling(_Frozen):
+    users_per_partition: PositiveInt
+    banner_oversample: Positive
+    inquiry_oversample: Positive
+
+
+class Scenario(_Frozen):
+    """A validated scenario: targets to reproduce and the behaviour assumed to reproduce them."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    description: str = ""
+    event_date: str
+    targets: Targets
+    press: Press
+    behaviour: Behaviour
+    sampling: Sampling
+
+    def with_changes(self, changes: dict[str, Any]) -> Scenario:
+        """Return a copy with dotted fields replaced, e.g. ``{"behaviour.banners.novelty_decay": 0.3}``.
+
+        The copy is validated again, so a bad value raises :class:`ScenarioError`.
+        """
+        data = self.model_dump()
+        for dotted, value in changes.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                if not isinstance(node, dict) or key not in node:
+                    raise ScenarioError(f"{dotted}: no such field in the scenario")
+                node = node[key]
+            if leaf not in node:
+                raise ScenarioError(f"{dotted}: no such field in the scenario")
+            node[leaf] = value
+        return _validate(data, source=f"{self.name} (modified)")
+
+
+TARGET_KEYS: tuple[str, ...] = tuple(Targets.model_fields)
+PRESS_KEYS: tuple[str, ...] = tuple(Press.model_fields)
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names the field, the value and what is allowed."""
+
+
+def _describe(error: Any) -> str:
+    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"{loc}: unknown key (allowed keys are listed by 'newretail scenario show')"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    value = error.get("input")
+    shown = repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = str(value)
+    return f"{loc} = {shown}: {error['msg'][0].lower()}{error['msg'][1:]}"
+
+
+def _validate(data: dict[str, Any], source: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ScenarioError(f"scenario {source}: {_describe(first)}{suffix}") from None
+
+
+def available_scenarios() -> list[str]:
+    """Names of the scenarios shipped with the package."""
+    folder = resources.files("newretail") / "scenarios"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _resolve(name_or_path: str | Path) -> tuple[str, str]:
+    """Return (text, source label) for a shipped scenario name or a TOML path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        if not candidate.is_file():
+            raise ScenarioError(f"scenario {candidate}: no such file")
+        return candidate.read_text(encoding="utf-8"), str(candidate)
+    name = str(name_or_path)
+    if name not in available_scenarios():
+        raise ScenarioError(
+            f"scenario {name!r}: not a shipped scenario ({', '.join(available_scenarios())}) nor a TOML file"
+        )
+    text = (resources.files("newretail") / "scenarios" / f"{name}.toml").read_text(encoding="utf-8")
+    return text, name
+
+
+def scenario_text(name_or_path: str | Path) -> str:
+    """The TOML text of a scenario, for a user to copy and edit."""
+    return _resolve(name_or_path)[0]
+
+
+def load_scenario(name_or_path: str | Path | Scenario) -> Scenario:
+    """Load and validate a scenario from a shipped name (``"singles_day_2017"``) or a TOML path.
+
+    Raises
+    ------
+    ScenarioError
+        With one line naming the first bad field, its value and what is allowed.
+    """
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
+    text, source = _resolve(name_or_path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario {source}: not valid TOML ({exc})") from None
+    return _validate(data, source)
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "(dict)") -> Scenario:
+    """Validate a scenario given as a plain dict (as stored in a dataset manifest)."""
+    return _validate(data, source)
