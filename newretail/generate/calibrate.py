@@ -114,9 +114,9 @@ def _calibrate_shoppers(sc: Scenario, rng: np.random.Generator) -> tuple[shopper
     mult = _weighted_mean(np.where(users["is_vip"], od.vip_value_multiplier, 1.0), buy)
     aov = online_gmv / online_orders
     value_log_mean = float(np.log(aov / mult) - od.order_value_sigma**2 / 2)
-    parcel = pr.delivery_orders / pr.payment_transactions
+    parcel = pr.delivery_orders / online_orders  # store-fulfilled orders need no parcel
     if parcel > 1:
-        raise CalibrationError("delivery_orders exceeds payment_transactions")
+        raise CalibrationError("delivery_orders exceeds the online orders implied by payment_transactions")
     height = traffic.spike_height(tr, pr.peak_orders_per_second / online_orders)
     density = traffic.event_density(tr, height)
     delay = traffic.payment_delay_for_ratio(density, pr.peak_payments_per_second / pr.peak_orders_per_second)
