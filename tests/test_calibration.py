@@ -1,0 +1,126 @@
+"""Calibration: the expected value of every target metric equals its target, for any scenario's targets, and
+the generated data agree with those expectations within their sampling error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from newretail.dataset import Dataset
+from newretail.generate import CalibrationError, calibrate
+from newretail.scenario import PRESS_KEYS, TARGET_KEYS, Scenario, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+OTHER = ROOT / "tests/scenarios/other_retailer.toml"
+# press keys reproduced by construction; gmv_rmb follows gmv_usd through the behaviour's exchange rate
+PRESS_CALIBRATED = [k for k in PRESS_KEYS if k != "gmv_rmb"]
+
+
+def _targets(sc: Scenario) -> dict[str, float]:
+    return {**sc.targets.model_dump(), **sc.press.model_dump()}
+
+
+@pytest.mark.parametrize("source", ["singles_day_2017", OTHER])
+def test_expected_metrics_equal_targets(source: str | Path) -> None:
+    sc = load_scenario(source)
+    expected = calibrate(sc).expected
+    targets = _targets(sc)
+    for key in [*TARGET_KEYS, *PRESS_CALIBRATED]:
+        assert expected[key] == pytest.approx(targets[key], rel=1e-6), key
+
+
+def test_unseen_targets_are_reproduced_too() -> None:
+    """Targets nobody tuned for: calibration solves for them instead of relying on shipped values."""
+    sc = load_scenario("singles_day_2017").with_changes(
+        {
+            "targets.gmv_usd": 31.7e9,
+            "targets.gmv_yoy_growth": 0.07,
+            "targets.ai_banner_ctr_ratio": 3.1,
+            "targets.personalized_page_conversion": 0.31,
+            "targets.personalized_pages": 9.9e10,
+            "targets.chatbot_share": 0.91,
+            "targets.chatbot_efficiency_ratio": 37.0,
+            "targets.hema_delivery_minutes": 41.0,
+            "targets.hema_radius_km": 2.2,
+            "targets.sanjiang_delivery_minutes": 77.0,
+            "targets.sanjiang_pilot_stores": 21,
+            "press.peak_orders_per_second": 500_000.0,
+        }
+    )
+    expected = calibrate(sc).expected
+    targets = _targets(sc)
+    for key in [*TARGET_KEYS, *PRESS_CALIBRATED]:
+        assert expected[key] == pytest.approx(targets[key], rel=1e-6), key
+
+
+def test_gmv_rmb_is_not_forced() -> None:
+    """The RMB figure follows from USD and the assumed rate: an honest mismatch with the press figure."""
+    sc = load_scenario("singles_day_2017")
+    expected = calibrate(sc).expected
+    assert expected["gmv_rmb"] == pytest.approx(sc.targets.gmv_usd * sc.behaviour.traffic.fx_rmb_per_usd)
+    assert expected["gmv_rmb"] != pytest.approx(sc.press.gmv_rmb, rel=1e-3)
+
+
+def test_personalization_lift_reading() -> None:
+    sc = load_scenario("singles_day_2017").with_changes({"behaviour.personalization.conversion_reading": "lift"})
+    e = calibrate(sc).expected
+    assert e["conversion_personalized"] / e["conversion_other"] - 1 == pytest.approx(0.20, rel=1e-6)
+    assert e["conversion_other"] == pytest.approx(sc.behaviour.personalization.lift_reading_base_conversion)
+
+
+def test_targeting_makes_naive_gap_exceed_true_effect() -> None:
+    e = calibrate(load_scenario("singles_day_2017")).expected
+    assert e["conversion_personalized"] - e["conversion_other"] > 1.5 * e["true_uplift_att"]
+    random = load_scenario("singles_day_2017").with_changes({"behaviour.personalization.targeting_strength": 0.0})
+    r = calibrate(random).expected
+    assert r["conversion_personalized"] - r["conversion_other"] == pytest.approx(r["true_uplift_ate"], rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"targets.chatbot_share": 0.999}, "chatbot_share"),
+        ({"targets.sanjiang_pilot_stores": 500}, "exceeds the city"),
+        ({"targets.hema_delivery_minutes": 2.0}, "Hema courier speed"),
+        ({"targets.personalized_pages": 1e8}, "pages per visit"),
+        ({"behaviour.growth.visitor_share": 0.8, "behaviour.growth.conversion_share": 0.5}, "growth"),
+    ],
+)
+def test_unreachable_targets_say_why(changes: dict[str, object], message: str) -> None:
+    with pytest.raises(CalibrationError, match=message):
+        calibrate(load_scenario("singles_day_2017").with_changes(changes))
+
+
+def _weighted(ds: Dataset, table: str, expr: pl.Expr) -> float:
+    return float(ds.scan(table, weights=True).select((expr * pl.col("weight")).sum()).collect().item())
+
+
+def test_generated_data_agree_with_expectations(small_dataset: Dataset) -> None:
+    """Loose checks of the data against calibration (the claims module holds the intervals)."""
+    ds = small_dataset
+    e = ds.manifest["calibration"]["expected"]
+    t = ds.scenario.targets
+    visits = ds.read("visits")
+    conv = visits.filter("personalized")["converted"].mean()
+    n_pers = visits.filter("personalized").height
+    se = np.sqrt(t.personalized_page_conversion * (1 - t.personalized_page_conversion) / n_pers)
+    assert abs(conv - t.personalized_page_conversion) < 4 * se
+    pages = _weighted(ds, "page_views", pl.col("personalized").cast(pl.Float64))
+    assert pages == pytest.approx(t.personalized_pages, rel=0.05)
+    ai = ds.read("banner_impressions").group_by("creative_source").agg(pl.col("clicked").mean())
+    ctr = dict(zip(ai["creative_source"], ai["clicked"], strict=True))
+    assert ctr["ai"] / ctr["human"] == pytest.approx(t.ai_banner_ctr_ratio, rel=0.2)
+    bot = ds.read("inquiries")["handled_by"].eq("bot").mean()
+    assert bot == pytest.approx(t.chatbot_share, abs=0.01)
+    assert _weighted(ds, "orders", pl.lit(1.0)) == pytest.approx(e["payment_transactions"], rel=0.05)
+    stores = ds.read("stores")
+    assert stores["pilot"].sum() == t.sanjiang_pilot_stores
+    hema = (
+        ds.read("orders")
+        .join(stores, on="store_id")
+        .filter((pl.col("store_type") == "hema") & (pl.col("distance_km") <= t.hema_radius_km))
+    )
+    assert hema["delivery_min"].quantile(0.95) == pytest.approx(t.hema_delivery_minutes, rel=0.05)
