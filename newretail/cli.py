@@ -98,6 +98,28 @@ def verify(
     typer.echo(f"{dataset}: ok ({report.files_checked} files, {report.rows_checked:,} rows)")
 
 
+@app.command()
+def doctor(
+    scenario: Annotated[str, typer.Option(help="Scenario you are about to generate.")] = "singles_day_2017",
+    scale: Annotated[float, typer.Option(help="Scale you are about to generate.")] = 1e-4,
+    out: Annotated[Path, typer.Option(help="Output folder you are about to use.")] = Path("data/synthetic"),
+) -> None:
+    """Check Python, packages against the lock file, cores, memory, free disk and the output folder."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from newretail.doctor import run_checks
+
+    checks = run_checks(scenario=scenario, scale=scale, out=out)
+    table = Table("check", "status", "found", "what to do")
+    colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for c in checks:
+        table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.found, c.fix)
+    Console().print(table)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
 @scenario_app.command("show")
 def scenario_show(
     name: Annotated[str, typer.Argument(help="Shipped scenario name or TOML path.")] = "singles_day_2017",
