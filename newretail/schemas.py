@@ -11,7 +11,7 @@ import polars as pl
 
 from newretail.generate.banners import CREATIVE_SOURCES, PLACEMENTS
 from newretail.generate.city import STORE_TYPES
-from newretail.generate.inquiries import HANDLERS, INTENTS
+from newretail.generate.inquiries import CUE_STYLES, HANDLERS, INTENTS
 from newretail.generate.shoppers import AGE_BANDS, CHANNELS, DEVICES, PAGE_TYPES, SEGMENTS, SOURCES
 
 TS = "microseconds since the event's local midnight"
@@ -173,6 +173,11 @@ class TruthInquiries(dy.Schema):
     anger = dy.Float64(min=0, max=1, description="the customer's true anger, 0 to 1")
     needs_escalation = dy.Bool(description="a human was truly needed")
     p_resolved = dy.Float64(min=0, max=1, description="true chance of resolution as handled")
+    cue_level = dy.Int8(min=0, max=4, description="strength of the emotional cue written in the text, 0 calm to 4")
+    cue_style = dy.Enum(
+        CUE_STYLES,
+        description="how the cue reads: plain, explicit (angry words), implicit (anger without them), negated",
+    )
 
 
 class TruthStoreDays(dy.Schema):

@@ -1,7 +1,8 @@
 """Customer inquiries to Ali Xiaomi: short texts by intent with emotional cues, who handled them, and how they ended.
 
-The text is written from templates; how angry the customer truly was (``anger``) and whether the inquiry truly
-needed a human (``needs_escalation``) go to ``truth_inquiries``. The bot itself only sees the text, through its
+The text is written from templates; how angry the customer truly was (``anger``), whether the inquiry truly
+needed a human (``needs_escalation``) and the strength and style of the emotional cue written in the text
+(``cue_level``, ``cue_style``) go to ``truth_inquiries``. The bot itself only sees the text, through its
 ``sentiment_score``.
 """
 
@@ -19,11 +20,11 @@ from newretail.generate.traffic import sample_ts_us
 INTENTS = ("delivery", "refund", "size", "payment", "product", "coupon", "complaint")
 INTENT_P = np.array([0.32, 0.14, 0.12, 0.09, 0.14, 0.11, 0.08])
 INTENT_ANGER = np.array([0.22, 0.28, 0.10, 0.22, 0.10, 0.15, 0.50])  # mean true anger by intent
-ANGER_CONCENTRATION = 6.0
+ANGER_CONCENTRATION = 4.0
 BOT_DIFFICULTY = np.array([-1.0, 0.6, -0.5, 0.0, -0.3, -1.0, 1.0])  # log-odds of transfer to a human
 MISSED_ANGER_RESOLUTION = 0.3  # resolution rate of angry customers the bot kept, relative to others
 HANDLERS = ("bot", "human")
-SENTIMENT_NOISE = 0.15
+SENTIMENT_NOISE = 0.12
 HANDLE_LOG_SD = 0.5
 
 OPENERS = ("", "hello, ", "hi, ", "qin, ", "dear xiaomi, ", "excuse me, ", "hello seller, ")
@@ -72,18 +73,44 @@ BODIES: dict[str, tuple[str, ...]] = {
         "wrong item sent again",
     ),
 }
-CUES: tuple[tuple[str, ...], ...] = (
+# Emotional cues by strength (0 calm to 4 furious). From strength 2 up a customer shows anger either in so many
+# words ("explicit") or without them ("implicit": repeated asking, pressure, threats, punctuation); calm customers
+# sometimes use an angry word in a negation ("negated"). A word list reads the first and third kind alike.
+CUE_STYLES = ("plain", "explicit", "implicit", "negated")
+CUES_PLAIN: tuple[tuple[str, ...], ...] = (
     ("thanks", "thank you qin", "", "have a nice day"),
     ("please check", "please help", "a bit slow", "waiting for answer"),
-    ("not happy", "why so long", "this is too slow", "disappointed"),
-    ("very angry", "this is unacceptable", "terrible service", "i am losing patience"),
+)
+CUES_NEGATED: tuple[str, ...] = (
+    "not angry, just asking",
+    "no complaint, just a question",
+    "nothing terrible, just checking",
+    "not disappointed, only curious",
+)
+CUES_EXPLICIT: tuple[tuple[str, ...], ...] = (
+    ("not happy", "disappointed", "this is annoying", "a bit angry now"),
+    ("very angry", "this is unacceptable", "terrible service", "i am really upset"),
     (
         "worst shopping ever!!!",
         "i will complain to the platform!!!",
-        "cheated, i want a human now!!!",
-        "give me a real person right now!!!",
+        "cheated, i am furious!!!",
+        "absolutely unacceptable!!!",
     ),
 )
+CUES_IMPLICIT: tuple[tuple[str, ...], ...] = (
+    ("why so long", "still waiting", "hello??", "i asked yesterday already"),
+    ("third time i ask this", "nobody answers me", "still nothing after three days??", "every year the same story"),
+    (
+        "give me a real person right now!!!",
+        "i want my money back today!!!",
+        "i will post this on weibo!!!",
+        "fifth time writing, answer me!!!",
+    ),
+)
+CUE_LEVELS = len(CUES_PLAIN) + len(CUES_EXPLICIT)  # 5 strengths
+CUE_NOISE = 0.12  # sd of the noise between true anger and the strength of the cue written
+IMPLICIT_CUE_SHARE = 0.5  # share of cues of strength 2 and more written without angry words
+NEGATED_CUE_SHARE = 0.1  # share of calm cues (strength 0-1) that negate an angry word
 
 
 @dataclass(frozen=True)
@@ -129,14 +156,38 @@ def _pick(rng: np.random.Generator, groups: list[tuple[str, ...]], which: np.nda
     return flat[offsets[which] + (rng.random(which.size) * sizes[which]).astype(np.int64)]
 
 
-def inquiry_text(rng: np.random.Generator, intent: np.ndarray, anger: np.ndarray) -> pl.Series:
-    """Short inquiry texts: an opener, a body for the intent, maybe an order number, and an emotional cue
-    whose strength follows the true anger with noise (calm customers sometimes write angrily and back)."""
+def cue_levels(rng: np.random.Generator, anger: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Strength (0 to 4) and style (index into ``CUE_STYLES``) of the emotional cue each customer writes: the
+    strength follows the true anger with noise, so calm customers sometimes write angrily and back."""
+    n = anger.size
+    level = np.clip(np.floor((anger + rng.normal(0.0, CUE_NOISE, size=n)) * CUE_LEVELS), 0, CUE_LEVELS - 1)
+    level = level.astype(np.int8)
+    calm = level < len(CUES_PLAIN)
+    u = rng.random(n)
+    style = np.where(
+        calm,
+        np.where(u < NEGATED_CUE_SHARE, 3, 0),
+        np.where(u < IMPLICIT_CUE_SHARE, 2, 1),
+    ).astype(np.int8)
+    return level, style
+
+
+def inquiry_text(rng: np.random.Generator, intent: np.ndarray, level: np.ndarray, style: np.ndarray) -> pl.Series:
+    """Short inquiry texts: an opener, a body for the intent, maybe an order number, and an emotional cue of the
+    given strength and style (see :func:`cue_levels`)."""
     n = intent.size
     opener = np.array(OPENERS, dtype=object)[rng.integers(0, len(OPENERS), size=n)]
     body = _pick(rng, [BODIES[k] for k in INTENTS], intent)
-    level = np.clip(np.floor((anger + rng.normal(0.0, 0.12, size=n)) * len(CUES)), 0, len(CUES) - 1)
-    cue = _pick(rng, list(CUES), level.astype(np.int64))
+    calm = len(CUES_PLAIN)
+    groups = [*CUES_PLAIN, CUES_NEGATED, *CUES_EXPLICIT, *CUES_IMPLICIT]
+    # group index: plain 0-1, negated 2, explicit 3-5, implicit 6-8
+    strong = np.maximum(level - calm, 0)
+    group = np.select(
+        [style == 0, style == 3, style == 1],
+        [level, calm, calm + 1 + strong],
+        default=calm + 1 + len(CUES_EXPLICIT) + strong,
+    )
+    cue = _pick(rng, groups, group.astype(np.int64))
     order_no = rng.integers(10**11, 10**12, size=n)
     with_order = rng.random(n) < 0.4
     frame = pl.DataFrame(
@@ -167,6 +218,7 @@ def inquiry_tables(
 ) -> dict[str, pl.DataFrame]:
     """``n`` inquiries with text, routing and outcome, and their ground truth."""
     draws = draw_inquiries(rng, n, p.escalation_threshold)
+    level, style = cue_levels(rng, draws["anger"])
     stays = rng.random(n) < bot_share(draws, p.transfer_intercept)
     resolve_rate = np.where(
         stays,
@@ -184,7 +236,7 @@ def inquiry_tables(
             "user_id": rng.integers(0, max(n_users, 1), size=n, dtype=np.int64),
             "ts_us": sample_ts_us(rng, density, n),
             "intent": _enum(draws["intent"], INTENTS),
-            "text": inquiry_text(rng, draws["intent"], draws["anger"]),
+            "text": inquiry_text(rng, draws["intent"], level, style),
             "sentiment_score": np.round(draws["sentiment_score"], 4),
             "handled_by": _enum(np.where(stays, 0, 1), HANDLERS),
             "escalated": draws["escalated"],
@@ -200,6 +252,8 @@ def inquiry_tables(
             "anger": draws["anger"],
             "needs_escalation": draws["needs_escalation"],
             "p_resolved": resolve_rate,
+            "cue_level": level,
+            "cue_style": _enum(style, CUE_STYLES),
         }
     )
     return {"inquiries": inquiries, "truth_inquiries": truth}
