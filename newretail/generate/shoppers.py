@@ -93,19 +93,37 @@ def conversion_logit(p: ShopperParams, intent: np.ndarray, source: np.ndarray, t
 
 
 def _enum(values: np.ndarray, categories: tuple[str, ...]) -> pl.Series:
-    return pl.Series(values, dtype=pl.UInt32).cat.to(pl.Enum(list(categories)))
+    code = np.uint8 if len(categories) <= 255 else np.uint32  # the Enum's physical type: no widening copy
+    return pl.Series(np.asarray(values).astype(code, copy=False)).cat.to(pl.Enum(list(categories)))
 
 
 def _ids(tag: int, partition: int, n: int) -> np.ndarray:
     """Globally unique int64 ids: table tag in the top byte, partition in the next 24 bits."""
-    return (np.int64(tag) << 56) | (np.int64(partition) << 32) | np.arange(n, dtype=np.int64)
+    first = (tag << 56) | (partition << 32)
+    return np.arange(first, first + n, dtype=np.int64)
+
+
+def _categorical(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
+    """``n`` category codes (uint8) drawn with probabilities ``p``.
+
+    The same numbers as ``rng.choice(len(p), size=n, p=p)`` (one uniform per draw, compared with the cumulative
+    probabilities), by a few vectorised comparisons instead of a binary search: several times faster for short ``p``.
+    """
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    u = rng.random(n)
+    codes = np.zeros(n, dtype=np.uint8)
+    for edge in cdf[:-1]:
+        codes += u >= edge
+    return codes
 
 
 def _within_group_index(counts: np.ndarray) -> np.ndarray:
-    """0, 1, ... within each consecutive group of the given sizes."""
+    """0, 1, ... within each consecutive group of the given sizes (int32)."""
     total = int(counts.sum())
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    return np.arange(total, dtype=np.int64) - starts
+    dtype = np.int32 if total < 2**31 else np.int64
+    starts = np.cumsum(counts, dtype=dtype) - counts.astype(dtype, copy=False)
+    return (np.arange(total, dtype=dtype) - np.repeat(starts, counts)).astype(np.int32, copy=False)
 
 
 def shopper_tables(
@@ -128,7 +146,7 @@ def shopper_tables(
     owner = np.repeat(np.arange(n_users), n_visits)
     intent = intent_user[owner]
     visit_id = _ids(1, partition, n_v)
-    source = rng.choice(len(SOURCES), size=n_v, p=SOURCE_P).astype(np.int8)
+    source = _categorical(rng, SOURCE_P, n_v)
     mobile = rng.random(n_v) < p.mobile_share
     propensity = expit(p.targeting_intercept + p.targeting_slope * intent)
     personalized = rng.random(n_v) < propensity
@@ -166,27 +184,30 @@ def shopper_tables(
         }
     )
 
-    # page views: stamped backwards from the end of the visit, one dwell time per page
-    page_visit = np.repeat(np.arange(n_v), n_pages)
-    n_pv = page_visit.size
+    # page views: stamped backwards from the end of the visit, one dwell time per page; per-visit values are
+    # spread to pages with np.repeat (faster than gathering by index, and the same numbers)
+    n_pv = int(n_pages.sum())
     dwell_us = rng.exponential(p.page_dwell_s * 1e6, size=n_pv)
     page_index = _within_group_index(n_pages)
     cum = np.cumsum(dwell_us)
-    group_end = np.repeat(np.cumsum(n_pages) - 1, n_pages)
-    after = cum[group_end] - cum  # dwell of the pages after this one in the same visit
-    page_ts = end_ts[page_visit] - after.astype(np.int64)
-    is_last = page_index == (n_pages[page_visit] - 1)
-    page_type = rng.choice(len(PAGE_TYPES), size=n_pv, p=PAGE_TYPE_P)
+    last = np.cumsum(n_pages, dtype=np.int64) - 1  # index of each visit's last page
+    after = np.repeat(cum[last], n_pages)
+    after -= cum  # dwell of the pages after this one in the same visit
+    page_ts = np.repeat(end_ts, n_pages)
+    page_ts -= after.astype(np.int64)
+    page_type = _categorical(rng, PAGE_TYPE_P, n_pv)
+    page_converted = np.zeros(n_pv, dtype=bool)
+    page_converted[last[converted]] = True  # the order is placed from the last page of a converted visit
     page_views = pl.DataFrame(
         {
             "page_view_id": _ids(2, partition, n_pv),
-            "visit_id": visit_id[page_visit],
-            "user_id": user_id[owner][page_visit],
+            "visit_id": np.repeat(visit_id, n_pages),
+            "user_id": np.repeat(user_id, np.bincount(owner, weights=n_pages, minlength=n_users).astype(np.int64)),
             "ts_us": page_ts,
-            "page_index": page_index.astype(np.int32),
+            "page_index": page_index,
             "page_type": _enum(page_type, PAGE_TYPES),
-            "personalized": personalized[page_visit],
-            "converted": converted[page_visit] & is_last,
+            "personalized": np.repeat(personalized, n_pages),
+            "converted": page_converted,
         }
     )
 

@@ -75,11 +75,37 @@ def daytime_density(traffic: Traffic) -> np.ndarray:
     return base / base.sum()
 
 
+_GUIDE_BITS = 18  # a guide table of 2**18 cells: finer than the smallest share of a second in a day's density
+
+
+def _seconds_from_uniform(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(cdf, u, side="right")`` for uniforms ``u`` in [0, 1), through a guide table.
+
+    The unit interval is cut into 2**18 equal cells (exact in binary floating point) and the search index of each
+    cell's edges is found once; a uniform whose cell holds no cdf edge has its answer at once, one whose cell
+    holds a single edge needs one comparison, and the rare cell with several edges falls back to the binary search.
+    The result equals the plain search for every ``u``, and is several times faster than it for large ``u``.
+    """
+    cells = 1 << _GUIDE_BITS
+    if u.size < cells // 4:  # building the table costs more than it saves
+        return np.searchsorted(cdf, u, side="right")
+    edges = np.searchsorted(cdf, np.arange(cells + 1, dtype=np.float64) / cells, side="right").astype(np.int32)
+    cell = (u * cells).astype(np.int32)
+    lo = edges[cell]
+    span = edges[cell + 1] - lo
+    out = lo.astype(np.int64)
+    out += span.astype(bool) & (cdf[np.minimum(lo, cdf.size - 1)] <= u)
+    wide = np.flatnonzero(span > 1)
+    if wide.size:
+        out[wide] = np.searchsorted(cdf, u[wide], side="right")
+    return out
+
+
 def sample_ts_us(rng: np.random.Generator, density: np.ndarray, n: int) -> np.ndarray:
     """Draw ``n`` timestamps (microseconds since midnight, int64) from a per-second density."""
     cdf = np.cumsum(density)
     cdf /= cdf[-1]
-    seconds = np.searchsorted(cdf, rng.random(n), side="right").clip(0, SECONDS_PER_DAY - 1)
+    seconds = _seconds_from_uniform(cdf, rng.random(n)).clip(0, SECONDS_PER_DAY - 1)
     within = rng.random(n)
     return (seconds * 1_000_000 + np.floor(within * 1_000_000)).astype(np.int64)
 
