@@ -131,6 +131,10 @@ class Stores(_Frozen):
     spillover_radius_km: NonNegative
     panel_days_before: Annotated[int, Field(ge=7)]
     panel_days_after: PositiveInt
+    households: Positive = 2.8e6
+    household_blocks: Annotated[int, Field(ge=10)] = 5000
+    online_grocery_rmb_per_household: Positive = 3.0
+    cannibalisation_log: Real = 0.03
 
 
 class Growth(_Frozen):

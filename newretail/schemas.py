@@ -122,6 +122,18 @@ class StoreDays(dy.Schema):
     day = dy.Int32(primary_key=True, description="days since the pilot started")
     sales_rmb = dy.Float64(min=0, description="sales, RMB per day")
     transactions = dy.Int64(min=0, description="till transactions per day, count")
+    catchment_online_rmb = dy.Float64(
+        min=0, description="online grocery orders delivered within hema_radius_km of the store, RMB per day"
+    )
+
+
+class Households(dy.Schema):
+    """Residential blocks of the city and their households (for catchment coverage and the map)."""
+
+    block_id = dy.Int32(primary_key=True, description="residential block key")
+    x_km = dy.Float64(description="west-east position, km")
+    y_km = dy.Float64(description="south-north position, km")
+    households = dy.Int64(min=1, description="households living in the block, count")
 
 
 class BaselineVisits(dy.Schema):
@@ -189,6 +201,12 @@ class TruthStoreDays(dy.Schema):
     true_effect_log = dy.Float64(description="true effect on log sales (pilot or spill-over)")
     spillover_exposed = dy.Bool(description="a control store within the spill-over radius of a pilot")
     trend_log_per_30d = dy.Float64(description="the store's own sales trend, log per 30 days")
+    catchment_online_rmb_without_pilot = dy.Float64(
+        min=0, description="catchment online grocery orders had there been no pilot, RMB per day"
+    )
+    true_online_effect_log = dy.Float64(
+        description="true effect of the pilot on the log of catchment online orders (cannibalisation, <= 0)"
+    )
 
 
 SCHEMAS: dict[str, type[dy.Schema]] = {
@@ -200,6 +218,7 @@ SCHEMAS: dict[str, type[dy.Schema]] = {
     "inquiries": Inquiries,
     "stores": Stores,
     "store_days": StoreDays,
+    "households": Households,
     "baseline_visits": BaselineVisits,
     "baseline_orders": BaselineOrders,
     "truth_visits": TruthVisits,

@@ -1,7 +1,12 @@
 """A Ningbo-like city: Hema stores, Sanjiang supermarkets (13 of them in the pilot), other supermarkets, their
-delivery orders on the day, and a daily sales panel around the pilot.
+delivery orders on the day, a daily sales panel around the pilot, and the households of the city.
 
 Distances are in km on a flat plane, times in minutes. The pilot starts on the event day (``day`` 0).
+
+Households live in residential blocks drawn from a density (a dense core, a few satellite towns, a thin
+background). Each store's panel carries the online grocery orders delivered within the catchment radius of the
+store; households within a pilot's catchment shift part of those orders into the pilot stores
+(``behaviour.stores.cannibalisation_log``), so a pilot's store uplift is not all new sales.
 """
 
 from __future__ import annotations
@@ -31,6 +36,17 @@ OUTER_ORDER_SHARE = 0.15  # share of orders from just outside the catchment (up 
 TORTUOSITY = 1.35  # street distance over straight-line distance
 LOAD_SENSITIVITY = 0.5  # prep time grows with the hour's order load
 ORDER_VALUE_RMB = {"hema": 95.0, "sanjiang": 70.0}
+HOUSEHOLD_SHARES = {"core": 0.70, "satellite": 0.15}  # the rest is a uniform background
+HOUSEHOLD_CORE_SPREAD = 0.16  # sd of the core's households, share of city width
+SATELLITE_TOWNS = 5
+SATELLITE_SPREAD_KM = 2.5
+BLOCK_SIZE_SHAPE = 2.0  # gamma shape of households per block
+ONLINE_WEEKDAY_LOG = np.array([0.01, 0.0, 0.0, -0.01, -0.02, 0.03, 0.04])  # Monday first
+ONLINE_EVENT_DAY_LOG = 1.2  # online grocery orders on Singles' Day itself
+ONLINE_PRE_EVENT_LOG = -0.08  # households wait for the sale in the three days before it
+ONLINE_DAY_SHOCK_SD = 0.03
+ONLINE_NOISE_SD = 0.03  # day-to-day noise of a catchment's orders beyond Poisson counting noise
+ONLINE_BASKET_RMB = 60.0
 
 
 @dataclass(frozen=True)
@@ -81,18 +97,27 @@ def _place(rng: np.random.Generator, n: int, spread: float, s: Stores) -> tuple[
     return x, y
 
 
-def city_tables(
-    rng: np.random.Generator,
-    p: CityParams,
-    s: Stores,
-    density: np.ndarray,
-    *,
-    event_date: str,
-    fx_rmb_per_usd: float,
-    prep_min: float,
-    partition: int,
-) -> dict[str, pl.DataFrame]:
-    """Stores, the store-fulfilled orders of the day, the daily store panel, and its ground truth."""
+@dataclass(frozen=True)
+class Panel:
+    """The store panel as arrays (stores by days), before it is written out."""
+
+    kinds: np.ndarray  # store type index per store
+    x: np.ndarray  # km
+    y: np.ndarray  # km
+    pilot: np.ndarray  # bool per store
+    days: np.ndarray  # days since the pilot started
+    dates: np.ndarray  # datetime64[D] per day
+    weekday: np.ndarray  # 0 = Monday, per day
+    sales_without_pilot: np.ndarray  # RMB, stores x days
+    effect_log: np.ndarray  # stores x days
+    exposed: np.ndarray  # bool per store
+    trend: np.ndarray  # log per 30 days, per store
+    transactions: np.ndarray  # stores x days
+
+
+def draw_store_panel(rng: np.random.Generator, s: Stores, *, pilot_stores: int, event_date: str) -> Panel:
+    """Place the stores, choose the pilots and draw the daily sales panel (log sales = level + own trend +
+    weekday + common day shocks + AR(1) noise + the pilot's or the spill-over's effect after day 0)."""
     counts = {"hema": s.hema_stores, "sanjiang": s.sanjiang_stores, "other": s.other_supermarkets}
     kinds = np.concatenate([np.full(counts[k], i, dtype=np.int8) for i, k in enumerate(STORE_TYPES)])
     n_st = kinds.size
@@ -106,21 +131,10 @@ def city_tables(
     growth_z = (trend[sanjiang] - trend[sanjiang].mean()) / (trend[sanjiang].std() + 1e-12)
     score = 3.0 * s.pilot_selection_on_growth * growth_z + rng.gumbel(size=sanjiang.size)
     pilot = np.zeros(n_st, dtype=bool)
-    pilot[sanjiang[np.argsort(-score, kind="stable")[: p.pilot_stores]]] = True
+    pilot[sanjiang[np.argsort(-score, kind="stable")[:pilot_stores]]] = True
     dist_to_pilot = np.sqrt((x[:, None] - x[pilot][None, :]) ** 2 + (y[:, None] - y[pilot][None, :]) ** 2).min(1)
     exposed = ~pilot & (dist_to_pilot <= s.spillover_radius_km)
-    store_id = np.arange(n_st, dtype=np.int32)
-    stores = pl.DataFrame(
-        {
-            "store_id": store_id,
-            "store_type": _enum(kinds, STORE_TYPES),
-            "pilot": pilot,
-            "x_km": np.round(x, 3),
-            "y_km": np.round(y, 3),
-        }
-    )
 
-    # daily panel
     days = np.arange(-s.panel_days_before, s.panel_days_after)
     n_d = days.size
     start = date.fromisoformat(event_date)
@@ -136,27 +150,161 @@ def city_tables(
     base_log = base_log + common[None, :] + noise
     post = days[None, :] >= 0
     effect = post * (s.pilot_effect * pilot[:, None] + s.spillover_effect * exposed[:, None])
-    sales = np.exp(base_log + effect)
-    transactions = rng.poisson(sales / BASKET_RMB)
+    transactions = rng.poisson(np.exp(base_log + effect) / BASKET_RMB)
+    return Panel(
+        kinds=kinds,
+        x=x,
+        y=y,
+        pilot=pilot,
+        days=days,
+        dates=np.array(dates, dtype="datetime64[D]"),
+        weekday=weekday,
+        sales_without_pilot=np.exp(base_log),
+        effect_log=effect,
+        exposed=exposed,
+        trend=trend,
+        transactions=transactions,
+    )
+
+
+def draw_households(rng: np.random.Generator, s: Stores) -> pl.DataFrame:
+    """Residential blocks of the city with their households: a dense core, satellite towns, a thin background."""
+    n = s.household_blocks
+    part = rng.choice(
+        3, size=n, p=[HOUSEHOLD_SHARES["core"], HOUSEHOLD_SHARES["satellite"], 1 - sum(HOUSEHOLD_SHARES.values())]
+    )
+    w, h = s.city_width_km, s.city_height_km
+    towns = np.column_stack(
+        [rng.uniform(0.15 * w, 0.85 * w, SATELLITE_TOWNS), rng.uniform(0.15 * h, 0.85 * h, SATELLITE_TOWNS)]
+    )
+    town = rng.integers(0, SATELLITE_TOWNS, size=n)
+    core = rng.normal(0.0, HOUSEHOLD_CORE_SPREAD * w, size=(n, 2)) + np.array([w / 2, h / 2])
+    satellite = towns[town] + rng.normal(0.0, SATELLITE_SPREAD_KM, size=(n, 2))
+    background = rng.uniform(0.0, 1.0, size=(n, 2)) * np.array([w, h])
+    xy = np.where((part == 0)[:, None], core, np.where((part == 1)[:, None], satellite, background))
+    xy = xy.clip(0.0, np.array([w, h]))
+    size = rng.gamma(BLOCK_SIZE_SHAPE, 1.0, size=n)
+    households = np.maximum(1, np.round(size / size.sum() * s.households)).astype(np.int64)
+    return pl.DataFrame(
+        {
+            "block_id": np.arange(n, dtype=np.int32),
+            "x_km": np.round(xy[:, 0], 3),
+            "y_km": np.round(xy[:, 1], 3),
+            "households": households,
+        }
+    )
+
+
+def catchment_online(
+    rng: np.random.Generator, panel: Panel, households: pl.DataFrame, s: Stores, *, radius_km: float
+) -> dict[str, np.ndarray]:
+    """Online grocery orders delivered within ``radius_km`` of each store, RMB per day (stores x days), with and
+    without the pilot's cannibalisation, and the true effect on their log."""
+    bx, by = households["x_km"].to_numpy(), households["y_km"].to_numpy()
+    hh = households["households"].to_numpy().astype(np.float64)
+    member = np.hypot(panel.x[:, None] - bx[None, :], panel.y[:, None] - by[None, :]) <= radius_km
+    near_pilot = member[panel.pilot].any(axis=0)  # blocks within a pilot's catchment
+    h_all = member @ hh
+    h_pilot = member @ (hh * near_pilot)
+    kept = np.exp(-s.cannibalisation_log)
+    share_left = np.divide(h_all - (1.0 - kept) * h_pilot, h_all, out=np.ones_like(h_all), where=h_all > 0)
+    days = panel.days
+    n_st, n_d = panel.sales_without_pilot.shape
+    common = (
+        rng.normal(0.0, ONLINE_DAY_SHOCK_SD, n_d)
+        + ONLINE_WEEKDAY_LOG[panel.weekday]
+        + ONLINE_EVENT_DAY_LOG * (days == 0)
+        + ONLINE_PRE_EVENT_LOG * ((days >= -3) & (days < 0))
+    )
+    mean_rmb = h_all * s.online_grocery_rmb_per_household
+    counting_sd = np.sqrt(ONLINE_BASKET_RMB / np.maximum(mean_rmb, ONLINE_BASKET_RMB))
+    sd = np.sqrt(ONLINE_NOISE_SD**2 + counting_sd**2)
+    noise = np.empty((n_st, n_d))
+    noise[:, 0] = rng.normal(0.0, 1.0, n_st) * sd
+    innovations = rng.normal(0.0, 1.0, (n_st, n_d)) * (sd * np.sqrt(1 - NOISE_AR**2))[:, None]
+    for t in range(1, n_d):  # AR(1) over days, all stores at once
+        noise[:, t] = NOISE_AR * noise[:, t - 1] + innovations[:, t]
+    without = mean_rmb[:, None] * np.exp(common[None, :] + noise)
+    effect = np.where(days[None, :] >= 0, np.log(share_left)[:, None], 0.0) * np.ones((n_st, 1))
+    return {"without": without, "with": without * np.exp(effect), "effect_log": effect}
+
+
+def simulate_city(
+    rng: np.random.Generator, s: Stores, *, pilot_stores: int, radius_km: float, event_date: str
+) -> dict[str, pl.DataFrame]:
+    """The city's stores, households, store panel and its ground truth, without the day's delivery orders.
+
+    With the random stream of the dataset's city partition this gives the dataset's tables (other than
+    ``orders``); with any other stream, a fresh city under the same behaviour (fast: for simulations).
+    """
+    household_rng, online_rng = rng.spawn(2)
+    panel = draw_store_panel(rng, s, pilot_stores=pilot_stores, event_date=event_date)
+    return _panel_tables(panel, household_rng, online_rng, s, radius_km=radius_km)
+
+
+def _panel_tables(
+    panel: Panel, household_rng: np.random.Generator, online_rng: np.random.Generator, s: Stores, *, radius_km: float
+) -> dict[str, pl.DataFrame]:
+    households = draw_households(household_rng, s)
+    online = catchment_online(online_rng, panel, households, s, radius_km=radius_km)
+    n_st, n_d = panel.sales_without_pilot.shape
+    store_id = np.arange(n_st, dtype=np.int32)
+    stores = pl.DataFrame(
+        {
+            "store_id": store_id,
+            "store_type": _enum(panel.kinds, STORE_TYPES),
+            "pilot": panel.pilot,
+            "x_km": np.round(panel.x, 3),
+            "y_km": np.round(panel.y, 3),
+        }
+    )
+    sales = panel.sales_without_pilot * np.exp(panel.effect_log)
     store_days = pl.DataFrame(
         {
             "store_id": np.repeat(store_id, n_d),
-            "date": pl.Series(np.tile(np.array(dates, dtype="datetime64[D]"), n_st)).cast(pl.Date),
-            "day": np.tile(days, n_st).astype(np.int32),
+            "date": pl.Series(np.tile(panel.dates, n_st)).cast(pl.Date),
+            "day": np.tile(panel.days, n_st).astype(np.int32),
             "sales_rmb": np.round(sales.ravel(), 2),
-            "transactions": transactions.ravel().astype(np.int64),
+            "transactions": panel.transactions.ravel().astype(np.int64),
+            "catchment_online_rmb": np.round(online["with"].ravel(), 2),
         }
     )
     truth_store_days = pl.DataFrame(
         {
             "store_id": np.repeat(store_id, n_d),
-            "day": np.tile(days, n_st).astype(np.int32),
-            "sales_rmb_without_pilot": np.round(np.exp(base_log).ravel(), 2),
-            "true_effect_log": effect.ravel(),
-            "spillover_exposed": np.repeat(exposed, n_d),
-            "trend_log_per_30d": np.repeat(trend, n_d),
+            "day": np.tile(panel.days, n_st).astype(np.int32),
+            "sales_rmb_without_pilot": np.round(panel.sales_without_pilot.ravel(), 2),
+            "true_effect_log": panel.effect_log.ravel(),
+            "spillover_exposed": np.repeat(panel.exposed, n_d),
+            "trend_log_per_30d": np.repeat(panel.trend, n_d),
+            "catchment_online_rmb_without_pilot": np.round(online["without"].ravel(), 2),
+            "true_online_effect_log": online["effect_log"].ravel(),
         }
     )
+    return {
+        "stores": stores,
+        "households": households,
+        "store_days": store_days,
+        "truth_store_days": truth_store_days,
+    }
+
+
+def city_tables(
+    rng: np.random.Generator,
+    p: CityParams,
+    s: Stores,
+    density: np.ndarray,
+    *,
+    event_date: str,
+    fx_rmb_per_usd: float,
+    prep_min: float,
+    partition: int,
+) -> dict[str, pl.DataFrame]:
+    """Stores, households, the store-fulfilled orders of the day, the daily store panel, and its ground truth."""
+    household_rng, online_rng = rng.spawn(2)
+    panel = draw_store_panel(rng, s, pilot_stores=p.pilot_stores, event_date=event_date)
+    kinds, pilot = panel.kinds, panel.pilot
+    store_id = np.arange(kinds.size, dtype=np.int32)
 
     # delivery orders of the day from Hema stores and from the pilot stores
     load = hourly_load(density)
@@ -207,7 +355,8 @@ def city_tables(
             "delivery_min": store_orders["delivery_min"],
         }
     )
-    return {"stores": stores, "store_days": store_days, "truth_store_days": truth_store_days, "orders": orders}
+    tables = _panel_tables(panel, household_rng, online_rng, s, radius_km=p.radius_km)
+    return {**tables, "orders": orders}
 
 
 def expected_store_orders(s: Stores, pilots: int) -> tuple[float, float]:

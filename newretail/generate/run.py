@@ -9,6 +9,7 @@ interrupted run, run again, skips finished partitions and ends with the same byt
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -38,7 +39,7 @@ GROUP_TABLES = {
     "shoppers": ("users", "visits", "page_views", "orders", "truth_visits"),
     "banners": ("banner_impressions", "truth_banner_impressions"),
     "inquiries": ("inquiries", "truth_inquiries"),
-    "city": ("stores", "store_days", "truth_store_days", "orders"),
+    "city": ("stores", "store_days", "truth_store_days", "orders", "households"),
     "baseline": ("baseline_visits", "baseline_orders"),
 }
 # compressed bytes per row, measured on the default scenario, for the free-disk check
@@ -232,11 +233,24 @@ def run_task(p: Plan, task: Task, out: str) -> list[dict[str, Any]]:
                 continue
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-            frames[table].write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
+            try:
+                frames[table].write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, final)
+            except Exception as exc:
+                tmp.unlink(missing_ok=True)
+                if _disk_full(exc):
+                    raise OSError(errno.ENOSPC, f"no space left on device while writing {rel}") from None
+                raise
     return [_file_record(root, rel, task.fraction) for rel in rels]
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether a write failed for lack of space (polars reports it as a ComputeError with os error 28)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return "os error 28" in str(exc) or "No space left on device" in str(exc)
 
 
 def _check_disk(p: Plan, out: Path) -> None:
@@ -363,12 +377,20 @@ def generate(
         total = len(p.tasks)
         if on_progress:
             on_progress(0, total)
-        for done, batch in enumerate(_execute(p, out, workers, engine, scheduler), start=1):
-            for rec in batch:
-                records[rec["path"]] = rec
-            if on_progress:
-                on_progress(done, total)
-        return write_manifest(p, out, records)
+        try:
+            for done, batch in enumerate(_execute(p, out, workers, engine, scheduler), start=1):
+                for rec in batch:
+                    records[rec["path"]] = rec
+                if on_progress:
+                    on_progress(done, total)
+            return write_manifest(p, out, records)
+        except Exception as exc:
+            if _disk_full(exc):
+                raise GenerateError(
+                    f"{out}: the disk filled up ({exc}); free some space and run the same command again: "
+                    "finished partitions are kept and the run resumes"
+                ) from None
+            raise
 
 
 def write_manifest(p: Plan, out: Path, records: dict[str, dict[str, Any]]) -> Path:
