@@ -83,6 +83,7 @@ class Plan:
     calibration: Calibration
     tasks: tuple[Task, ...]
     fractions: dict[str, float] = field(default_factory=dict)
+    calibration_given: bool = False  # drawn from a given calibration, not the scenario's own (see ``plan``)
 
     def expected_rows(self) -> dict[str, float]:
         """Expected rows per table (for the disk check and progress)."""
@@ -105,22 +106,31 @@ class Plan:
 
     def spec(self) -> dict[str, Any]:
         """What determines the bytes: two runs with equal specs write equal files."""
-        return {
+        spec = {
             "scenario": self.scenario.model_dump(mode="json"),
             "scale": self.scale,
             "seed": self.seed,
             "package_version": __version__,
         }
+        if self.calibration_given:  # the bytes then depend on the given parameters too
+            spec["calibration"] = self.calibration.to_dict()
+        return spec
 
 
-def plan(scenario: Scenario | str | Path, *, scale: float, seed: int) -> Plan:
-    """Lay out the partitions of a dataset at ``scale`` (share of the full event, 0 < scale <= 1)."""
+def plan(scenario: Scenario | str | Path, *, scale: float, seed: int, calibration: Calibration | None = None) -> Plan:
+    """Lay out the partitions of a dataset at ``scale`` (share of the full event, 0 < scale <= 1).
+
+    With ``calibration`` the tables are drawn from those solved parameters instead of calibrating ``scenario``
+    (the stress tests' "fixed" mode: calibrate once on a base scenario, then change some behaviour and watch the
+    observed figures move). Behaviour that the generators read from the scenario at draw time still follows
+    ``scenario``.
+    """
     sc = load_scenario(scenario)
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 < scale <= 1):
         raise GenerateError(f"scale = {scale!r}: must be a number in (0, 1], the share of the full event")
     if not (isinstance(seed, int) and 0 <= seed < 2**63):
         raise GenerateError(f"seed = {seed!r}: must be a whole number from 0 to 2**63 - 1")
-    cal = calibrate(sc)
+    cal = calibrate(sc) if calibration is None else calibration
     samp = sc.sampling
     fractions = {
         "shoppers": scale,
@@ -152,7 +162,7 @@ def plan(scenario: Scenario | str | Path, *, scale: float, seed: int) -> Plan:
         n_parts = max(1, math.ceil(expected / ROWS_PER_PARTITION))
         for i in range(n_parts):
             add(group, i, expected / n_parts)
-    return Plan(sc, float(scale), int(seed), cal, tuple(tasks), fractions)
+    return Plan(sc, float(scale), int(seed), cal, tuple(tasks), fractions, calibration is not None)
 
 
 def _rng(seed: int, task: Task) -> np.random.Generator:
@@ -347,6 +357,7 @@ def generate(
     scheduler: str | None = None,
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    calibration: Calibration | None = None,
 ) -> Path:
     """Generate a synthetic sales day into ``out`` and return the path of its manifest.
 
@@ -361,8 +372,9 @@ def generate(
     scheduler : Dask scheduler address; without one a ``LocalCluster`` is started.
     overwrite : replace another dataset found in ``out``.
     on_progress : called with (partitions done, partitions in all) after each partition.
+    calibration : solved parameters to draw from instead of calibrating ``scenario`` (see :func:`plan`).
     """
-    p = plan(scenario, scale=scale, seed=seed)
+    p = plan(scenario, scale=scale, seed=seed, calibration=calibration)
     if engine not in ("local", "dask"):
         raise GenerateError(f"engine = {engine!r}: must be 'local' or 'dask'")
     workers = workers if workers is not None else (os.cpu_count() or 1)
