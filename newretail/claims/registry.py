@@ -1,0 +1,289 @@
+"""The registry: one :class:`Claim` per figure, keyed by the scenario's target (or press) key.
+
+A claim says where its figure comes from (a short quoted reference to the report, or the press), what exactly is
+measured (definition), in which unit, how its interval is made, how ``holds`` is judged (``direction`` and a
+declared relative ``tolerance``), and which function computes it from the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from newretail.claims import metrics
+from newretail.claims.metrics import Context, Measured
+
+Kind = Literal["report", "press"]
+Direction = Literal["two-sided", "at-most", "exact"]
+
+REPORT = "Forrester via the source article"
+PRESS = "press coverage of Alibaba's live dashboard on 11 November 2017 (not in the report)"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One figure of the report (``kind="report"``) or of the press (``kind="press"``), made testable.
+
+    Attributes
+    ----------
+    id : the scenario key the target is read from.
+    statement : the figure in our own words, with ``{target}`` (and for delivery claims ``{radius}``) to fill in.
+    source : a short quoted reference to where the figure comes from.
+    definition : the metric, precisely, in words: tables, columns, filters, and the interval's method.
+    unit : ``USD``, ``RMB``, ``count``, ``share``, ``ratio``, ``minutes``, ``stores`` or ``per second``.
+    direction : ``two-sided`` (holds when the target is inside the interval), ``at-most`` (a promise: holds unless
+        the whole interval lies above the target), ``exact`` (a count known without sampling error).
+    tolerance : relative margin added on each side of the interval before judging, with ``tolerance_reason``.
+    compute : the function that measures it from a :class:`~newretail.claims.metrics.Context`.
+    """
+
+    id: str
+    kind: Kind
+    statement: str
+    source: str
+    definition: str
+    unit: str
+    compute: Callable[[Context], Measured]
+    direction: Direction = "two-sided"
+    tolerance: float = 0.0
+    tolerance_reason: str = ""
+
+
+_BOOT = (
+    "95% BCa bootstrap over 100 random groups of whole users (random-group totals), so rows of one user stay together"
+)
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(
+        id="gmv_usd",
+        kind="report",
+        statement="The day's gross merchandise value was USD {target}.",
+        source='"USD 25 billion in gross merchandise value in just 24 hours" (' + REPORT + ")",
+        definition=(
+            "Sum of orders.gmv_usd over all orders of the 24 hours, online and store-fulfilled, each weighted by the "
+            "rows of the full event it stands for. Interval: " + _BOOT + "."
+        ),
+        unit="USD",
+        compute=metrics.gmv_usd,
+    ),
+    Claim(
+        id="gmv_yoy_growth",
+        kind="report",
+        statement="GMV grew by {target} over the 2016 event.",
+        source='"an increase of 39% over the 2016 event" (' + REPORT + ")",
+        definition=(
+            "Weighted GMV (USD) of the day over the weighted GMV (USD) of baseline_orders (the 2016 event), minus 1; "
+            "both in USD, so the change of the RMB/USD rate between the events is not growth. Interval: bootstrap "
+            "over random groups of 2017 users and 2016 visits."
+        ),
+        unit="share",
+        compute=metrics.gmv_yoy_growth,
+    ),
+    Claim(
+        id="ai_banners",
+        kind="report",
+        statement="Lu Ban delivered {target} customized banner ads.",
+        source='"deliver 400 million customized ads" (' + REPORT + ")",
+        definition=(
+            "Weighted count of banner_impressions with creative_source = 'ai': impressions delivered with an "
+            "AI-made creative, each made for one user. Interval: exact Poisson (Garwood) interval of the sampled "
+            "count, scaled by the sampling weight (impressions are drawn independently, their number is Poisson)."
+        ),
+        unit="count",
+        compute=metrics.ai_banners,
+    ),
+    Claim(
+        id="ai_banner_ctr_ratio",
+        kind="report",
+        statement="AI banners were clicked {target} times as often as human-designed ones.",
+        source='"click-through rate that is 100% higher than those created by people" (' + REPORT + ")",
+        definition=(
+            "Observed click-through rate of AI creatives over that of human creatives (clicks over impressions in "
+            "banner_impressions), as a vendor would report it: not adjusted for where the banners were placed. "
+            "Interval: statsmodels ratio of two independent proportions (log-adjusted)."
+        ),
+        unit="ratio",
+        compute=metrics.ai_banner_ctr_ratio,
+    ),
+    Claim(
+        id="personalized_pages",
+        kind="report",
+        statement="AI generated {target} personalized pages.",
+        source='"generate 60 billion personalized pages" (' + REPORT + ")",
+        definition=(
+            "Weighted count of page views in personalized visits (the sum of visits.n_pages over visits with "
+            "personalized = true, equal to the count of page_views rows with personalized = true, but read from the "
+            "much smaller visits table). Interval: " + _BOOT + "."
+        ),
+        unit="count",
+        compute=metrics.personalized_pages,
+    ),
+    Claim(
+        id="personalized_page_conversion",
+        kind="report",
+        statement="Personalized pages drove a conversion rate of {target}.",
+        source='"personalized pages helped to drive 20% conversion rates" (' + REPORT + ")",
+        definition=(
+            "Per visit, not per page: 20% of 60 billion page views would be 12 billion orders against 1.48 billion "
+            "payment transactions. Under the scenario's 'rate' reading, the share of personalized visits that end "
+            "in an order; under the 'lift' reading, the conversion of personalized visits over that of the other "
+            "visits, minus 1. Pages per personalized visit then follow from this figure and personalized_pages. "
+            "Interval: " + _BOOT + "."
+        ),
+        unit="share",
+        compute=metrics.personalized_page_conversion,
+    ),
+    Claim(
+        id="chatbot_inquiries",
+        kind="report",
+        statement="Ali Xiaomi handled {target} customer inquiries.",
+        source='"handle 3.5 million customer inquiries" (' + REPORT + ")",
+        definition=(
+            "Weighted count of inquiries with handled_by = 'bot': inquiries the bot handled to the end (all "
+            "inquiries are this over chatbot_share). Interval: exact Poisson (Garwood) interval of the sampled "
+            "count, scaled by the sampling weight."
+        ),
+        unit="count",
+        compute=metrics.chatbot_inquiries,
+    ),
+    Claim(
+        id="chatbot_share",
+        kind="report",
+        statement="Ali Xiaomi handled {target} of customer inquiries.",
+        source='"handled 95% of customer inquiries" (' + REPORT + ")",
+        definition=(
+            "Share of inquiries with handled_by = 'bot' (handled to the end without a human; an inquiry the bot "
+            "passed to staff counts as human). Interval: Wilson interval (statsmodels) over independent inquiries."
+        ),
+        unit="share",
+        compute=metrics.chatbot_share,
+    ),
+    Claim(
+        id="chatbot_efficiency_ratio",
+        kind="report",
+        statement="The chatbot was {target} times as efficient as human customer service.",
+        source='"10,000 times more efficient than human customer service" (' + REPORT + ")",
+        definition=(
+            "Inquiries per bot instance-hour over inquiries per paid agent-hour: (mean concurrent_sessions of bot "
+            "inquiries x 3600 s / mean handle_s of bot inquiries) / (human_occupancy x 3600 s / mean handle_s of "
+            "human inquiries), with human_occupancy the scenario's share of a paid hour an agent spends on "
+            "inquiries. Interval: bootstrap over 100 random groups of inquiries."
+        ),
+        unit="ratio",
+        compute=metrics.chatbot_efficiency_ratio,
+    ),
+    Claim(
+        id="hema_delivery_minutes",
+        kind="report",
+        statement="Hema delivers within {target} minutes to customers within {radius} km.",
+        source='"30-minute delivery to customers who live within 3 km" (' + REPORT + ")",
+        definition=(
+            "95th percentile of orders.delivery_min over store-fulfilled orders of Hema stores (stores.store_type = "
+            "'hema') placed within hema_radius_km of the store. A promise: it holds when that percentile is at or "
+            "under the target, i.e. unless the whole interval lies above it. Interval: distribution-free order-"
+            "statistic interval of the quantile (scipy.stats.quantile_test)."
+        ),
+        unit="minutes",
+        direction="at-most",
+        compute=metrics.hema_delivery_minutes,
+    ),
+    Claim(
+        id="sanjiang_pilot_stores",
+        kind="report",
+        statement="{target} Sanjiang supermarkets took part in the pilot.",
+        source='"13 Sanjiang Supermarket stores in Ningbo" (' + REPORT + ")",
+        definition="Count of stores with pilot = true. The stores table lists every store, so the count is exact.",
+        unit="stores",
+        direction="exact",
+        compute=metrics.sanjiang_pilot_stores,
+    ),
+    Claim(
+        id="sanjiang_delivery_minutes",
+        kind="report",
+        statement="The pilot stores deliver within {target} minutes to customers within {radius} km.",
+        source='"1-hour delivery for customers who live within the 3-km range" (' + REPORT + ")",
+        definition=(
+            "95th percentile of orders.delivery_min over store-fulfilled orders of the pilot stores (stores.pilot) "
+            "placed within hema_radius_km. A promise, judged like hema_delivery_minutes. Interval: order-statistic "
+            "interval of the quantile (scipy.stats.quantile_test)."
+        ),
+        unit="minutes",
+        direction="at-most",
+        compute=metrics.sanjiang_delivery_minutes,
+    ),
+    Claim(
+        id="gmv_rmb",
+        kind="press",
+        statement="The day's gross merchandise value was RMB {target}.",
+        source=PRESS,
+        definition=(
+            "Sum of orders.gmv_rmb (each order's value at the day's RMB/USD rate), weighted. The report's USD figure "
+            "fixes the day's GMV, so this row shows whether the press's RMB figure agrees with it at the day's "
+            "rate. Interval: " + _BOOT + "."
+        ),
+        unit="RMB",
+        compute=metrics.gmv_rmb,
+    ),
+    Claim(
+        id="peak_orders_per_second",
+        kind="press",
+        statement="Orders peaked at {target} per second just after midnight.",
+        source=PRESS,
+        definition=(
+            "Online orders created per second at the peak (the first second after midnight), at full scale. At a "
+            "sample's scale a second holds a handful of orders, so the rate is read from a model, A exp(-t/tau) "
+            "plus a slowly changing base, fitted by Poisson maximum likelihood to the per-second counts of the "
+            "first hour. Interval: the fit's Fisher information, delta method on the log scale."
+        ),
+        unit="per second",
+        compute=metrics.peak_orders_per_second,
+    ),
+    Claim(
+        id="peak_payments_per_second",
+        kind="press",
+        statement="Payments peaked at {target} per second.",
+        source=PRESS,
+        definition=(
+            "Payments completed per second at their peak, at full scale: the fitted order curve convolved with the "
+            "observed distribution of the delay from order to payment (orders.paid_ts_us - ts_us), and its maximum. "
+            "Interval: delta method from the order fit (the delay distribution is measured on every sampled order "
+            "and taken as known)."
+        ),
+        unit="per second",
+        compute=metrics.peak_payments_per_second,
+    ),
+    Claim(
+        id="payment_transactions",
+        kind="press",
+        statement="{target} payment transactions were processed.",
+        source=PRESS,
+        definition="Weighted count of orders (every order is paid once), online and store. Interval: " + _BOOT + ".",
+        unit="count",
+        compute=metrics.payment_transactions,
+    ),
+    Claim(
+        id="delivery_orders",
+        kind="press",
+        statement="{target} orders needed a parcel delivery.",
+        source=PRESS,
+        definition="Weighted count of orders with parcel_delivery = true. Interval: " + _BOOT + ".",
+        unit="count",
+        compute=metrics.delivery_orders,
+    ),
+    Claim(
+        id="mobile_gmv_share",
+        kind="press",
+        statement="{target} of GMV was placed on mobile devices.",
+        source=PRESS,
+        definition="Weighted GMV (USD) of orders with device = 'mobile' over all weighted GMV. Interval: "
+        + _BOOT
+        + ".",
+        unit="share",
+        compute=metrics.mobile_gmv_share,
+    ),
+)
+
+REGISTRY: dict[str, Claim] = {claim.id: claim for claim in CLAIMS}
+REPORT_IDS: tuple[str, ...] = tuple(c.id for c in CLAIMS if c.kind == "report")
+PRESS_IDS: tuple[str, ...] = tuple(c.id for c in CLAIMS if c.kind == "press")

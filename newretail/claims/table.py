@@ -1,0 +1,375 @@
+"""Evaluating claims on a dataset: the claims table, the checks of which figures can hold together, and its plot."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from newretail.claims.metrics import Context
+from newretail.claims.registry import PRESS_IDS, REGISTRY, REPORT_IDS, Claim
+from newretail.dataset import Dataset, DatasetError, open_dataset
+from newretail.scenario import PRESS_KEYS, TARGET_KEYS
+from newretail.schemas import polars_schema
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["ClaimResult", "ClaimsTable", "Consistency", "evaluate", "format_value"]
+
+JSON_KEYS = ("id", "statement", "target", "reproduced", "ci_low", "ci_high", "unit", "holds")
+READINGS = ("rate", "lift")
+TABLES_USED = ("orders", "baseline_orders", "banner_impressions", "visits", "inquiries", "stores")
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A figure in words for a statement: 25e9 USD -> '25 billion', 0.95 share -> '95%', 1e4 -> '10,000'."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if unit == "share":
+        return f"{value * 100:.3g}%"
+    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if abs(value) >= size:
+            return f"{value / size:.4g} {word}"
+    if abs(value) >= 1e4:
+        digits = 3 - math.floor(math.log10(abs(value)))
+        return f"{round(value, digits):,.0f}"
+    return f"{value:.4g}"
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """One row of the claims table."""
+
+    id: str
+    statement: str
+    target: float
+    reproduced: float
+    ci_low: float
+    ci_high: float
+    unit: str
+    holds: bool
+    kind: str
+    direction: str
+    tolerance: float
+    definition: str
+    source: str
+    note: str
+    details: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready dict: the keys of ``JSON_KEYS`` first, then kind, definition and the rest."""
+        row: dict[str, Any] = {key: getattr(self, key) for key in JSON_KEYS}
+        row.update(
+            kind=self.kind,
+            direction=self.direction,
+            tolerance=self.tolerance,
+            definition=self.definition,
+            source=self.source,
+            note=self.note,
+            details=self.details,
+        )
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Whether some figures can all hold at once under the definitions used, and why (or why not)."""
+
+    id: str
+    figures: tuple[str, ...]
+    holds: bool
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "figures": list(self.figures), "holds": self.holds, "why": self.why}
+
+
+@dataclass(frozen=True)
+class ClaimsTable:
+    """The claims evaluated on one dataset: ``rows`` (report figures first, then press figures) and
+    ``consistency`` (which figures can hold together)."""
+
+    rows: tuple[ClaimResult, ...]
+    consistency: tuple[Consistency, ...]
+    dataset: str
+    scenario: str
+    seed: int
+    scale: float
+
+    def __getitem__(self, claim_id: str) -> ClaimResult:
+        for row in self.rows:
+            if row.id == claim_id:
+                return row
+        raise KeyError(f"{claim_id!r}: not in this table ({', '.join(r.id for r in self.rows)})")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.rows)
+
+    def all_hold(self, *, kind: str = "report") -> bool:
+        """True when every row of ``kind`` (``"report"``, ``"press"`` or ``"all"``) holds."""
+        if kind not in ("report", "press", "all"):
+            raise ValueError(f"kind = {kind!r}: must be 'report', 'press' or 'all'")
+        return all(r.holds for r in self.rows if kind in ("all", r.kind))
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The rows as JSON-ready dicts (see :meth:`ClaimResult.to_dict`)."""
+        return [row.to_dict() for row in self.rows]
+
+    def to_json(self, *, indent: int | None = 1) -> str:
+        """The rows as a JSON list."""
+        return json.dumps(self.to_dicts(), indent=indent)
+
+    def to_polars(self) -> pl.DataFrame:
+        """The rows as a polars frame, one row per claim."""
+        return pl.DataFrame(self.to_dicts(), infer_schema_length=None)
+
+    def consistency_frame(self) -> pl.DataFrame:
+        """The consistency checks as a polars frame."""
+        return pl.DataFrame([c.to_dict() for c in self.consistency], infer_schema_length=None)
+
+    def plot(self) -> Figure:
+        """Forest plot: each claim's reproduced value over its target, with the 95% interval (1 = the target)."""
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        frame = (
+            self.to_polars()
+            .with_columns(
+                rel=pl.col("reproduced") / pl.col("target"),
+                low=pl.col("ci_low") / pl.col("target"),
+                high=pl.col("ci_high") / pl.col("target"),
+                verdict=pl.when(pl.col("holds")).then(pl.lit("holds")).otherwise(pl.lit("does not hold")),
+                label=pl.format("{} ({})", pl.col("id"), pl.col("kind")),
+            )
+            .with_row_index("y")
+            .to_pandas()
+        )
+        with sns.axes_style("whitegrid"):
+            fig, ax = plt.subplots(figsize=(7, 0.32 * len(frame) + 1.2))
+            for row in frame.itertuples():
+                color = "C0" if row.holds else "C3"
+                ax.plot([row.low, row.high], [row.y, row.y], color=color, linewidth=2)
+            sns.scatterplot(
+                data=frame, x="rel", y="y", hue="verdict", style="kind", ax=ax, zorder=3,
+                palette={"holds": "C0", "does not hold": "C3"}, s=40,
+            )  # fmt: skip
+            ax.axvline(1.0, color="0.3", linewidth=0.8)
+            ax.set_yticks(frame["y"], frame["label"], fontsize=8)
+            ax.invert_yaxis()
+            ax.set(xlabel="reproduced / target (95% interval)", ylabel="")
+            ax.legend(fontsize=7, loc="lower right")
+            fig.tight_layout()
+        return fig
+
+
+def _significant_halfwidth(value: float) -> float:
+    """Half a unit in the last significant digit of a published figure: 25e9 -> 0.5e9, 0.39 -> 0.005."""
+    if value == 0 or not math.isfinite(value):
+        return 0.0
+    for digits in range(1, 16):
+        if float(f"{value:.{digits}g}") == value:
+            exponent = math.floor(math.log10(abs(value))) - digits + 1
+            return 0.5 * 10.0**exponent
+    return 0.0
+
+
+def _consistency(ctx: Context, rows: Mapping[str, ClaimResult]) -> tuple[Consistency, ...]:
+    t = ctx.targets
+    fx = ctx.ds.scenario.behaviour.traffic.fx_rmb_per_usd
+    checks = []
+    per_page_orders = t["personalized_page_conversion"] * t["personalized_pages"]
+    checks.append(
+        Consistency(
+            "conversion_per_page_view",
+            ("personalized_page_conversion", "personalized_pages", "payment_transactions"),
+            per_page_orders <= t["payment_transactions"],
+            f"read per page view, {format_value(t['personalized_page_conversion'], 'share')} of "
+            f"{format_value(t['personalized_pages'], 'count')} pages would be {format_value(per_page_orders, 'count')}"
+            f" orders against {format_value(t['payment_transactions'], 'count')} payment transactions, so the "
+            "claims read conversion per visit",
+        )
+    )
+    if ctx.conversion_reading == "rate":
+        conv = t["personalized_page_conversion"]
+        # orders of personalized visits cannot exceed all orders, which bounds pages per personalized visit below
+        floor = t["personalized_pages"] * conv / t["payment_transactions"]
+        seen = (
+            rows["personalized_pages"].details.get("pages_per_personalized_visit")
+            if "personalized_pages" in rows
+            else None
+        )
+        checks.append(
+            Consistency(
+                "pages_per_visit",
+                ("personalized_pages", "personalized_page_conversion", "payment_transactions"),
+                True,
+                f"read per visit, {format_value(t['personalized_pages'], 'count')} pages at {conv:.0%} conversion "
+                f"with at most {format_value(t['payment_transactions'], 'count')} orders need at least {floor:.3g} "
+                "pages per personalized visit" + (f"; the data have {seen:.3g}" if seen is not None else ""),
+            )
+        )
+    half = _significant_halfwidth(t["gmv_usd"])
+    low, high = (t["gmv_usd"] - half) * fx, (t["gmv_usd"] + half) * fx
+    exact = t["gmv_usd"] * fx
+    checks.append(
+        Consistency(
+            "gmv_rmb_vs_usd",
+            ("gmv_usd", "gmv_rmb"),
+            low <= t["gmv_rmb"] <= high,
+            f"at {fx:g} RMB/USD the report's USD {format_value(t['gmv_usd'], 'USD')} is RMB "
+            f"{format_value(exact, 'RMB')} ({format_value(low, 'RMB')} to {format_value(high, 'RMB')} given its "
+            f"rounding); the press says RMB {format_value(t['gmv_rmb'], 'RMB')}, {t['gmv_rmb'] / exact - 1:+.1%}. "
+            "The data take the USD figure as exact, so the gmv_rmb row measures the gap",
+        )
+    )
+    checks.append(
+        Consistency(
+            "parcels_within_orders",
+            ("delivery_orders", "payment_transactions"),
+            t["delivery_orders"] <= t["payment_transactions"],
+            f"{format_value(t['delivery_orders'], 'count')} parcel orders among "
+            f"{format_value(t['payment_transactions'], 'count')} paid orders "
+            f"({t['delivery_orders'] / t['payment_transactions']:.0%})",
+        )
+    )
+    checks.append(
+        Consistency(
+            "payments_peak_below_orders_peak",
+            ("peak_payments_per_second", "peak_orders_per_second"),
+            t["peak_payments_per_second"] <= t["peak_orders_per_second"],
+            "payments follow orders after a delay, so their peak is lower and later: "
+            f"{t['peak_payments_per_second'] / t['peak_orders_per_second']:.0%} of the orders' peak",
+        )
+    )
+    return tuple(checks)
+
+
+def _check_files(ds: Dataset, tables: Iterable[str]) -> None:
+    """Refuse a dataset whose files are missing, truncated or of another schema, naming the file (cheap: sizes and
+    parquet footers only; ``newretail verify`` re-hashes everything)."""
+    for table in tables:
+        expected = polars_schema(table)
+        for rec in ds.files(table):
+            path = ds.path / rec["path"]
+            if not path.is_file():
+                raise DatasetError(f"{rec['path']}: listed in the manifest but missing")
+            if path.stat().st_size != rec["bytes"]:
+                raise DatasetError(f"{rec['path']}: size differs from the manifest (damaged or replaced)")
+            try:
+                schema = pl.read_parquet_schema(path)
+            except Exception as exc:
+                raise DatasetError(f"{rec['path']}: unreadable parquet ({exc})") from None
+            if pl.Schema(schema) != expected:
+                raise DatasetError(f"{rec['path']}: schema differs from {table}'s declared schema")
+
+
+def _judge(claim: Claim, target: float, value: float, low: float, high: float) -> bool:
+    if not all(math.isfinite(x) for x in (value, low, high)):
+        return False
+    margin = claim.tolerance * abs(target)
+    if claim.direction == "exact":
+        return abs(value - target) <= margin
+    if claim.direction == "at-most":
+        return low <= target + margin
+    return low - margin <= target <= high + margin
+
+
+def evaluate(
+    dataset: Dataset | str | Path,
+    ids: Iterable[str] | None = None,
+    *,
+    targets: Mapping[str, float] | None = None,
+    conversion_reading: str | None = None,
+    check_files: bool = True,
+) -> ClaimsTable:
+    """Compute claims on a dataset and judge each against its target.
+
+    Parameters
+    ----------
+    dataset : a :class:`~newretail.dataset.Dataset` or its folder.
+    ids : claim ids to evaluate (default: every report and press claim, see ``REGISTRY``).
+    targets : figures to judge against instead of the dataset's scenario (keys of the scenario's ``targets`` or
+        ``press``, e.g. ``{"ai_banner_ctr_ratio": 2.0}``); the rest come from the dataset's manifest.
+    conversion_reading : ``"rate"`` or ``"lift"``, to read personalized_page_conversion otherwise than the
+        scenario the data were generated from.
+    check_files : refuse missing, truncated or re-shaped files before reading (sizes and footers only).
+
+    Raises
+    ------
+    ValueError
+        For an unknown id, target key or reading, or a target that is not a positive number.
+    DatasetError
+        When a table the claims read is missing or damaged; the message names the file.
+    """
+    ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    chosen = list(REPORT_IDS + PRESS_IDS) if ids is None else list(dict.fromkeys(ids))
+    unknown = [i for i in chosen if i not in REGISTRY]
+    if unknown or not chosen:
+        raise ValueError(f"ids = {unknown or chosen!r}: claim ids must be among {', '.join(REGISTRY)}")
+    sc = ds.scenario
+    judged = {**sc.targets.model_dump(), **sc.press.model_dump()}
+    for key, value in (targets or {}).items():
+        if key not in TARGET_KEYS + PRESS_KEYS:
+            raise ValueError(f"targets: {key!r} is not a target or press key ({', '.join(TARGET_KEYS + PRESS_KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"targets[{key!r}] = {value!r}: must be a positive number")
+        judged[key] = float(value)
+    reading = conversion_reading or sc.behaviour.personalization.conversion_reading
+    if reading not in READINGS:
+        raise ValueError(f"conversion_reading = {reading!r}: must be one of {', '.join(READINGS)}")
+    if check_files:
+        _check_files(ds, [t for t in TABLES_USED if t in ds.tables])
+    ctx = Context(
+        ds=ds,
+        targets={k: float(v) for k, v in judged.items()},
+        conversion_reading=reading,
+        human_occupancy=sc.behaviour.chatbot.human_occupancy,
+    )
+    results: dict[str, ClaimResult] = {}
+    for claim_id in chosen:
+        claim = REGISTRY[claim_id]
+        try:
+            measured = claim.compute(ctx)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise DatasetError(f"{ds.path}: claim {claim_id}: cannot read its tables ({exc})") from None
+        est = measured.estimate
+        target = ctx.targets[claim_id]
+        statement = claim.statement.format(
+            target=format_value(target, claim.unit),
+            radius=format_value(ctx.targets["hema_radius_km"], "km"),
+        )
+        results[claim_id] = ClaimResult(
+            id=claim_id,
+            statement=statement,
+            target=target,
+            reproduced=est.value,
+            ci_low=est.ci_low,
+            ci_high=est.ci_high,
+            unit=claim.unit,
+            holds=_judge(claim, target, est.value, est.ci_low, est.ci_high),
+            kind=claim.kind,
+            direction=claim.direction,
+            tolerance=claim.tolerance,
+            definition=claim.definition,
+            source=claim.source,
+            note="; ".join(p for p in (measured.note, claim.tolerance_reason) if p),
+            details=dict(measured.details),
+        )
+    return ClaimsTable(
+        rows=tuple(results.values()),
+        consistency=_consistency(ctx, results),
+        dataset=str(ds.path),
+        scenario=sc.name,
+        seed=ds.seed,
+        scale=ds.scale,
+    )
