@@ -99,6 +99,52 @@ def verify(
 
 
 @app.command()
+def claims(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+    claim: Annotated[
+        list[str] | None, typer.Option("--claim", "-c", help="Only this claim id (repeat for more).")
+    ] = None,
+) -> None:
+    """Recompute every figure of the report (and the press figures) with a 95% interval, judged against the
+    targets of the scenario the dataset was generated from."""
+    from newretail.claims import evaluate
+    from newretail.dataset import DatasetError, open_dataset
+
+    if not dataset.is_dir():
+        fail(f"{dataset}: no such dataset folder")
+    try:
+        ds = open_dataset(dataset)
+        table = evaluate(ds, claim or None)
+    except DatasetError as exc:
+        fail(str(exc), code=1)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(table.to_json())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from newretail.claims import format_value
+
+    out = Table("claim", "kind", "target", "reproduced", "95% interval", "unit", "holds", title=str(dataset))
+    for row in table.rows:
+        interval = f"{format_value(row.ci_low, row.unit)} to {format_value(row.ci_high, row.unit)}"
+        verdict = "[green]yes[/]" if row.holds else "[red]no[/]"
+        out.add_row(
+            row.id,
+            row.kind,
+            format_value(row.target, row.unit),
+            format_value(row.reproduced, row.unit),
+            interval,
+            row.unit,
+            verdict,
+        )
+    Console(width=None if sys.stdout.isatty() else 150).print(out)
+
+
+@app.command()
 def doctor(
     scenario: Annotated[str, typer.Option(help="Scenario you are about to generate.")] = "singles_day_2017",
     scale: Annotated[float, typer.Option(help="Scale you are about to generate.")] = 1e-4,
