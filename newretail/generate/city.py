@@ -91,9 +91,15 @@ def hourly_load(density: np.ndarray) -> np.ndarray:
     return hours / hours.mean()
 
 
+def _fold(v: np.ndarray, extent: float) -> np.ndarray:
+    """Reflect positions at the city's edges back into [0, extent] (no pile-up on the boundary)."""
+    m = np.mod(v, 2.0 * extent)
+    return np.where(m > extent, 2.0 * extent - m, m)
+
+
 def _place(rng: np.random.Generator, n: int, spread: float, s: Stores) -> tuple[np.ndarray, np.ndarray]:
-    x = rng.normal(s.city_width_km / 2, spread * s.city_width_km, size=n).clip(0, s.city_width_km)
-    y = rng.normal(s.city_height_km / 2, spread * s.city_width_km, size=n).clip(0, s.city_height_km)
+    x = _fold(rng.normal(s.city_width_km / 2, spread * s.city_width_km, size=n), s.city_width_km)
+    y = _fold(rng.normal(s.city_height_km / 2, spread * s.city_width_km, size=n), s.city_height_km)
     return x, y
 
 
@@ -182,7 +188,7 @@ def draw_households(rng: np.random.Generator, s: Stores) -> pl.DataFrame:
     satellite = towns[town] + rng.normal(0.0, SATELLITE_SPREAD_KM, size=(n, 2))
     background = rng.uniform(0.0, 1.0, size=(n, 2)) * np.array([w, h])
     xy = np.where((part == 0)[:, None], core, np.where((part == 1)[:, None], satellite, background))
-    xy = xy.clip(0.0, np.array([w, h]))
+    xy = np.column_stack([_fold(xy[:, 0], w), _fold(xy[:, 1], h)])
     size = rng.gamma(BLOCK_SIZE_SHAPE, 1.0, size=n)
     households = np.maximum(1, np.round(size / size.sum() * s.households)).astype(np.int64)
     return pl.DataFrame(
