@@ -1,0 +1,134 @@
+"""How the paper prints a number: significant digits, thousands, millions and billions, percentages, intervals.
+
+Every number in the PDF is formatted here, once, and stored as text in ``results.json`` next to its value, so the
+Typst source never formats (or types) a number and a test can find each printed text in the PDF.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["SHARE_UNITS", "format_cell", "format_interval", "format_value", "unit_label"]
+
+SHARE_UNITS = frozenset({"share", "fraction", "proportion", "probability", "rate"})
+"""Units whose values lie in [0, 1] and print as percentages."""
+
+_RATIO_UNITS = frozenset({"ratio", "x", "times"})
+_SILENT_UNITS = frozenset({"", "count", "number", "n", "rows"})
+_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
+
+
+def unit_label(unit: str) -> str:
+    """The unit as printed after a number: ``""`` for counts and shares, ``"×"`` for ratios, else the unit."""
+    key = unit.strip().lower()
+    if key in SHARE_UNITS or key in _SILENT_UNITS or key == "%":
+        return ""
+    if key in _RATIO_UNITS:
+        return "×"
+    return unit.strip()
+
+
+def _sig(x: float, digits: int) -> str:
+    """``x`` with ``digits`` significant digits, trailing zeros kept (``25.0``, ``2.00``), thousands separated."""
+    if x == 0:
+        return "0"
+    rounded = float(f"{x:.{digits - 1}e}")  # round to significant digits first, then read the magnitude
+    magnitude = math.floor(math.log10(abs(rounded)))
+    decimals = max(digits - 1 - magnitude, 0)
+    if decimals > 6:
+        return f"{x:.{digits - 1}e}"
+    return f"{rounded:,.{decimals}f}"
+
+
+def _scale(values: list[float], unit: str) -> tuple[float, str, str]:
+    """Divisor, word and suffix shared by a value and its interval bounds."""
+    key = unit.strip().lower()
+    if key in SHARE_UNITS:
+        return 0.01, "", "%"
+    if key == "%":
+        return 1.0, "", "%"
+    label = unit_label(unit)
+    suffix = "×" if label == "×" else ""
+    biggest = max((abs(v) for v in values), default=0.0)
+    for divisor, word in _WORDS:
+        if biggest >= divisor:
+            return divisor, word, suffix
+    return 1.0, "", suffix
+
+
+def _join(number: str, word: str, suffix: str, unit: str) -> str:
+    text = number + (f" {word}" if word else "") + suffix
+    label = unit_label(unit)
+    if label and label != "×":
+        text += f" {label}"
+    return text
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def format_value(value: Any, unit: str = "", *, digits: int = 3) -> str:
+    """Print one value: ``25.0 billion USD``, ``95.0%``, ``2.00×``, ``13``, ``n/a`` for a missing value.
+
+    Parameters
+    ----------
+    value : number, bool, string or None.
+    unit : the unit recorded with the value (``share`` prints as a percentage, ``ratio`` as ``×``).
+    digits : significant digits of non-integers.
+    """
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value
+    x = float(value)
+    if not math.isfinite(x):
+        return "n/a"
+    divisor, word, suffix = _scale([x], unit)
+    if _is_int(value) and divisor == 1.0:
+        return _join(f"{value:,}", word, suffix, unit)
+    return _join(_sig(x / divisor, digits), word, suffix, unit)
+
+
+def format_interval(value: Any, low: Any, high: Any, unit: str = "", *, digits: int = 3) -> tuple[str, str]:
+    """Print a value and its interval on one scale: ``("25.0 billion USD", "24.6–25.4 billion USD")``.
+
+    The bounds get more significant digits (up to 6) until they print differently from each other, so a narrow
+    interval never reads ``25.0–25.0``. Returns the value's text and the interval's (``""`` without bounds).
+    """
+    bounds = [b for b in (low, high) if isinstance(b, (int, float)) and not isinstance(b, bool)]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or len(bounds) < 2:
+        return format_value(value, unit, digits=digits), ""
+    lo, hi, x = float(low), float(high), float(value)
+    if not all(math.isfinite(v) for v in (lo, hi, x)):
+        return format_value(value, unit, digits=digits), ""
+    divisor, word, suffix = _scale([x, lo, hi], unit)
+    for d in range(digits, 7):
+        lo_text, hi_text = _sig(lo / divisor, d), _sig(hi / divisor, d)
+        if lo_text != hi_text or lo == hi:
+            break
+    value_text = _join(_sig(x / divisor, max(d, digits)), word, suffix, unit)
+    return value_text, _join(f"{lo_text}–{hi_text}", word, suffix, unit)
+
+
+def format_cell(value: Any) -> str:
+    """A table cell: integers with separators, floats with 4 significant digits, other values as text."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if _is_int(value):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        for divisor, word in _WORDS:
+            if abs(value) >= divisor:
+                return f"{_sig(value / divisor, 4)} {word}"
+        if value != 0 and abs(value) < 1e-3:
+            return f"{value:.3e}"
+        return _sig(value, 4)
+    return str(value)
