@@ -220,3 +220,20 @@ def test_plot_is_a_forest_of_every_claim(table) -> None:
     frame = table.to_polars()
     assert frame.columns[: len(JSON_KEYS)] == list(JSON_KEYS) and frame.height == len(table)
     assert np.all(frame["ci_low"].to_numpy() <= frame["ci_high"].to_numpy())
+
+
+@pytest.mark.notebook
+def test_notebook_00_quickstart_runs_and_agrees_with_the_claims(small_dataset: Dataset, tmp_path: Path) -> None:
+    from conftest import run_notebook
+
+    params = {"dataset": str(small_dataset.path), "scale": 2e-5, "seed": 7, "build_dir": str(tmp_path)}
+    executed = run_notebook("00_quickstart", params, tmp_path / "executed")
+    results = json.loads((tmp_path / "results" / "00_quickstart.json").read_text())
+    assert (tmp_path / "figures" / "quickstart_orders_per_hour.png").is_file()
+    numbers = results["numbers"]
+    assert numbers["quickstart_tables"]["value"] == len(small_dataset.tables)
+    by_hand = evaluate(small_dataset, ["gmv_usd", "chatbot_share"])
+    assert numbers["quickstart_gmv_by_hand_usd"]["value"] == pytest.approx(by_hand["gmv_usd"].reproduced)
+    assert numbers["quickstart_bot_share_by_hand"]["value"] == pytest.approx(by_hand["chatbot_share"].reproduced)
+    assert numbers["quickstart_report_claims_holding"]["value"] == len(REPORT_IDS)
+    assert "The package agrees" in executed.read_text()

@@ -103,7 +103,7 @@ def gmv_rmb(ctx: Context) -> Measured:
         est,
         note=(
             f"the report's USD {report / 1e9:.3g} billion at the day's {rate:.3g} RMB/USD is RMB "
-            f"{report * rate / 1e9:.4g} billion, {press / (report * rate) - 1:+.1%} from the press figure, which "
+            f"{report * rate / 1e9:.4g} billion; the press figure is {press / (report * rate) - 1:+.1%} off it and "
             f"implies {press / report:.4g} RMB/USD"
         ),
         details={"fx_rmb_per_usd": rate, "implied_fx_rmb_per_usd": press / report},
