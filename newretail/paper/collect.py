@@ -48,6 +48,8 @@ KEY_PACKAGES = (
 TEXT_WIDTH_CM = 15.0
 MAX_FIGURE_HEIGHT_CM = 10.0
 MAX_TABLE_ROWS = 40
+MAX_TABLE_COLUMNS = 9
+CLAIMS_COLUMNS = frozenset({"id", "target", "reproduced", "holds"})
 
 
 @dataclass(frozen=True)
@@ -247,19 +249,31 @@ def _number_entry(name: str, num: dict[str, Any], stem: str, section: str) -> di
 
 
 def _table_entry(name: str, rows: list[dict[str, Any]], stem: str, section: str) -> dict[str, Any]:
+    """A notebook's table as printed cells: long text shortened, at most ``MAX_TABLE_COLUMNS`` columns.
+
+    A table that repeats the claims table (columns id, target, reproduced, holds) is kept in results.json but not
+    shown again: the paper prints the claims table itself.
+    """
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
-    shown = rows[:MAX_TABLE_ROWS]
+    shown_rows = rows[:MAX_TABLE_ROWS]
+    shown_columns = columns[:MAX_TABLE_COLUMNS]
     return {
         "name": name,
         "notebook": stem,
         "section": section,
-        "columns": columns,
-        "cells": [[format_cell(row.get(c)) for c in columns] for row in shown],
+        "shown": not CLAIMS_COLUMNS <= set(columns),
+        "columns": shown_columns,
+        "columns_omitted": columns[MAX_TABLE_COLUMNS:],
+        "cells": [[_short(format_cell(row.get(c))) for c in shown_columns] for row in shown_rows],
         "rows": len(rows),
-        "rows_shown": len(shown),
+        "rows_shown": len(shown_rows),
     }
+
+
+def _short(text: str, limit: int = 70) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # ------------------------------------------------------------------------------------------------------ provenance

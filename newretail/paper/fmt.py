@@ -131,4 +131,8 @@ def format_cell(value: Any) -> str:
         if value != 0 and abs(value) < 1e-3:
             return f"{value:.3e}"
         return _sig(value, 4)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {format_cell(v)}" for k, v in value.items())
     return str(value)
