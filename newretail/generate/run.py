@@ -34,6 +34,9 @@ MANIFEST = "manifest.json"
 RUN_SPEC = ".run-spec.json"
 LOCK = ".lock"
 ROWS_PER_PARTITION = 1_000_000  # for tables not tied to user shards
+# inquiries carry text: a partition of 1e6 of them peaks near 800 MiB, so they are cut smaller, keeping every
+# task's peak memory under that of a user shard (about 460 MiB), whatever the scale
+ROWS_PER_PARTITION_BY_GROUP = {"inquiries": 250_000}
 GROUP_CODES = {"shoppers": 1, "banners": 2, "inquiries": 3, "city": 4, "baseline": 5}
 GROUP_TABLES = {
     "shoppers": ("users", "visits", "page_views", "orders", "truth_visits"),
@@ -159,7 +162,7 @@ def plan(scenario: Scenario | str | Path, *, scale: float, seed: int, calibratio
         ("inquiries", cal.expected["inquiries_total"] * fractions["inquiries"]),
         ("baseline", cal.baseline.visits * fractions["baseline"]),
     ):
-        n_parts = max(1, math.ceil(expected / ROWS_PER_PARTITION))
+        n_parts = max(1, math.ceil(expected / ROWS_PER_PARTITION_BY_GROUP.get(group, ROWS_PER_PARTITION)))
         for i in range(n_parts):
             add(group, i, expected / n_parts)
     return Plan(sc, float(scale), int(seed), cal, tuple(tasks), fractions, calibration is not None)
