@@ -1,0 +1,166 @@
+"""Personalized pages: conversion model against the oracle, SHAP additivity, uplift learners against the true
+effects, and the two readings of "20% conversion"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from newretail import personalization as pz
+from newretail import uplift
+from newretail.dataset import Dataset, open_dataset
+from newretail.generate import calibrate, generate
+from newretail.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def frame(small_dataset: Dataset) -> pl.DataFrame:
+    return pz.visit_frame(small_dataset)
+
+
+@pytest.fixture(scope="module")
+def truth(small_dataset: Dataset) -> pl.DataFrame:
+    return pz.true_visits(small_dataset)
+
+
+@pytest.fixture(scope="module")
+def analysis(frame: pl.DataFrame) -> pz.UpliftAnalysis:
+    return pz.uplift_analysis(frame, seed=0)
+
+
+def test_visit_frame_has_one_row_per_visit(small_dataset: Dataset, frame: pl.DataFrame) -> None:
+    assert frame.height == small_dataset.manifest["tables"]["visits"]["rows"]
+    assert frame["visit_id"].is_unique().all()
+    assert set(pz.FEATURES) <= set(frame.columns)
+    assert frame["hour"].min() >= 0 and frame["hour"].max() <= 23  # type: ignore[operator]
+    X = pz.design_matrix(frame)
+    assert X.shape == (frame.height, len(pz.FEATURES)) and X.dtype == np.float32
+
+
+def test_conversion_auc_is_close_to_the_oracle(frame: pl.DataFrame, truth: pl.DataFrame) -> None:
+    # 70% of the small dataset's users train (about 118k visits), the other users' 50k visits test: enough for the
+    # DeLong interval of the AUC gap to be a few thousandths wide, so the 0.02 bound below is a real check
+    fit = pz.fit_conversion(frame, seed=0)
+    cmp = fit.compare(truth)
+    assert cmp.n > 40_000
+    assert cmp.reference_auc > 0.7  # the outcome is predictable from the features
+    assert cmp.gap < 0.02  # within 0.02 of the best any model could do
+    assert cmp.gap_ci_low > -0.005  # and no model beats the true probabilities
+    assert cmp.gap_ci_high - cmp.gap_ci_low < 0.01
+    assert fit.auc_ci_low < fit.auc < fit.auc_ci_high
+
+
+def test_compare_auc_matches_scikit_learn() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = rng.random(3000) < 0.3
+    a = y + rng.normal(0, 1.2, size=y.size)
+    b = y + rng.normal(0, 0.8, size=y.size)
+    cmp = pz.compare_auc(y, a, b)
+    assert cmp.auc == pytest.approx(roc_auc_score(y, a))
+    assert cmp.reference_auc == pytest.approx(roc_auc_score(y, b))
+    assert cmp.gap_ci_low > 0  # b is the better score
+
+
+def test_shap_is_additive_and_ranks_the_true_drivers(frame: pl.DataFrame) -> None:
+    model = pz.ConversionModel(n_estimators=150, learning_rate=0.1, max_train_rows=60_000).fit(frame)
+    ex = pz.explain(model, frame, rows=500)
+    assert ex.values.shape == (500, len(model.columns))
+    assert ex.additivity_error < 1e-6  # contributions + base value = raw log-odds
+    assert ex.lightgbm_difference < 1e-6  # and equal LightGBM's own pred_contrib
+    assert np.allclose(model.predict_margin(ex.features), ex.margin)
+    ranked = ex.importance()["feature"].to_list()
+    # conversion depends on segment, cart, past orders, VIP, source and personalization; the rest is noise
+    assert set(ranked[:3]) <= {"segment", "cart_items", "past_orders_90d", "is_vip"}
+    assert set(ranked[-3:]) <= {"device", "city_tier", "age_band", "n_pages", "hour"}
+
+
+def test_uplift_covers_the_true_effect_and_the_naive_gap_does_not(
+    small_dataset: Dataset, analysis: pz.UpliftAnalysis, truth: pl.DataFrame
+) -> None:
+    expected = small_dataset.manifest["calibration"]["expected"]
+    ate, att = expected["true_uplift_ate"], expected["true_uplift_att"]
+    assert analysis.ate.covers(ate), analysis.ate
+    assert analysis.att.covers(att), analysis.att
+    assert analysis.ate.covers(truth["true_uplift"].mean())  # type: ignore[arg-type]
+    # personalization is targeted at high-intent visitors: the naive gap overstates both effects
+    assert not analysis.naive.covers(ate) and not analysis.naive.covers(att)
+    assert analysis.naive.ci_low > 2 * att
+    assert analysis.ate.ci_high - analysis.ate.ci_low < 0.02
+    for value in analysis.plugin_ate.values():
+        assert abs(value - ate) < 0.01
+
+
+def test_uplift_rankings_beat_random_but_not_the_oracle(analysis: pz.UpliftAnalysis, truth: pl.DataFrame) -> None:
+    q = analysis.qini_table(true_uplift=truth)
+    area = {(r["learner"], r["curve"]): r["area"] for r in q.iter_rows(named=True)}
+    for learner in ("T", "X"):
+        assert 0 < area[(learner, "true")] <= area[("oracle", "true")]
+    acc = analysis.individual_accuracy(truth)
+    assert (acc["correlation"] > 0.3).all()
+    assert (acc["rmse"] < 0.1).all()
+    rows = analysis.rows
+    assert rows["dr_score"].mean() == pytest.approx(analysis.ate.value)
+    assert rows["propensity"].is_between(0, 1).all()
+
+
+def test_naive_gap_is_fine_when_personalization_is_random(tmp_path: Path) -> None:
+    scenario = load_scenario("singles_day_2017").with_changes({"behaviour.personalization.targeting_strength": 0.0})
+    generate(scenario, scale=6e-6, seed=4, out=tmp_path / "random", workers=1)
+    ds = open_dataset(tmp_path / "random")
+    naive = pz.naive_effect(pz.visit_frame(ds))
+    assert naive.covers(ds.manifest["calibration"]["expected"]["true_uplift_ate"])
+
+
+def test_the_two_readings_of_twenty_percent() -> None:
+    scenario = load_scenario("singles_day_2017")
+    readings = pz.conversion_readings(scenario).table
+    target = scenario.targets.personalized_page_conversion
+    rate = readings.filter(pl.col("reading") == "rate")
+    lift = readings.filter(pl.col("reading") == "lift")
+    assert rate["conversion_personalized"].to_numpy() == pytest.approx(target)
+    assert lift["naive_lift"].to_numpy() == pytest.approx(target)
+    targeted = pl.col("targeting_strength") > 0
+    # with targeting, a 20% lift is less than selection alone would produce: personalization must hurt
+    assert lift.filter(targeted)["true_att"].item() < 0
+    assert lift.filter(~targeted)["true_att"].item() > 0
+    # with random personalization, the naive gap is the effect
+    random = readings.filter(~targeted)
+    assert random["naive_difference"].to_numpy() == pytest.approx(random["true_att"].to_numpy(), rel=1e-6)
+    assert calibrate(scenario).expected["true_uplift_att"] == pytest.approx(rate.filter(targeted)["true_att"].item())
+
+
+def test_learners_recover_a_known_effect_on_a_randomized_toy() -> None:
+    rng = np.random.default_rng(0)
+    n = 20_000
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    t = (rng.random(n) < 0.5).astype(np.int8)
+    p0 = 1 / (1 + np.exp(-(-1 + X[:, 0])))
+    tau = 0.1 * (X[:, 1] > 0)
+    y = (rng.random(n) < np.clip(p0 + t * tau, 0, 1)).astype(np.int8)
+    common = {"n_estimators": 100, "max_train_rows": None}
+    tl = uplift.TLearner(**common).fit(X, t, y)
+    xl = uplift.XLearner(**common).fit(X, t, y)
+    for est in (tl.predict(X), xl.predict(X)):
+        assert est[X[:, 1] > 0].mean() - est[X[:, 1] <= 0].mean() == pytest.approx(0.1, abs=0.03)
+    fit = uplift.cross_fit(X, t, y, groups=np.arange(n), **common)
+    effect, _ = uplift.aipw_effect(y, t, fit.propensity, fit.mu0, fit.mu1)
+    assert effect.covers(float(tau.mean()))
+    assert not (fit.fold == 0).all()
+
+
+def test_bad_inputs_are_named(frame: pl.DataFrame) -> None:
+    with pytest.raises(ValueError, match="missing column"):
+        pz.uplift_analysis(frame.drop("personalized"))
+    with pytest.raises(ValueError, match="test_share"):
+        pz.fit_conversion(frame, test_share=1.5)
+    with pytest.raises(ValueError, match="treatment"):
+        uplift.TLearner().fit(np.zeros((4, 2)), np.array([0, 1, 2, 1]), np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="folds"):
+        uplift.cross_fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), groups=np.arange(4), folds=1)
+    with pytest.raises(ValueError, match="estimand"):
+        uplift.aipw_effect(np.ones(2), np.ones(2), np.ones(2), np.ones(2), np.ones(2), estimand="atc")  # type: ignore[arg-type]
