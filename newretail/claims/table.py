@@ -42,6 +42,15 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.4g}"
 
 
+def _finite_or_none(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become None, in nested dicts too."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     """One row of the claims table."""
@@ -74,7 +83,7 @@ class ClaimResult:
             note=self.note,
             details=self.details,
         )
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+        return {k: _finite_or_none(v) for k, v in row.items()}
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,7 @@ class ClaimsTable:
 
     def to_json(self, *, indent: int | None = 1) -> str:
         """The rows as a JSON list."""
-        return json.dumps(self.to_dicts(), indent=indent)
+        return json.dumps(self.to_dicts(), indent=indent, allow_nan=False)
 
     def to_polars(self) -> pl.DataFrame:
         """The rows as a polars frame, one row per claim."""
@@ -144,6 +153,7 @@ class ClaimsTable:
 
         frame = (
             self.to_polars()
+            .with_columns(target=pl.when(pl.col("target") != 0).then(pl.col("target")))  # no ratio to a zero target
             .with_columns(
                 rel=pl.col("reproduced") / pl.col("target"),
                 low=pl.col("ci_low") / pl.col("target"),
