@@ -89,7 +89,7 @@ class PartialQuery:
         aggs = {name: expr.cast(pl.Float64).sum() for name, expr in self.sums} | {"n": pl.len()}
         if not self.by:
             return lf.select(**aggs)
-        return lf.group_by(**dict(self.by)).agg(**aggs)
+        return lf.group_by([expr.alias(name) for name, expr in self.by]).agg(**aggs)
 
     def combine(self, parts: list[pl.DataFrame]) -> pl.DataFrame:
         """Partial results of several partitions as one result (sums added by key)."""
@@ -178,7 +178,7 @@ def partition_totals(
 
         def on_dask(paths: list[str], fractions: list[float], qs: list[PartialQuery]) -> Iterable[list[pl.DataFrame]]:
             futures = client.map(_partials_of_file, paths, fractions, [qs] * len(paths), pure=False)
-            return client.gather(futures)  # type: ignore[no-any-return]
+            return client.gather(futures)
 
         return _run(ds, queries, on_dask)
 
@@ -376,9 +376,9 @@ def evaluate_partials(
     if g["n_bot"].sum() == 0 or g["n_human"].sum() == 0:
         out["chatbot_efficiency_ratio"] = _nan()
     else:
-        samples = (g["n_bot"], g["conc_bot"], g["handle_bot"], g["n_human"], g["handle_human"])
-        low, high = bootstrap_interval(samples, ratio)
-        out["chatbot_efficiency_ratio"] = Estimate(float(ratio(*samples)), float(low[0]), float(high[0]))
+        inq = (g["n_bot"], g["conc_bot"], g["handle_bot"], g["n_human"], g["handle_human"])
+        low, high = bootstrap_interval(inq, ratio)
+        out["chatbot_efficiency_ratio"] = Estimate(float(ratio(*inq)), float(low[0]), float(high[0]))
 
     pilots = float(r["stores"]["pilot"][0])
     out["sanjiang_pilot_stores"] = Estimate(pilots, pilots, pilots)
