@@ -88,6 +88,12 @@ def test_verify_refuses_and_names_the_file(
     result = RUNNER.invoke(app, ["verify", str(ds)])
     assert result.exit_code == 1
     assert victim in result.output
+    table = victim.split("/")[0]
+    claim = {"visits": "personalized_page_conversion", "inquiries": "chatbot_share", "stores": "sanjiang_pilot_stores"}
+    result = RUNNER.invoke(app, ["claims", str(ds), "--json", "-c", claim[table]])
+    assert result.exit_code == 1, result.output
+    assert victim in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_manifest_from_another_dataset(tmp_path: Path, pristine: Path, other: Path) -> None:
@@ -96,6 +102,8 @@ def test_manifest_from_another_dataset(tmp_path: Path, pristine: Path, other: Pa
     shutil.copy(other / "manifest.json", ds / "manifest.json")
     report = verify(ds)
     assert not report.ok and "differs from the manifest" in (report.problem or "")
+    result = RUNNER.invoke(app, ["claims", str(ds), "--json"])
+    assert result.exit_code == 1 and "differs from the manifest" in result.output
 
 
 def test_damaged_manifest(tmp_path: Path, pristine: Path) -> None:
