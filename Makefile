@@ -82,5 +82,10 @@ lab: setup ## Open the notebooks in JupyterLab
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the registry)
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
+BENCH ?= throughput memory models end_to_end
+
+bench: setup ## Run the benchmarks (on demand, ~30 min; BENCH= to choose): tables in benchmarks/results/
+	@for b in $(BENCH); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
+
 clean: ## Remove the build output and the generated data (keeps .venv)
 	rm -rf $(BUILD) data/synthetic/*/
