@@ -79,8 +79,27 @@ class Dataset:
         return float(fractions.pop())
 
 
-def open_dataset(path: str | Path) -> Dataset:
-    """Open a dataset folder by its manifest (no file is read or checked yet; see :func:`verify`)."""
+def open_dataset(path: str | Path, *, check: bool = True) -> Dataset:
+    """Open a dataset folder by its manifest.
+
+    With ``check`` (the default) every listed file is first compared with the manifest (size and sha256, about
+    1 s per GB), so a damaged or replaced file is refused with its name before any analysis reads it.
+    :func:`verify` also validates every table's schema.
+
+    Raises
+    ------
+    DatasetError
+        Naming the manifest or the first bad file.
+    """
+    ds = _open(path)
+    if check:
+        report = verify(ds.path, schemas=False)
+        if not report.ok:
+            raise DatasetError(f"{ds.path}: {report.problem}")
+    return ds
+
+
+def _open(path: str | Path) -> Dataset:
     folder = Path(path)
     manifest_path = folder / MANIFEST
     if not manifest_path.is_file():
@@ -118,7 +137,7 @@ def verify(path: str | Path, *, schemas: bool = True) -> VerifyReport:
 
     Stops at the first bad file and names it. Files present on disk but not in the manifest are reported too.
     """
-    ds = open_dataset(path)
+    ds = _open(path)
     checked = rows = 0
     listed: set[str] = set()
     for table in ds.tables:
