@@ -118,3 +118,17 @@ def test_pristine_copy_verifies(tmp_path: Path, pristine: Path) -> None:
     ds = tmp_path / "ds"
     shutil.copytree(pristine, ds)
     assert verify(ds).ok
+
+
+@pytest.mark.notebook
+def test_a_notebook_refuses_a_damaged_dataset(tmp_path: Path, pristine: Path) -> None:
+    import papermill as pm
+    from conftest import run_notebook
+
+    ds = tmp_path / "ds"
+    shutil.copytree(pristine, ds)
+    _flip(ds, "orders/part-00000.parquet", 0.5)
+    with pytest.raises(pm.PapermillExecutionError) as err:
+        run_notebook("01_sales_day_gmv", {"dataset": str(ds), "scale": SCALE, "seed": 21}, tmp_path / "nb")
+    assert "DatasetError" in err.value.ename
+    assert "orders/part-00000.parquet" in err.value.evalue
