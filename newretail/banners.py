@@ -850,12 +850,12 @@ def simulate_ab_power(
 # validation against the ground truth (tests and validation sections only)
 
 
-def true_ctr_ratio(ds: Dataset, *, by: Sequence[str] = ()) -> pl.DataFrame:
+def true_ctr_ratio(ds: Dataset, *, by: Sequence[str] = (), max_exposure: int = 5) -> pl.DataFrame:
     """Ground truth, for validation only: the causal CTR ratio on AI-served impressions.
 
     It is the mean true click probability of AI impressions over the mean they would have had with a human
     creative (``truth_banner_impressions``), per group; ``by`` may also hold ``exposure`` (the exposure index
-    capped at 6). Also returns ``naive_expected``, the expected naive ratio (true CTR of AI impressions over that
+    capped at ``max_exposure``, as in :func:`ratio_by_exposure`). Also returns ``naive_expected``, the expected naive ratio (true CTR of AI impressions over that
     of human ones).
     """
     allowed = (*GROUPABLE, "exposure")
@@ -864,7 +864,7 @@ def true_ctr_ratio(ds: Dataset, *, by: Sequence[str] = ()) -> pl.DataFrame:
     bad = [b for b in by if b not in allowed]
     if bad:
         raise ValueError(f"by: {', '.join(map(repr, bad))} not allowed; group by any of {', '.join(allowed)}")
-    lf = _impressions(ds).with_columns(_exposure_bucket(6)).join(ds.scan(TRUTH), on="impression_id", how="inner")
+    lf = _impressions(ds).with_columns(_exposure_bucket(max_exposure)).join(ds.scan(TRUTH), on="impression_id", how="inner")
     ai = pl.col("creative_source") == "ai"
     aggs = [
         (pl.col("p_click_if_ai").filter(ai).mean() / pl.col("p_click_if_human").filter(ai).mean()).alias("ratio"),

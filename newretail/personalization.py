@@ -395,11 +395,12 @@ class ShapExplanation:
             raise ValueError(
                 f"features: {', '.join(bad)} not explained (choose from {', '.join(self.features.columns)})"
             )
-        fig, axes = plt.subplots(1, len(features), figsize=(4.2 * len(features), 3.6), layout="constrained")
+        fig, axes = plt.subplots(1, len(features), figsize=(5.0 * len(features), 3.8), layout="constrained")
         frame = self._pandas()
         for ax, name in zip(np.atleast_1d(axes), features, strict=True):
             shap.dependence_plot(name, self.values, frame, ax=ax, show=False)
-            ax.set_ylabel(f"SHAP value of {name}, log-odds")
+            ax.set_ylabel("SHAP value, log-odds")
+            ax.set_title(name, fontsize=10)
         return fig
 
 
@@ -610,20 +611,21 @@ class UpliftAnalysis:
         import matplotlib.pyplot as plt
 
         rows = self.rows.join(true_uplift.select("visit_id", "true_uplift"), on="visit_id", how="inner")
-        fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), sharey=True, layout="constrained")
+        fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.0), layout="constrained")
         truth = 100 * rows["true_uplift"].to_numpy()
-        for ax, learner in zip(axes, ("t", "x"), strict=True):
-            est = 100 * rows[f"uplift_{learner}"].to_numpy()
-            ax.hexbin(truth, est, gridsize=45, bins="log", cmap="Greys", mincnt=1)
-            lo, hi = np.percentile(np.concatenate([truth, est]), [0.5, 99.5])
+        both = 100 * rows.select("uplift_t", "uplift_x").to_numpy()
+        lo, hi = np.percentile(np.concatenate([truth, both.ravel()]), [1.0, 99.0])
+        for ax, learner, est in zip(axes, ("t", "x"), both.T, strict=True):
+            ax.hexbin(truth, est, gridsize=40, bins="log", cmap="Greys", mincnt=1, extent=(lo, hi, lo, hi))
             ax.plot([lo, hi], [lo, hi], color="C3", lw=1, label="estimate = truth")
             r = float(np.corrcoef(truth, est)[0, 1])
             ax.set_title(f"{learner.upper()}-learner: correlation {r:.2f}", fontsize=9)
             ax.set_xlabel("true uplift, percentage points")
+            ax.set_ylabel("estimated uplift, percentage points")
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
-        axes[0].set_ylabel("estimated uplift, percentage points")
-        axes[0].legend(frameon=False, fontsize=8)
+            ax.set_aspect("equal")
+        axes[0].legend(frameon=False, fontsize=8, loc="upper left")
         return fig
 
     def individual_accuracy(self, true_uplift: pl.DataFrame) -> pl.DataFrame:

@@ -3,6 +3,7 @@ against the generator's ground truth."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,30 @@ def test_bad_inputs_are_named() -> None:
         banners.ab_test_plan(human_ctr=0.6)
     with pytest.raises(ValueError, match="data"):
         banners.ctr_ratio([1, 2, 3])  # type: ignore[arg-type]
+
+
+@pytest.mark.notebook
+def test_notebook_02_runs_and_records(small_dataset: Dataset, tmp_path: Path) -> None:
+    from conftest import SMALL_SCALE, SMALL_SEED, run_notebook
+
+    run_notebook(
+        "02_lu_ban_banners",
+        {"dataset": str(small_dataset.path), "scale": SMALL_SCALE, "seed": SMALL_SEED, "build_dir": str(tmp_path)},
+        tmp_path / "executed",
+    )
+    results = json.loads((tmp_path / "results" / "02_lu_ban_banners.json").read_text())
+    for fig in results["figures"].values():
+        assert (tmp_path / fig["pdf"]).is_file() and (tmp_path / fig["png"]).is_file()
+    assert len(results["figures"]) >= 6
+    assert all(name.startswith("banners_") for name in (*results["figures"], *results["numbers"]))
+    n = results["numbers"]
+    target = small_dataset.scenario.targets.ai_banner_ctr_ratio
+    assert n["banners_ctr_ratio_naive"]["ci_low"] <= target <= n["banners_ctr_ratio_naive"]["ci_high"]
+    causal = small_dataset.manifest["calibration"]["expected"]["ai_banner_ctr_ratio_causal"]
+    adj = n["banners_ctr_ratio_adjusted"]
+    assert adj["ci_low"] <= causal <= adj["ci_high"]
+    assert n["banners_simpson_adjusted_ratio"]["ci_high"] < 1 < n["banners_simpson_naive_ratio"]["ci_low"]
+    assert (
+        n["banners_ab_impressions"]["value"]
+        == banners.ab_test_plan(human_ctr=n["banners_human_ctr"]["value"]).impressions
+    )

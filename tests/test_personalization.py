@@ -3,6 +3,7 @@ effects, and the two readings of "20% conversion"."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -164,3 +165,26 @@ def test_bad_inputs_are_named(frame: pl.DataFrame) -> None:
         uplift.cross_fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), groups=np.arange(4), folds=1)
     with pytest.raises(ValueError, match="estimand"):
         uplift.aipw_effect(np.ones(2), np.ones(2), np.ones(2), np.ones(2), np.ones(2), estimand="atc")  # type: ignore[arg-type]
+
+
+@pytest.mark.notebook
+def test_notebook_03_runs_and_records(small_dataset: Dataset, tmp_path: Path) -> None:
+    from conftest import SMALL_SCALE, SMALL_SEED, run_notebook
+
+    run_notebook(
+        "03_personalized_pages",
+        {"dataset": str(small_dataset.path), "scale": SMALL_SCALE, "seed": SMALL_SEED, "build_dir": str(tmp_path)},
+        tmp_path / "executed",
+    )
+    results = json.loads((tmp_path / "results" / "03_personalized_pages.json").read_text())
+    for fig in results["figures"].values():
+        assert (tmp_path / fig["pdf"]).is_file() and (tmp_path / fig["png"]).is_file()
+    assert len(results["figures"]) >= 7
+    assert all(name.startswith("personalization_") for name in (*results["figures"], *results["numbers"]))
+    n = results["numbers"]
+    expected = small_dataset.manifest["calibration"]["expected"]
+    assert n["personalization_auc_gap"]["value"] < 0.02
+    assert n["personalization_ate"]["ci_low"] <= expected["true_uplift_ate"] <= n["personalization_ate"]["ci_high"]
+    naive = n["personalization_naive_difference"]
+    assert not naive["ci_low"] <= expected["true_uplift_ate"] <= naive["ci_high"]
+    assert n["personalization_shap_additivity_error"]["value"] < 1e-6
