@@ -855,8 +855,8 @@ def true_ctr_ratio(ds: Dataset, *, by: Sequence[str] = (), max_exposure: int = 5
 
     It is the mean true click probability of AI impressions over the mean they would have had with a human
     creative (``truth_banner_impressions``), per group; ``by`` may also hold ``exposure`` (the exposure index
-    capped at ``max_exposure``, as in :func:`ratio_by_exposure`). Also returns ``naive_expected``, the expected naive ratio (true CTR of AI impressions over that
-    of human ones).
+    capped at ``max_exposure``, as in :func:`ratio_by_exposure`). Also returns ``naive_expected``, the expected
+    naive ratio (true CTR of AI impressions over that of human ones).
     """
     allowed = (*GROUPABLE, "exposure")
     if isinstance(by, str):
@@ -864,7 +864,11 @@ def true_ctr_ratio(ds: Dataset, *, by: Sequence[str] = (), max_exposure: int = 5
     bad = [b for b in by if b not in allowed]
     if bad:
         raise ValueError(f"by: {', '.join(map(repr, bad))} not allowed; group by any of {', '.join(allowed)}")
-    lf = _impressions(ds).with_columns(_exposure_bucket(max_exposure)).join(ds.scan(TRUTH), on="impression_id", how="inner")
+    lf = (
+        _impressions(ds)
+        .with_columns(_exposure_bucket(max_exposure))
+        .join(ds.scan(TRUTH), on="impression_id", how="inner")
+    )
     ai = pl.col("creative_source") == "ai"
     aggs = [
         (pl.col("p_click_if_ai").filter(ai).mean() / pl.col("p_click_if_human").filter(ai).mean()).alias("ratio"),
