@@ -1,0 +1,334 @@
+"""Plots and summaries of a sweep: robustness table, holds/does-not-hold heatmaps, tornado charts, one point."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from newretail.scenario import Scenario
+from newretail.stress.checks import CHECKS, Check
+from newretail.stress.grid import Axis, Grid, Study
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+HOLDS_COLOR = "#1b9e77"
+FAILS_COLOR = "#d95f02"
+BASE_COLOR = "#333333"
+
+
+def _holds_expr(judge: str) -> pl.Expr:
+    """Whether a row holds under ``judge``; estimator checks (no truth verdict) always use the data's."""
+    if judge == "truth":
+        return pl.coalesce(pl.col("holds_truth"), pl.col("holds")).cast(pl.Float64)
+    return pl.col("holds").cast(pl.Float64)
+
+
+def format_value(value: float, unit: str) -> str:
+    """Short label of a reading's value: shares in percent, ratios and logs with three significant digits."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    if unit == "share":
+        return f"{value:.0%}" if abs(value) >= 0.1 else f"{value:.1%}"
+    if unit == "log":
+        return f"{value:+.3f}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _axis_label(axis: Axis) -> str:
+    return axis.field.removeprefix("behaviour.").removeprefix("calibration.") + (" (factor)" if axis.is_factor else "")
+
+
+# ---------------------------------------------------------------------------------------------------- robustness
+def robustness_table(table: pl.DataFrame, grid: Grid) -> pl.DataFrame:
+    """Share of each ``grid``/``lhs`` study's points where each reading holds (see :class:`Robustness`)."""
+    order = {claim: i for i, claim in enumerate(CHECKS)}
+    base_rows: dict[tuple[str, str], float] = {}
+    for st in grid.studies:
+        if st.design != "oat":
+            continue
+        base = table.filter((pl.col("study") == st.name) & (pl.col("point") == 0))
+        for b in base.group_by("claim", "reading").agg(_holds_expr("truth").mean().alias("h")).iter_rows(named=True):
+            base_rows.setdefault((b["claim"], b["reading"]), b["h"])
+    out = []
+    for st in grid.studies:
+        if st.design == "oat":
+            continue
+        rows = table.filter(pl.col("study") == st.name)
+        if rows.height == 0:
+            continue
+        check = CHECKS[st.claim]
+        for i, reading in enumerate(check.readings):
+            r = rows.filter(pl.col("reading") == reading.name)
+            truth = r["holds_truth"].drop_nulls()
+            share_truth = float(np.mean(truth.to_numpy())) if truth.len() else None
+            share_data = float(np.mean(r["holds"].to_numpy()))
+            at_base = base_rows.get((st.claim, reading.name))
+            out.append(
+                {
+                    "claim": st.claim,
+                    "reading": reading.name,
+                    "label": reading.label,
+                    "reported": bool(r["reported"].any()),
+                    "study": st.name,
+                    "mode": st.mode,
+                    "assumptions": ", ".join(_axis_label(a) for a in st.axes),
+                    "points": int(r.select(pl.col("point").n_unique()).item()),
+                    "share_truth": share_truth,
+                    "share_data": share_data,
+                    "share": share_truth if share_truth is not None else share_data,
+                    "judged_on": "truth" if share_truth is not None else "data (coverage)",
+                    "holds_at_base": None if at_base is None else bool(at_base >= 0.5),
+                    "_order": (order[st.claim], i),
+                }
+            )
+    if not out:
+        return pl.DataFrame()
+    frame = pl.DataFrame(out).with_columns(
+        pl.col("_order").list.first().alias("_c"), pl.col("_order").list.last().alias("_r")
+    )
+    return frame.sort("_c", "_r", "study", maintain_order=True).drop("_order", "_c", "_r")
+
+
+def robustness_plot(table: pl.DataFrame) -> Figure:
+    """Horizontal bars of ``share`` per reading and study; reported readings in bold."""
+    import matplotlib.pyplot as plt
+
+    n = table.height
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * n + 1.2))
+    if n == 0:
+        ax.text(0.5, 0.5, "no grid or lhs study in this sweep", ha="center", va="center")
+        return fig
+    y = np.arange(n)[::-1]
+    share = np.array([np.nan if s is None else s for s in table["share"].to_list()], dtype=float)
+    colors = [HOLDS_COLOR if s >= 0.5 else FAILS_COLOR for s in np.nan_to_num(share)]
+    ax.barh(y, share, color=colors, height=0.7)
+    labels = [
+        f"{CHECKS[c].claim}: {label}  [{study}]"
+        for c, label, study in zip(table["claim"], table["label"], table["study"], strict=True)
+    ]
+    ax.set_yticks(y, labels, fontsize=7.5)
+    for tick, reported in zip(ax.get_yticklabels(), table["reported"].to_list(), strict=True):
+        if reported:
+            tick.set_fontweight("bold")
+    for yi, s, judged in zip(y, share, table["judged_on"].to_list(), strict=True):
+        ax.text(
+            min(s, 0.98) + 0.01 if math.isfinite(s) else 0.01,
+            yi,
+            f"{s:.0%}" + ("*" if judged != "truth" else ""),
+            va="center",
+            fontsize=7,
+        )
+    ax.set_xlim(0, 1.12)
+    ax.set_xlabel("share of the swept region where the reading holds")
+    ax.axvline(0.5, color="grey", lw=0.6, ls=":")
+    ax.set_title(
+        "Robustness of each claim (bold: the reading the claims table uses; *: judged on the data)", fontsize=9
+    )
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------------- heatmap
+def _cell_grid(rows: pl.DataFrame, axes: Sequence[Axis], judge: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean holds and mean value per cell (rows: second axis, columns: first axis)."""
+    x_axis = axes[0]
+    y_axis = axes[1] if len(axes) > 1 else None
+    share = np.full((len(y_axis.values) if y_axis else 1, len(x_axis.values)), np.nan)
+    value = np.full_like(share, np.nan)
+    keys = [x_axis.field] + ([y_axis.field] if y_axis else [])
+    cells = rows.group_by(keys).agg(
+        _holds_expr(judge).mean().alias("h"),
+        pl.when(pl.col("value").is_nan()).then(pl.col("truth")).otherwise(pl.col("value")).mean().alias("v"),
+    )
+    for r in cells.iter_rows(named=True):
+        i = y_axis.values.index(r[y_axis.field]) if y_axis else 0
+        j = x_axis.values.index(r[x_axis.field])
+        share[i, j], value[i, j] = r["h"], r["v"]
+    return share, value
+
+
+def _base_mark(ax: Axes, axes: Sequence[Axis], base: Scenario) -> None:
+    """A star where the base scenario sits, if it is inside the grid's ranges (interpolated between cells)."""
+    from newretail.stress.grid import base_value
+
+    coords = []
+    for axis in axes[:2]:
+        values = axis.values
+        b = base_value(axis.field, base)
+        if isinstance(b, str):
+            if b not in values:
+                return
+            coords.append(float(values.index(b)))
+            continue
+        nums = np.array(values, dtype=float)
+        if not (nums.min() <= b <= nums.max()) or np.any(np.diff(nums) <= 0):
+            return
+        coords.append(float(np.interp(b, nums, np.arange(nums.size))))
+    if len(coords) == 1:
+        coords.append(0.0)
+    ax.plot(coords[0] + 0.34, coords[1] + 0.3, marker="*", color=BASE_COLOR, markersize=8, markeredgecolor="white")
+
+
+def heatmap(rows: pl.DataFrame, st: Study, base: Scenario, *, judge: str, readings: Sequence[str] | None) -> Figure:
+    """One panel per reading: cells coloured by the share of seeds where it holds, labelled with its value."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LinearSegmentedColormap
+
+    if st.design == "lhs" or len(st.axes) > 2:
+        raise ValueError(f"study = {st.name!r}: a heatmap needs a 'grid' or 'oat' design with one or two axes")
+    check = CHECKS[st.claim]
+    names = list(readings) if readings is not None else [r.name for r in check.readings]
+    for name in names:
+        check.reading(name)
+    cmap = LinearSegmentedColormap.from_list("holds", [FAILS_COLOR, "#f2f2f2", HOLDS_COLOR])
+    x_axis = st.axes[0]
+    y_axis = st.axes[1] if len(st.axes) > 1 else None
+    width = max(3.2, 0.62 * len(x_axis.values) + 1.4)
+    height = max(2.4, 0.42 * (len(y_axis.values) if y_axis else 1) + 1.6)
+    fig, axs = plt.subplots(1, len(names), figsize=(width * len(names), height), squeeze=False)
+    for ax, name in zip(axs[0], names, strict=True):
+        reading = check.reading(name)
+        r = rows.filter(pl.col("reading") == name)
+        share, value = _cell_grid(r, st.axes, judge)
+        ax.imshow(share, cmap=cmap, vmin=0, vmax=1, origin="lower", aspect="auto")
+        for (i, j), v in np.ndenumerate(value):
+            ax.text(j, i, format_value(v, check.unit), ha="center", va="center", fontsize=7)
+        ax.set_xticks(
+            range(len(x_axis.values)), [f"{v:g}" if isinstance(v, float) else v for v in x_axis.values], fontsize=7
+        )
+        ax.set_xlabel(_axis_label(x_axis), fontsize=8)
+        if y_axis:
+            ax.set_yticks(
+                range(len(y_axis.values)), [f"{v:g}" if isinstance(v, float) else v for v in y_axis.values], fontsize=7
+            )
+            ax.set_ylabel(_axis_label(y_axis), fontsize=8)
+        else:
+            ax.set_yticks([])
+        _base_mark(ax, st.axes, base)
+        target = float(r["target"][0]) if reading.direction != "covers-truth" and r.height else None
+        what = {"two-sided": "equals", "at-least": "at least", "covers-truth": "covers the true effect"}[
+            reading.direction
+        ]
+        suffix = f" {format_value(target, check.unit)}" if target is not None else ""
+        ax.set_title(f"{reading.label}\n(holds: {what}{suffix})", fontsize=8)
+    judged = "generator's expected value" if judge == "truth" else "the sample's 95% interval"
+    fig.suptitle(
+        f"{check.title}: {st.title or st.name} ({st.mode}); green = holds, judged on the {judged}; "
+        "labels: estimate (or truth); star: base scenario",
+        fontsize=8.5,
+    )
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------------- tornado
+def _tornado_panel(ax: Axes, rows: pl.DataFrame, st: Study, judge: str) -> None:
+    check = CHECKS[st.claim]
+    reported = rows.filter(pl.col("reported"))
+    reading = check.reading(reported["reading"].first()) if reported.height else check.readings[0]  # type: ignore[arg-type]
+    r = rows.filter(pl.col("reading") == reading.name)
+    bias = reading.direction == "covers-truth"
+    if bias:  # an estimator: how far it lands from the true effect
+        measure = pl.col("value") - pl.col("truth")
+    elif judge == "truth":  # the generator's expected value, free of sampling noise
+        measure = pl.col("truth")
+    else:
+        measure = pl.when(pl.col("value").is_nan()).then(pl.col("truth")).otherwise(pl.col("value"))
+    per = (
+        r.group_by("point", "varied").agg(measure.mean().alias("v"), _holds_expr(judge).mean().alias("h")).sort("point")
+    )
+    base = per.filter(pl.col("point") == 0)
+    if base.height == 0:
+        ax.text(0.5, 0.5, "no base point", ha="center", va="center", transform=ax.transAxes)
+        return
+    b = float(base["v"][0])
+    bars = []
+    for axis in st.axes:
+        ends = per.filter(pl.col("varied") == axis.field).sort("point")
+        vals = ends["v"].to_list()
+        swing = max((abs(v - b) for v in vals if v is not None and math.isfinite(v)), default=0.0)
+        bars.append((swing, axis, vals, ends["h"].to_list()))
+    bars.sort(key=lambda t: t[0])
+    scale = max(abs(b), max((t[0] for t in bars), default=0.0), 1e-300)
+    for y, (swing, axis, vals, holds) in enumerate(bars):
+        if swing <= 1e-9 * scale:
+            ax.text(b, y, "  no effect", va="center", ha="left", fontsize=6.5, color="grey")
+            continue
+        for v, h, label in zip(vals, holds, axis.values, strict=True):
+            if v is None or not math.isfinite(v):
+                continue
+            ax.barh(y, v - b, left=b, height=0.6, color=HOLDS_COLOR if (h or 0) >= 0.5 else FAILS_COLOR, alpha=0.85)
+            text = f"{label:g}" if isinstance(label, float) else str(label)
+            ax.text(v, y, f" {text} ", va="center", ha="left" if v >= b else "right", fontsize=6.5)
+    ax.set_yticks(range(len(bars)), [_axis_label(axis) for _, axis, _, _ in bars], fontsize=7)
+    ax.axvline(b, color=BASE_COLOR, lw=0.8)
+    if bias:
+        ax.axvline(0.0, color="black", lw=0.8, ls="--")
+        ax.set_xlabel(f"{reading.label}: estimate minus true effect (log)", fontsize=7.5)
+    else:
+        target = float(r["target"][0])
+        ax.axvline(target, color="black", lw=0.8, ls="--")
+        what = "expected value" if judge == "truth" else "estimate"
+        ax.set_xlabel(f"{reading.label}, {what} (dashed: the figure, {format_value(target, check.unit)})", fontsize=7.5)
+    ax.margins(x=0.25)
+    ax.set_title(check.title, fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def tornado(table: pl.DataFrame, studies: Sequence[Study], *, judge: str) -> Figure:
+    """A panel per one-at-a-time study (see :meth:`SweepResult.tornado`)."""
+    import matplotlib.pyplot as plt
+
+    n = len(studies)
+    cols = 2 if n > 1 else 1
+    rows_n = math.ceil(n / cols)
+    fig, axs = plt.subplots(rows_n, cols, figsize=(5.6 * cols, 2.3 * rows_n + 0.6), squeeze=False)
+    for ax, st in zip(axs.ravel(), studies, strict=False):
+        _tornado_panel(ax, table.filter(pl.col("study") == st.name), st, judge)
+    for ax in axs.ravel()[n:]:
+        ax.set_visible(False)
+    fig.suptitle(
+        "One assumption at a time around the base scenario (solid line): bars reach the value at each end of the "
+        "assumption's range; green = the reported reading still holds there",
+        fontsize=8.5,
+    )
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- one point
+def point_plot(table: pl.DataFrame, check: Check, changes: dict[str, Any]) -> Figure:
+    """Each reading at one point: estimate and interval (hollow marker: truth), figure as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    n = table.height
+    fig, ax = plt.subplots(figsize=(6.4, 0.55 * n + 1.3))
+    for y, r in enumerate(table.iter_rows(named=True)):
+        color = HOLDS_COLOR if r["holds"] else FAILS_COLOR
+        if math.isfinite(r["value"]):
+            ax.errorbar(
+                r["value"],
+                y,
+                xerr=[[r["value"] - r["ci_low"]], [r["ci_high"] - r["value"]]],
+                fmt="o",
+                color=color,
+                capsize=3,
+            )
+        ax.plot(r["truth"], y, marker="D", mfc="none", color=color)
+        if r["direction"] != "covers-truth":
+            ax.plot([r["target"]] * 2, [y - 0.35, y + 0.35], color="black", ls="--", lw=1)
+    ax.set_yticks(range(n), [check.reading(r).label for r in table["reading"]], fontsize=8)
+    ax.set_ylim(-0.6, n - 0.4)
+    shown = ", ".join(f"{k.rsplit('.', 1)[-1]} = {v}" for k, v in changes.items()) or "base scenario"
+    ax.set_title(f"{check.title}\n{shown}", fontsize=9)
+    ax.set_xlabel("estimate and 95% interval (dots), truth (diamonds), figure (dashed)", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,283 @@
+"""Stress sweeps: grids refuse bad input, claims flip inside a grid, the cache is reused and survives a kill, results
+do not depend on the number of workers, readings agree with the generator's truth, and notebook 06 runs."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from newretail.cli import app
+from newretail.generate import calibrate
+from newretail.scenario import load_scenario
+from newretail.stress import GridError, load_grid, point, sweep
+from newretail.stress.engine import POINTS, TMP, point_setup
+from newretail.stress.grid import Point
+
+TINY = 5e-6  # 40k banner impressions, 3.7k inquiries per point
+BASE = load_scenario("singles_day_2017")
+DECAY, SKEW = "behaviour.banners.novelty_decay", "behaviour.banners.placement_allocation_skew"
+
+
+def write_grid(path: Path, *, decay: list[float], skew: list[float], mode: str = "fixed") -> Path:
+    """A grid of one CTR study (banner partitions only: the cheapest points)."""
+    path.write_text(
+        f"""
+name = "tiny"
+scale = {TINY}
+seeds = 1
+[[study]]
+name = "ctr"
+claim = "ai_banner_ctr_ratio"
+mode = "{mode}"
+design = "grid"
+[study.axes]
+"{DECAY}" = {decay}
+"{SKEW}" = {skew}
+"""
+    )
+    return path
+
+
+def cell(table: pl.DataFrame, reading: str, **values: float) -> dict[str, object]:
+    """The one row of ``reading`` at the point with the given axis values (short names)."""
+    names = {"decay": DECAY, "skew": SKEW}
+    rows = table.filter(pl.col("reading") == reading)
+    for key, value in values.items():
+        rows = rows.filter(pl.col(names[key]) == value)
+    assert rows.height == 1
+    return rows.row(0, named=True)
+
+
+# ------------------------------------------------------------------------------------------------------- grids
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "fixed"\ndesign = "grid"\n'
+            '[study.axes]\n"behaviour.banners.novelty_decai" = [0.1]',
+            "not a scenario field",
+        ),
+        (
+            'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ctr"\nmode = "fixed"\ndesign = "grid"\n'
+            f'[study.axes]\n"{DECAY}" = [0.1]',
+            "claim = 'ctr'",
+        ),
+        (
+            'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "frozen"\ndesign = "grid"\n'
+            f'[study.axes]\n"{DECAY}" = [0.1]',
+            "mode = 'frozen'",
+        ),
+        (
+            'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "fixed"\ndesign = "grid"\n'
+            '[study.axes]\n"behaviour.banners.human_ctr" = [0.01]',
+            "no effect in mode 'fixed'",
+        ),
+        (
+            'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "fixed"\ndesign = "grid"\n'
+            f'[study.axes]\n"{DECAY}" = [-0.5]',
+            "novelty_decay",
+        ),
+        (
+            'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "recalibrated"\n'
+            'design = "grid"\n[study.axes]\n"calibration.baseline.visits" = [1.1]',
+            "need mode = 'fixed'",
+        ),
+        (
+            'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "fixed"\ndesign = "lhs"\n'
+            f'points = 5\n[study.axes]\n"{DECAY}" = [0.3, 0.1]',
+            "low < high",
+        ),
+        (
+            'scale = 2.0\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "fixed"\ndesign = "grid"\n'
+            f'[study.axes]\n"{DECAY}" = [0.1]',
+            "scale = 2.0",
+        ),
+        ("scale = 1e-5\nstudy = [", "not valid TOML"),
+    ],
+)
+def test_grid_refuses_bad_input_naming_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    with pytest.raises(GridError, match=message) as info:
+        load_grid(path).points(BASE)
+    assert "\n" not in str(info.value)
+
+
+def test_shipped_grids_load_and_the_cli_refuses_a_bad_grid_in_one_line(tmp_path: Path) -> None:
+    for name in ("paper", "dense", "smoke"):
+        assert len(load_grid(name).points(BASE)) > 10
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'scale = 1e-5\n[[study]]\nname = "a"\nclaim = "ai_banner_ctr_ratio"\nmode = "fixed"\n'
+        'design = "grid"\n[study.axes]\n"behaviour.banners.novelty_decai" = [0.1]\n'
+    )
+    result = CliRunner().invoke(app, ["stress", "--grid", str(bad), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("newretail: error:") and "novelty_decai" in lines[0]
+    missing = CliRunner().invoke(app, ["stress", "--grid", str(tmp_path / "none.toml"), "--out", str(tmp_path)])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert not (tmp_path / "out" / "results.parquet").exists()
+
+
+# ------------------------------------------------------------------------------------------------------ sweeps
+def test_ctr_ratio_flips_inside_the_grid_the_cache_is_reused_and_workers_do_not_matter(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path / "tiny.toml", decay=[0.15, 0.6], skew=[0.0, 1.0])
+    first = sweep(BASE, grid, cache=tmp_path / "c1", workers=1)
+    assert (first.points, first.computed) == (4, 4)
+    t = first.table
+    assert t.height == 4 * 3  # four points, three readings each
+    # in fixed mode the observed ratio holds at the base (decay 0.15, skew 1) and flips under another world
+    at_base = cell(t, "reported", decay=0.15, skew=1.0)
+    moved = cell(t, "reported", decay=0.6, skew=0.0)
+    assert at_base["holds"] and at_base["holds_truth"]
+    assert not moved["holds"] and not moved["holds_truth"] and moved["ci_high"] < 2.0
+    # against the generator: the causal ratio at the base is the calibration's, and with random allocation
+    # (skew 0) the observed ratio is the causal one
+    expected = calibrate(BASE).expected["ai_banner_ctr_ratio_causal"]
+    assert cell(t, "causal", decay=0.15, skew=1.0)["truth"] == pytest.approx(expected, rel=0.03)
+    random_slots = cell(t, "causal", decay=0.15, skew=0.0)
+    assert random_slots["truth"] == pytest.approx(cell(t, "reported", decay=0.15, skew=0.0)["truth"], rel=0.02)
+    covered = t.filter(pl.col("value").is_not_nan()).select(
+        ((pl.col("ci_low") <= pl.col("truth")) & (pl.col("truth") <= pl.col("ci_high"))).mean()
+    )
+    assert covered.item() >= 0.75  # 95% intervals cover the truth (12 rows: allow a couple of misses)
+
+    again = sweep(BASE, grid, cache=tmp_path / "c1", workers=1)
+    assert again.computed == 0
+    assert_frame_equal(again.table, t)
+    assert len(list((tmp_path / "c1" / POINTS).glob("*.parquet"))) == 4
+
+    two = sweep(BASE, grid, cache=tmp_path / "c2", workers=2)
+    assert two.computed == 4
+    assert_frame_equal(two.table, t, check_exact=True)
+
+    wider = write_grid(tmp_path / "wider.toml", decay=[0.15, 0.6, 0.3], skew=[0.0, 1.0])
+    grown = sweep(BASE, wider, cache=tmp_path / "c1", workers=1)
+    assert grown.computed == 2  # only the new points
+
+
+def _read_until(fd: int, proc: subprocess.Popen[bytes], cache: Path, at_least: int, limit_s: float) -> bytes:
+    """Read the child's terminal output until ``at_least`` points are cached (or the child ends)."""
+    out = b""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                out += os.read(fd, 65536)
+            except OSError:
+                break
+        if len(list((cache / POINTS).glob("*.parquet"))) >= at_least:
+            break
+    return out
+
+
+def test_killed_sweep_resumes_from_its_cache_and_ends_equal(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path / "tiny.toml", decay=[0.0, 0.15, 0.3, 0.45, 0.6], skew=[0.0, 1.0])
+    out, cache = tmp_path / "out", tmp_path / "out" / "cache"
+    command = [
+        sys.executable,
+        "-m",
+        "newretail.cli",
+        "stress",
+        "--grid",
+        str(grid),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+    ]
+    main, child = pty.openpty()  # a terminal, so the progress bar is drawn
+    env = {**os.environ, "COLUMNS": "160"}
+    proc = subprocess.Popen(command, stdin=child, stdout=child, stderr=child, start_new_session=True, env=env)
+    os.close(child)
+    try:
+        shown = _read_until(main, proc, cache, at_least=3, limit_s=120)
+        assert proc.poll() is None, shown.decode(errors="replace")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        os.close(main)
+    text = shown.decode(errors="replace")
+    assert "stress" in text and "points" in text and "/10" in text  # the rich progress bar, done / total
+    cached = len(list((cache / POINTS).glob("*.parquet")))
+    assert 3 <= cached < 10
+    assert not (out / "results.parquet").exists()
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"({10 - cached} computed, {cached} from the cache)" in resumed.stdout
+    assert not list((cache / TMP).glob("*")) and not list((cache / POINTS).glob(".*"))
+    whole = sweep(BASE, grid, cache=tmp_path / "fresh", workers=1)
+    assert_frame_equal(pl.read_parquet(out / "results.parquet"), whole.table, check_exact=True)
+
+
+def test_recalibrated_ctr_reproduces_the_figure_while_the_causal_ratio_moves(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path / "recal.toml", decay=[0.15], skew=[0.0, 1.5], mode="recalibrated")
+    t = sweep(BASE, grid, cache=tmp_path / "c", workers=1).table
+    for skew in (0.0, 1.5):
+        reported = cell(t, "reported", skew=skew)
+        assert reported["truth"] == pytest.approx(2.0, rel=0.02) and reported["holds_truth"]
+        causal = cell(t, "causal", skew=skew)
+        solved = calibrate(BASE.with_changes({SKEW: skew})).expected["ai_banner_ctr_ratio_causal"]
+        assert causal["truth"] == pytest.approx(solved, rel=0.03)
+        assert causal["ci_low"] <= causal["truth"] <= causal["ci_high"]
+    assert cell(t, "causal", skew=0.0)["holds_truth"] and not cell(t, "causal", skew=1.5)["holds_truth"]
+
+
+# ------------------------------------------------------------------------------------------ single points vs truth
+def test_fixed_mode_keeps_the_solved_parameters_and_sets_only_the_named_ones() -> None:
+    base = calibrate(BASE)
+    p = Point(
+        "s",
+        0,
+        "gmv_yoy_growth",
+        "fixed",
+        (("behaviour.traffic.fx_rmb_per_usd_2016", 6.3), ("calibration.baseline.visits", 1.1)),
+        "",
+        0,
+        TINY,
+    )
+    scenario, cal = point_setup(BASE, p, base)
+    assert scenario.behaviour.traffic.fx_rmb_per_usd_2016 == 6.3
+    assert cal.baseline.fx_rmb_per_usd == 6.3 and cal.baseline.visits == pytest.approx(1.1 * base.baseline.visits)
+    assert cal.shoppers == base.shoppers and cal.banners == base.banners and cal.expected == base.expected
+
+
+def test_pilot_estimates_against_the_true_effect_under_selection() -> None:
+    random_pilots = point(BASE, claim="sanjiang_pilot_uplift", changes={}, seed=3).table
+    chosen = point(
+        BASE, claim="sanjiang_pilot_uplift", changes={"behaviour.stores.pilot_selection_on_growth": 1.0}, seed=3
+    ).table
+    truth = BASE.behaviour.stores.pilot_effect
+    assert random_pilots["truth"].to_list() == pytest.approx([truth] * 3)
+    did = chosen.filter(pl.col("reading") == "did").row(0, named=True)
+    assert did["ci_low"] > truth and not did["holds"]  # pilots chosen on growth: DiD overstates the effect
+    trends = chosen.filter(pl.col("reading") == "did_trends").row(0, named=True)
+    assert abs(trends["value"] - truth) < abs(did["value"] - truth)  # store trends remove most of the bias
+
+
+def test_chatbot_readings_match_the_generator() -> None:
+    changes = {"behaviour.chatbot.repeat_contact_if_unresolved": 0.6, "behaviour.chatbot.bot_resolution_rate": 0.8}
+    res = point(BASE, claim="chatbot_share", changes=changes, scale=1e-5, seed=2)
+    t = {r["reading"]: r for r in res.table.iter_rows(named=True)}
+    assert t["handled"]["truth"] == pytest.approx(0.95, abs=0.005) and t["handled"]["holds"]
+    # bot share x resolution (lower for the angry inquiries the bot kept) and x no repeat contact
+    handled, resolved = t["handled"]["truth"], t["resolved"]["truth"]
+    assert handled * 0.8 * 0.97 < resolved < handled * 0.8
+    assert t["handled_no_repeat"]["truth"] == pytest.approx(handled - 0.6 * (handled - resolved), rel=1e-9)
+    for row in t.values():
+        assert row["ci_low"] <= row["truth"] <= row["ci_high"]
+    assert not t["resolved"]["holds"] and not t["handled_no_repeat"]["holds"]
