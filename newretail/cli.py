@@ -145,6 +145,84 @@ def claims(
 
 
 @app.command()
+def stress(
+    scenario: Annotated[
+        str, typer.Option(help="Base scenario: shipped name or path to a scenario TOML.")
+    ] = "singles_day_2017",
+    grid: Annotated[str, typer.Option(help="Shipped grid (paper, dense, smoke) or path to a grid TOML.")] = "paper",
+    out: Annotated[Path, typer.Option(help="Folder for results.parquet (and the cache, unless --cache).")] = Path(
+        "data/synthetic/stress"
+    ),
+    cache: Annotated[Path | None, typer.Option(help="Per-point cache folder [default: <out>/cache].")] = None,
+    seed: Annotated[int, typer.Option(help="First seed of every point.")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Worker processes [default: the machine's cores].")] = None,
+    engine: Annotated[str, typer.Option(help="'local' processes or a 'dask' cluster.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (engine dask).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar and no summary table.")] = False,
+) -> None:
+    """Sweep assumptions and record where each figure holds (cached: a re-run computes only what changed)."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from newretail.scenario import ScenarioError
+    from newretail.stress import GridError, StressError, sweep
+
+    folder = cache if cache is not None else out / "cache"
+    start = time.perf_counter()
+    try:
+        with Progress(
+            TextColumn("stress {task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("points"),
+            TimeElapsedColumn(),
+            disable=quiet or not sys.stderr.isatty(),
+            console=None,
+        ) as bar:
+            job = bar.add_task(Path(grid).stem, total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(job, completed=done, total=total)
+
+            result = sweep(
+                scenario,
+                grid,
+                cache=folder,
+                seed=seed,
+                workers=workers,
+                engine=engine,
+                scheduler=scheduler,
+                on_progress=tick,
+            )
+    except (ScenarioError, GridError, StressError) as exc:
+        fail(str(exc))
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "results.parquet"
+    tmp = out / ".results.parquet.tmp"
+    result.table.write_parquet(tmp)
+    tmp.replace(target)
+    if not quiet:
+        from rich.console import Console
+        from rich.table import Table
+
+        rob = result.robustness().table
+        summary = Table("claim", "reading", "study", "mode", "points", "holds over the region", "at base")
+        for row in rob.iter_rows(named=True):
+            base = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[row["holds_at_base"]]
+            star = "" if row["judged_on"] == "truth" else " (data)"
+            name = f"[bold]{row['reading']}[/]" if row["reported"] else row["reading"]
+            summary.add_row(
+                row["claim"], name, row["study"], row["mode"], str(row["points"]), f"{row['share']:.0%}{star}", base
+            )
+        Console(width=None if sys.stdout.isatty() else 150).print(summary)
+    typer.echo(
+        f"{result.points} points ({result.computed} computed, {result.points - result.computed} from the cache) "
+        f"in {time.perf_counter() - start:.0f} s -> {target}"
+    )
+
+
+@app.command()
 def doctor(
     scenario: Annotated[str, typer.Option(help="Scenario you are about to generate.")] = "singles_day_2017",
     scale: Annotated[float, typer.Option(help="Scale you are about to generate.")] = 1e-4,
