@@ -69,7 +69,7 @@ class Efficiency:
         ax.set_xscale("log")
         ax.set_yticks(y, t["definition"].to_list(), fontsize=8)
         ax.set(xlabel="bot over human (log scale)")
-        ax.legend(frameon=False, loc="lower right")
+        ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize=8)
         fig.tight_layout()
         return fig
 
