@@ -580,7 +580,8 @@ class NoveltyFit:
 
     Model: log-odds of a click = placement effect + ``ai_effect`` x exp(-``decay`` x (k - 1)) for an AI creative
     seen for the k-th time. ``decay`` is per repeated exposure (unitless); its interval is the profile-likelihood
-    one. ``profile`` holds the grid of decays and the log-likelihood drop from the maximum.
+    one, with ``ci_high`` infinite when the likelihood stays within the threshold up to ``max_decay``.
+    ``profile`` holds the grid of decays and the log-likelihood drop from the maximum.
     """
 
     decay: float
@@ -603,7 +604,8 @@ class NoveltyFit:
         fig, ax = _axes(None, figsize=(5.5, 3.4))
         ax.plot(self.profile["decay"], self.profile["loglik_drop"], color="0.2")
         ax.axhline(-stats.chi2.ppf(1 - self.alpha, 1) / 2, color="0.5", ls=":", lw=1, label="interval threshold")
-        ax.axvspan(self.ci_low, self.ci_high, color="C0", alpha=0.15, label=f"{100 * (1 - self.alpha):.0f}% interval")
+        high = min(self.ci_high, float(self.profile["decay"].to_numpy().max()))
+        ax.axvspan(self.ci_low, high, color="C0", alpha=0.15, label=f"{100 * (1 - self.alpha):.0f}% interval")
         if true_decay is not None:
             ax.axvline(true_decay, color="C3", ls="--", lw=1, label="true decay (scenario)")
         ax.set_ylim(max(-20.0, float(self.profile["loglik_drop"].to_numpy().min())), 0.5)
@@ -666,7 +668,7 @@ def novelty_decay_fit(
         return fit(d)[0] - top + drop
 
     low = float(optimize.brentq(gap, 0.0, decay)) if decay > 0 and gap(0.0) < 0 else 0.0
-    high = float(optimize.brentq(gap, decay, max_decay)) if gap(max_decay) < 0 else float("nan")
+    high = float(optimize.brentq(gap, decay, max_decay)) if gap(max_decay) < 0 else float("inf")
     grid = np.linspace(0.0, min(max_decay, max(4 * decay, 1.0)), 61)
     profile = pl.DataFrame({"decay": grid, "loglik_drop": [fit(d)[0] - top for d in grid]})
     human = cells.filter(pl.col("creative_source") == "human")
