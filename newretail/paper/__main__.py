@@ -36,13 +36,16 @@ def run(
     timeout: Annotated[float | None, typer.Option(help="Per-cell time limit, s.")] = None,
 ) -> None:
     """Execute one notebook and install its figures, numbers and HTML export."""
+    import time
+
     from newretail.paper.run import run_notebook
 
+    start = time.perf_counter()
     try:
         target = run_notebook(notebook, dataset=dataset, out=out, scale=scale, seed=seed, timeout_s=timeout)
     except PaperError as exc:
         _fail(exc)
-    typer.echo(f"ran {notebook} -> {target}")
+    typer.echo(f"ran {notebook} -> {target} in {time.perf_counter() - start:.0f} s")
 
 
 @app.command()

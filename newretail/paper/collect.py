@@ -46,7 +46,7 @@ KEY_PACKAGES = (
     "typst",
 )
 TEXT_WIDTH_CM = 15.0
-MAX_FIGURE_HEIGHT_CM = 10.0
+MAX_FIGURE_HEIGHT_CM = 9.0
 MAX_TABLE_ROWS = 40
 MAX_TABLE_COLUMNS = 9
 CLAIMS_COLUMNS = frozenset({"id", "target", "reproduced", "holds"})
