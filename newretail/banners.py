@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
@@ -176,6 +176,15 @@ def _single(table: pl.DataFrame, column: str, what: str) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _plain_log_ticks(axis: Any) -> None:
+    """Label a log axis with plain numbers (0.5, 1, 2, 5) rather than powers of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _axes(ax: Axes | None, *, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
     import matplotlib.pyplot as plt
 
@@ -245,12 +254,14 @@ class CtrRatio:
             ax.set_xlabel(f"{' x '.join(self.by)} (sorted by ratio)")
             ax.set_ylabel("CTR ratio, AI / human")
             ax.set_yscale("log")
+            _plain_log_ticks(ax.yaxis)
         else:
             ax.errorbar(t["ratio"], pos, xerr=err, fmt="o", color="0.2", capsize=3)
             ax.set_yticks(pos, labels)
             ax.invert_yaxis()
             ax.set_xlabel("CTR ratio, AI / human")
             ax.set_xscale("log")
+            _plain_log_ticks(ax.xaxis)
 
         def line(value: float, **style: object) -> None:
             (ax.axhline if many else ax.axvline)(value, **style)  # type: ignore[arg-type]
@@ -260,7 +271,8 @@ class CtrRatio:
         line(1.0, color="0.6", lw=0.6)
         if reference:
             ax.legend(frameon=False, fontsize=8)
-        ax.set_title(f"{100 * (1 - self.alpha):.0f}% intervals ({self.method})", fontsize=9)
+        method = {"log": "delta method", "fieller": "Fieller"}.get(self.method, self.method)
+        ax.set_title(f"{100 * (1 - self.alpha):.0f}% intervals ({method})", fontsize=9)
         return fig
 
 
