@@ -3,6 +3,7 @@ do not depend on the number of workers, readings agree with the generator's trut
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -18,6 +19,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from newretail.cli import app
+from newretail.dataset import Dataset
 from newretail.generate import calibrate
 from newretail.scenario import load_scenario
 from newretail.stress import GridError, load_grid, point, sweep
@@ -281,3 +283,33 @@ def test_chatbot_readings_match_the_generator() -> None:
     for row in t.values():
         assert row["ci_low"] <= row["truth"] <= row["ci_high"]
     assert not t["resolved"]["holds"] and not t["handled_no_repeat"]["holds"]
+
+
+# ------------------------------------------------------------------------------------------------------ notebook
+@pytest.mark.notebook
+def test_notebook_06_runs_and_records_its_figures_and_table(tmp_path: Path, small_dataset: Dataset) -> None:
+    from conftest import run_notebook
+
+    run_notebook(
+        "06_stress_tests",
+        {
+            "dataset": str(small_dataset.path),
+            "scale": small_dataset.scale,
+            "seed": small_dataset.seed,
+            "build_dir": str(tmp_path),
+        },
+        tmp_path / "executed",
+    )
+    results = json.loads((tmp_path / "results" / "06_stress_tests.json").read_text())
+    figures = results["figures"]
+    assert "stress_tornado" in figures and "stress_robustness" in figures
+    assert sum(name.startswith("stress_heatmap_") for name in figures) >= 4
+    for fig in figures.values():
+        assert (tmp_path / fig["png"]).stat().st_size > 1000
+    rows = results["tables"]["stress_robustness"]
+    claims = {row["claim"] for row in rows}
+    assert {"ai_banner_ctr_ratio", "chatbot_share", "sanjiang_pilot_uplift", "gmv_yoy_growth"} <= claims
+    assert all(0.0 <= row["share"] <= 1.0 for row in rows)
+    numbers = results["numbers"]
+    assert numbers["stress_points"]["value"] > 10
+    assert all(name.startswith("stress_") for name in [*figures, *numbers])

@@ -4,7 +4,8 @@ Recreating a figure shows that it *can* be true. A sweep asks when it is not: it
 of assumptions (a full grid, one assumption at a time around the base, or a Latin hypercube), generates a small
 dataset at every point and seed, and evaluates each claim's *readings* there (see :mod:`newretail.stress.checks`).
 Results are one tidy polars frame, one row per point x seed x reading, cached on disk per point so that a re-run
-computes only what changed and a killed sweep resumes (:mod:`newretail.stress.engine`).
+computes only what changed, a change to the code behind the rows recomputes them, and a killed sweep resumes
+(:mod:`newretail.stress.engine`).
 
 Two modes, because the generator is calibrated:
 
@@ -42,7 +43,7 @@ import polars as pl
 
 from newretail.scenario import Scenario, load_scenario
 from newretail.stress.checks import CHECKS, Check, Reading, rounding_halfwidth
-from newretail.stress.engine import EVALUATION_VERSION, StressError, evaluate_point, prepare, run_jobs
+from newretail.stress.engine import CODE_MODULES, StressError, evaluate_point, prepare, run_jobs
 from newretail.stress.grid import (
     DESIGNS,
     FIXED_LEVERS,
@@ -61,8 +62,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHECKS",
+    "CODE_MODULES",
     "DESIGNS",
-    "EVALUATION_VERSION",
     "FIXED_LEVERS",
     "MODES",
     "Axis",
@@ -96,7 +97,8 @@ def _check_judge(judge: str) -> str:
 class Robustness:
     """Share of each study's swept region where each reading of its claim holds.
 
-    ``table`` columns: ``claim``, ``reading``, ``reported`` (the claims table's reading), ``study``, ``mode``,
+    ``table`` columns: ``claim``, ``reading``, ``label``, ``reported`` (the reading the claims table uses at the
+    base scenario), ``study``, ``mode``,
     ``assumptions`` (the swept fields), ``points``, ``share_truth`` (share of points where the generator's
     expected value supports the figure; null for estimator checks), ``share_data`` (share of points x seeds where
     the small sample's interval supports it; for an estimator, its interval's coverage of the truth),
@@ -144,11 +146,38 @@ class SweepResult:
         self.grid.study(name)
         return self.table.filter(pl.col("study") == name)
 
+    def at(self, study: str, values: Mapping[str, float | str] | None = None) -> pl.DataFrame:
+        """One point of a study, averaged over its seeds: one row per reading with ``value``, ``ci_low``,
+        ``ci_high``, ``truth`` (means) and ``holds``, ``holds_truth`` (shares of seeds).
+
+        Parameters
+        ----------
+        study : a study of the grid.
+        values : axis values that pick the point, e.g. ``{"behaviour.banners.novelty_decay": 0.15}`` (fields not
+            given may take any value, so give enough to pick one point); None picks point 0, the base scenario of a
+            one-at-a-time study.
+        """
+        rows = self.study(study)
+        if values is None:
+            rows = rows.filter(pl.col("point") == 0)
+        else:
+            for field, value in values.items():
+                if field not in rows.columns:
+                    raise ValueError(f"values: {field!r} is not an axis of study {study!r}")
+                rows = rows.filter(pl.col(field) == value)
+        if rows.select(pl.col("point").n_unique()).item() != 1:
+            raise ValueError(f"values = {values!r}: must pick exactly one point of study {study!r}")
+        return rows.group_by("reading", maintain_order=True).agg(
+            pl.col("target").first(),
+            pl.col("value", "ci_low", "ci_high", "truth").mean(),
+            pl.col("holds", "holds_truth").cast(pl.Float64).mean(),
+        )
+
     def robustness(self) -> Robustness:
         """Share of each ``grid``/``lhs`` study's region where each reading holds (see :class:`Robustness`)."""
         from newretail.stress.plots import robustness_table
 
-        return Robustness(robustness_table(self.table, self.grid))
+        return Robustness(robustness_table(self.table, self.grid, self.base))
 
     def heatmap(self, study: str, *, judge: Judge = "truth", readings: Sequence[str] | None = None) -> Figure:
         """Holds / does not hold over a study's two assumptions, one panel per reading.

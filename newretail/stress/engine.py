@@ -1,8 +1,10 @@
 """The sweep engine: generate a small dataset at each point, evaluate its checks, cache the rows on disk.
 
 Each point's rows are cached in ``<cache>/points/<key>.parquet``, where ``key`` is the sha256 of the base scenario,
-the mode, the claim, the point's values, the seed, the scale and the package and evaluation versions: a re-run
-reads what it has and computes only what changed, and a killed sweep resumes where it stopped. Files are written
+the mode, the claim, the point's values, the seed, the scale, the package version and a digest of the code that
+makes a point's rows (:data:`CODE_MODULES`: the generator, the claims, the analyses the checks call and the checks
+themselves): a re-run reads what it has and computes only what changed, a change to that code invalidates the cache
+instead of mixing old rows with new, and a killed sweep resumes where it stopped. Files are written
 under a temporary name and renamed, so a cache file is complete or absent. A point only generates the generator
 groups its claim reads (e.g. only the banner partitions for the CTR ratio), in a temporary folder removed after
 evaluation.
@@ -23,21 +25,35 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+import newretail
 from newretail import __version__
 from newretail.generate.calibrate import Calibration, CalibrationError, calibrate
 from newretail.scenario import Scenario, load_scenario
 from newretail.stress.checks import CHECKS, PointContext, evaluate_check
 from newretail.stress.grid import FIXED_LEVERS, Grid, Point, load_grid
 
-__all__ = ["EVALUATION_VERSION", "Job", "StressError", "evaluate_point", "point_key", "prepare", "run_jobs"]
+__all__ = ["CODE_MODULES", "Job", "StressError", "code_digest", "evaluate_point", "point_key", "prepare", "run_jobs"]
 
-EVALUATION_VERSION = 1  # bump when a check's computation changes: cached rows of older versions are not reused
+# the package's source files (globs, relative to the package) that determine a point's rows
+CODE_MODULES = (
+    "scenario.py",
+    "dataset.py",
+    "schemas.py",
+    "generate/*.py",
+    "claims/*.py",
+    "intervals.py",
+    "gmv.py",
+    "stores.py",
+    "stress/checks.py",
+    "stress/engine.py",
+)
 POINTS = "points"
 TMP = "tmp"
 
@@ -73,8 +89,19 @@ class Job:
     cache: str
 
 
+@lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 of the source files in :data:`CODE_MODULES` (names and bytes, in a fixed order)."""
+    root = Path(newretail.__file__).parent
+    digest = hashlib.sha256()
+    for pattern in CODE_MODULES:
+        for file in sorted(root.glob(pattern)):
+            digest.update(file.relative_to(root).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def point_key(base: Scenario, point: Point) -> str:
-    """Cache key of a point: sha256 of (base scenario, mode, claim, values, seed, scale, versions)."""
+    """Cache key of a point: sha256 of (base scenario, mode, claim, values, seed, scale, package version, code)."""
     spec = {
         "scenario": base.model_dump(mode="json"),
         "mode": point.mode,
@@ -83,7 +110,7 @@ def point_key(base: Scenario, point: Point) -> str:
         "seed": point.seed,
         "scale": point.scale,
         "package_version": __version__,
-        "evaluation_version": EVALUATION_VERSION,
+        "code": code_digest(),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 

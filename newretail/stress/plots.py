@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,15 +48,16 @@ def _axis_label(axis: Axis) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- robustness
-def robustness_table(table: pl.DataFrame, grid: Grid) -> pl.DataFrame:
-    """Share of each ``grid``/``lhs`` study's points where each reading holds (see :class:`Robustness`)."""
+def robustness_table(table: pl.DataFrame, grid: Grid, base: Scenario) -> pl.DataFrame:
+    """Share of each ``grid``/``lhs`` study's points where each reading holds (see :class:`Robustness`); ``reported``
+    marks the reading the claims table uses at the base scenario."""
     order = {claim: i for i, claim in enumerate(CHECKS)}
     base_rows: dict[tuple[str, str], float] = {}
     for st in grid.studies:
         if st.design != "oat":
             continue
-        base = table.filter((pl.col("study") == st.name) & (pl.col("point") == 0))
-        for b in base.group_by("claim", "reading").agg(_holds_expr("truth").mean().alias("h")).iter_rows(named=True):
+        at_base = table.filter((pl.col("study") == st.name) & (pl.col("point") == 0))
+        for b in at_base.group_by("claim", "reading").agg(_holds_expr("truth").mean().alias("h")).iter_rows(named=True):
             base_rows.setdefault((b["claim"], b["reading"]), b["h"])
     out = []
     for st in grid.studies:
@@ -70,13 +72,13 @@ def robustness_table(table: pl.DataFrame, grid: Grid) -> pl.DataFrame:
             truth = r["holds_truth"].drop_nulls()
             share_truth = float(np.mean(truth.to_numpy())) if truth.len() else None
             share_data = float(np.mean(r["holds"].to_numpy()))
-            at_base = base_rows.get((st.claim, reading.name))
+            base_holds = base_rows.get((st.claim, reading.name))
             out.append(
                 {
                     "claim": st.claim,
                     "reading": reading.name,
                     "label": reading.label,
-                    "reported": bool(r["reported"].any()),
+                    "reported": reading.name == check.reported(base),
                     "study": st.name,
                     "mode": st.mode,
                     "assumptions": ", ".join(_axis_label(a) for a in st.axes),
@@ -85,7 +87,7 @@ def robustness_table(table: pl.DataFrame, grid: Grid) -> pl.DataFrame:
                     "share_data": share_data,
                     "share": share_truth if share_truth is not None else share_data,
                     "judged_on": "truth" if share_truth is not None else "data (coverage)",
-                    "holds_at_base": None if at_base is None else bool(at_base >= 0.5),
+                    "holds_at_base": None if base_holds is None else bool(base_holds >= 0.5),
                     "_order": (order[st.claim], i),
                 }
             )
@@ -102,7 +104,7 @@ def robustness_plot(table: pl.DataFrame) -> Figure:
     import matplotlib.pyplot as plt
 
     n = table.height
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * n + 1.2))
+    fig, ax = plt.subplots(figsize=(10.5, 0.3 * n + 1.2))
     if n == 0:
         ax.text(0.5, 0.5, "no grid or lhs study in this sweep", ha="center", va="center")
         return fig
@@ -126,6 +128,10 @@ def robustness_plot(table: pl.DataFrame) -> Figure:
             va="center",
             fontsize=7,
         )
+    claims = table["claim"].to_list()
+    for yi, (above, below) in zip(y[1:], pairwise(claims), strict=True):
+        if above != below:
+            ax.axhline(yi + 0.5, color="grey", lw=0.5)
     ax.set_xlim(0, 1.12)
     ax.set_xlabel("share of the swept region where the reading holds")
     ax.axvline(0.5, color="grey", lw=0.6, ls=":")
