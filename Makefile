@@ -16,7 +16,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test lint paper lab lock clean docs bench
+.PHONY: help setup data test lint paper lab lock clean docs bench stress-dense
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -86,6 +86,12 @@ BENCH ?= throughput memory models end_to_end
 
 bench: setup ## Run the benchmarks (on demand, ~30 min; BENCH= to choose): tables in benchmarks/results/
 	@for b in $(BENCH); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
+
+# the stress sweep notebook 06 runs is paper.toml; this one is finer (tens of minutes on two cores), resumes when
+# interrupted, and shares the notebook's cache, so the notebook can then show it at no cost (grid = "dense")
+stress-dense: setup ## Run the dense stress sweep (resumable): data/synthetic/stress-dense/results.parquet
+	$(BIN)/newretail stress --scenario $(SCENARIO) --grid dense --seed $(SEED) --workers $(WORKERS) \
+		--out data/synthetic/stress-dense --cache data/synthetic/stress-cache
 
 clean: ## Remove the build output and the generated data (keeps .venv)
 	rm -rf $(BUILD) data/synthetic/*/
