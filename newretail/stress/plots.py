@@ -144,15 +144,17 @@ def robustness_plot(table: pl.DataFrame) -> Figure:
 
 # ------------------------------------------------------------------------------------------------------- heatmap
 def _cell_grid(rows: pl.DataFrame, axes: Sequence[Axis], judge: str) -> tuple[np.ndarray, np.ndarray]:
-    """Mean holds and mean value per cell (rows: second axis, columns: first axis)."""
+    """Mean holds and mean label value per cell (rows: second axis, columns: first axis). Judged on the truth, the
+    label is the expected value; on the data (and for estimators), the estimate."""
     x_axis = axes[0]
     y_axis = axes[1] if len(axes) > 1 else None
     share = np.full((len(y_axis.values) if y_axis else 1, len(x_axis.values)), np.nan)
     value = np.full_like(share, np.nan)
     keys = [x_axis.field] + ([y_axis.field] if y_axis else [])
+    estimate = pl.when(pl.col("value").is_nan()).then(pl.col("truth")).otherwise(pl.col("value"))
+    label = pl.when(pl.col("holds_truth").is_not_null()).then(pl.col("truth")).otherwise(estimate)
     cells = rows.group_by(keys).agg(
-        _holds_expr(judge).mean().alias("h"),
-        pl.when(pl.col("value").is_nan()).then(pl.col("truth")).otherwise(pl.col("value")).mean().alias("v"),
+        _holds_expr(judge).mean().alias("h"), (label if judge == "truth" else estimate).mean().alias("v")
     )
     for r in cells.iter_rows(named=True):
         i = y_axis.values.index(r[y_axis.field]) if y_axis else 0
@@ -225,10 +227,13 @@ def heatmap(rows: pl.DataFrame, st: Study, base: Scenario, *, judge: str, readin
         ]
         suffix = f" {format_value(target, check.unit)}" if target is not None else ""
         ax.set_title(f"{reading.label}\n(holds: {what}{suffix})", fontsize=8)
-    judged = "generator's expected value" if judge == "truth" else "the sample's 95% interval"
+    if judge == "truth":
+        judged, labels = "the generator's expected value", "expected value (estimators: mean estimate)"
+    else:
+        judged, labels = "the sample's 95% interval", "estimate"
     fig.suptitle(
-        f"{check.title}: {st.title or st.name} ({st.mode}); green = holds, judged on the {judged}; "
-        "labels: estimate (or truth); star: base scenario",
+        f"{check.title}: {st.title or st.name} ({st.mode}); green = holds, judged on {judged}; "
+        f"labels: {labels}; star: base scenario",
         fontsize=8.5,
     )
     fig.tight_layout()
