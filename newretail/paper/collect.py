@@ -248,15 +248,17 @@ def _number_entry(name: str, num: dict[str, Any], stem: str, section: str) -> di
     }
 
 
-def _table_entry(name: str, rows: list[dict[str, Any]], stem: str, section: str) -> dict[str, Any]:
+def _table_entry(name: str, rows: list[dict[str, Any]], stem: str, section: str, code: str = "") -> dict[str, Any]:
     """A notebook's table as printed cells: long text shortened, at most ``MAX_TABLE_COLUMNS`` columns.
 
-    A table that repeats the claims table (columns id, target, reproduced, holds) is kept in results.json but not
-    shown again: the paper prints the claims table itself.
+    Columns follow the notebook's code where it names them (see ``_column_order``). A table that repeats the claims
+    table (columns id, target, reproduced, holds) is kept in results.json but not shown again: the paper prints the
+    claims table itself.
     """
     columns: list[str] = []
     for row in rows:
         columns.extend(k for k in row if k not in columns)
+    columns = _column_order(columns, code, name, rows[0] if rows else {})
     shown_rows = rows[:MAX_TABLE_ROWS]
     shown_columns = columns[:MAX_TABLE_COLUMNS]
     return {
@@ -270,6 +272,20 @@ def _table_entry(name: str, rows: list[dict[str, Any]], stem: str, section: str)
         "rows": len(rows),
         "rows_shown": len(shown_rows),
     }
+
+
+def _column_order(columns: list[str], code: str, table: str, first: dict[str, Any]) -> list[str]:
+    """Columns in the order the code names them just before recording the table (Outputs stores sorted keys).
+
+    Each column's position is its last mention before ``"<table>"`` in the code; when most columns are not named
+    there (a table built inside the package), text columns (labels) come first, then the rest as stored.
+    """
+    end = max(code.find(f'"{table}"'), code.find(f"'{table}'"))
+    window = code[:end] if end >= 0 else ""
+    found = {c: max(window.rfind(f'"{c}"'), window.rfind(f"'{c}'")) for c in columns}
+    if sum(1 for p in found.values() if p >= 0) * 2 >= len(columns):
+        return sorted(columns, key=lambda c: (found[c] < 0, found[c]))
+    return sorted(columns, key=lambda c: not isinstance(first.get(c), str))
 
 
 def _short(text: str, limit: int = 70) -> str:
@@ -465,7 +481,8 @@ def collect(
         for name in _order(list(res.get("numbers", {})), code):
             numbers[name] = _number_entry(name, res["numbers"][name], stem, section)
         tables.extend(
-            _table_entry(name, res["tables"][name], stem, section) for name in _order(list(res.get("tables", {})), code)
+            _table_entry(name, res["tables"][name], stem, section, code)
+            for name in _order(list(res.get("tables", {})), code)
         )
         nb_entries.append(
             {
