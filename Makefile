@@ -87,8 +87,8 @@ BENCH ?= throughput memory models end_to_end
 bench: setup ## Run the benchmarks (on demand, ~30 min; BENCH= to choose): tables in benchmarks/results/
 	@for b in $(BENCH); do echo "== benchmarks/$$b.py"; $(BIN)/python benchmarks/$$b.py || exit 1; done
 
-# the stress sweep notebook 06 runs is paper.toml; this one is finer (tens of minutes on two cores), resumes when
-# interrupted, and shares the notebook's cache, so the notebook can then show it at no cost (grid = "dense")
+# notebook 06 runs the stress grid paper.toml; dense.toml is finer (1690 points, about 6 min on two cores), resumes
+# when interrupted, and shares the notebook's cache, so the notebook can then show it at no cost (grid = "dense")
 stress-dense: setup ## Run the dense stress sweep (resumable): data/synthetic/stress-dense/results.parquet
 	$(BIN)/newretail stress --scenario $(SCENARIO) --grid dense --seed $(SEED) --workers $(WORKERS) \
 		--out data/synthetic/stress-dense --cache data/synthetic/stress-cache
