@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import stats
 from scipy.special import expit
 
 from newretail.generate.shoppers import _enum, _ids
@@ -32,10 +33,43 @@ class BannerParams:
     brands: int
 
 
+def appeal_quantiles(brands: int) -> np.ndarray:
+    """The brands' click appeals in log-odds: evenly spaced quantiles of a normal of sd ``BRAND_SD``."""
+    return BRAND_SD * stats.norm.ppf((np.arange(brands) + 0.5) / brands)
+
+
 def brand_appeal(seed: int, brands: int) -> np.ndarray:
-    """Each brand's click appeal in log-odds: the same in every partition of a dataset."""
+    """Each brand's click appeal in log-odds, the same in every partition of a dataset: the seed decides which
+    brand gets which quantile, so the spread of appeals (and the calibrated CTR) does not depend on the seed."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31 - 1,)))
-    return rng.normal(0.0, BRAND_SD, size=brands)
+    return rng.permutation(appeal_quantiles(brands))
+
+
+def exposure_distribution(repeat_exposure_prob: float, density: np.ndarray) -> np.ndarray:
+    """P(exposure_index = k) for k = 1 .. MAX_EXPOSURE over the day, as :func:`draw_impressions` draws it."""
+    day_frac = (np.arange(density.size) + 0.5) / density.size
+    repeat = np.clip(repeat_exposure_prob * (0.4 + 1.2 * day_frac), 0.0, 0.95)
+    k = np.arange(1, MAX_EXPOSURE + 1)
+    pmf = (1.0 - repeat[:, None]) * repeat[:, None] ** (k[None, :] - 1)
+    pmf[:, -1] = repeat ** (MAX_EXPOSURE - 1)  # the cap collects the tail
+    return density @ pmf / density.sum()
+
+
+def impression_grid(p: BannerParams, density: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every (placement, brand, exposure) cell with its probability: the exact distribution that
+    :func:`draw_impressions` samples, for calibration without sampling error. Returns (cells, mass)."""
+    k = exposure_distribution(p.repeat_exposure_prob, density)
+    placement, brand, exposure = np.meshgrid(
+        np.arange(len(PLACEMENTS)), np.arange(p.brands), np.arange(1, MAX_EXPOSURE + 1), indexing="ij"
+    )
+    mass = PLACEMENT_P[placement] * (1.0 / p.brands) * k[exposure - 1]
+    cells = {
+        "placement": placement.ravel(),
+        "brand": brand.ravel(),
+        "exposure_index": exposure.ravel(),
+        "ai_prob": expit(p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement.ravel()]),
+    }
+    return cells, mass.ravel()
 
 
 def draw_impressions(rng: np.random.Generator, n: int, p: BannerParams, density: np.ndarray) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import integrate, stats
 from scipy.special import expit
 
 from newretail.generate.shoppers import _enum, _ids
@@ -140,6 +141,34 @@ def draw_inquiries(rng: np.random.Generator, n: int, threshold: float) -> dict[s
         "sentiment_score": score,
         "escalated": score > threshold,
     }
+
+
+def escalation_probabilities(threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per intent, the exact chance that the bot alerts staff (its noisy reading exceeds ``threshold``) and the
+    chance that a human is truly needed (true anger exceeds it), as :func:`draw_inquiries` draws them."""
+    a, b = INTENT_ANGER * ANGER_CONCENTRATION, (1.0 - INTENT_ANGER) * ANGER_CONCENTRATION
+    needs = stats.beta.sf(threshold, a, b)
+    if threshold >= 1.0:
+        return np.zeros(len(INTENTS)), needs
+    alerted = np.array(
+        [
+            integrate.quad(
+                lambda x, ai=ai, bi=bi: stats.beta.pdf(x, ai, bi) * stats.norm.sf(threshold - x, 0, SENTIMENT_NOISE),
+                0.0,
+                1.0,
+                limit=200,
+            )[0]
+            for ai, bi in zip(a, b, strict=True)
+        ]
+    )
+    return alerted, needs
+
+
+def expected_bot_share(threshold: float, transfer_intercept: float) -> float:
+    """Exact expected share of inquiries the bot keeps (not alerted, not transferred)."""
+    alerted, _ = escalation_probabilities(threshold)
+    transfer = expit(transfer_intercept + BOT_DIFFICULTY)
+    return float(np.sum(INTENT_P * (1.0 - alerted) * (1.0 - transfer)))
 
 
 def bot_share(draws: dict[str, np.ndarray], transfer_intercept: float) -> np.ndarray:
