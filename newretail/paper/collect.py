@@ -9,6 +9,7 @@ sections they belong to, and how to reproduce the run (dataset manifest sha256, 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import re
 import struct
@@ -156,6 +157,7 @@ def _claims(out: Path, sha256: str) -> dict[str, Any]:
         raise PaperError(f"{file} was computed on another dataset; evaluate the claims again")
     rows = []
     for row in data.get("rows", []):
+        row = {**row, **{k: _stable(row.get(k)) for k in ("target", "reproduced", "ci_low", "ci_high")}}
         unit = str(row.get("unit") or "")
         reproduced, interval = format_interval(row.get("reproduced"), row.get("ci_low"), row.get("ci_high"), unit)
         rows.append(
@@ -235,7 +237,15 @@ def _figure_entry(out: Path, name: str, fig: dict[str, Any], stem: str, section:
     }
 
 
+def _stable(value: Any) -> Any:
+    """A float to 12 significant digits: the last bits of a sum depend on the order it was added in."""
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.12g}")
+    return value
+
+
 def _number_entry(name: str, num: dict[str, Any], stem: str, section: str) -> dict[str, Any]:
+    num = {**num, **{k: _stable(num.get(k)) for k in ("value", "ci_low", "ci_high")}}
     unit = str(num.get("unit") or "")
     text, interval = format_interval(num.get("value"), num.get("ci_low"), num.get("ci_high"), unit)
     return {

@@ -10,6 +10,7 @@ figures moved to ``<out>/figures/``, its numbers to ``<out>/results/<stem>.json`
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -22,6 +23,15 @@ __all__ = ["PaperError", "discard_outputs", "run_notebook"]
 
 KERNEL = "python3"
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]  # silences "Kernel is running over TCP without encryption"
+# Same seed, same bytes: polars' multi-threaded sums and group orders vary from run to run in the last bits and in
+# row order, so kernels run polars on one thread (the notebooks' heavy fits already use one), and the global RNGs
+# that some plotting code draws from unseeded (SHAP's beeswarm jitter) start from the run's seed.
+KERNEL_ENV = {"POLARS_MAX_THREADS": "1", "PYTHONHASHSEED": "0"}
+
+
+def _kernel_args(seed: int) -> list[str]:
+    seed_rngs = f"import random, numpy; random.seed({seed}); numpy.random.seed({seed % 2**32})"
+    return [*KERNEL_ARGS, f"--IPKernelApp.exec_lines={[seed_rngs]!r}"]
 
 
 class PaperError(RuntimeError):
@@ -162,6 +172,8 @@ def run_notebook(
         "seed": ds.seed,
         "build_dir": str(staging),
     }
+    saved_env = {key: os.environ.get(key) for key in KERNEL_ENV}
+    os.environ.update({key: os.environ.get(key) or value for key, value in KERNEL_ENV.items()})
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Kernel is running over TCP.*")
         try:
@@ -174,7 +186,7 @@ def run_notebook(
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=timeout_s,
-                extra_arguments=KERNEL_ARGS,
+                extra_arguments=_kernel_args(ds.seed),
             )
         except pm.PapermillExecutionError as exc:
             if partial.is_file():
@@ -187,6 +199,12 @@ def run_notebook(
             raise PaperError(
                 f"notebook {source} could not be executed: {type(exc).__name__}: {_one_line(str(exc))}"
             ) from None
+        finally:
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     try:
         results = _load_results(staging, stem)
         recorded = results.get("dataset_sha256")
