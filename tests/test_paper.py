@@ -80,6 +80,7 @@ se_log = float(np.sqrt((1 - p["ai"]) / (n["ai"] * p["ai"]) + (1 - p["human"]) / 
 out.number("stub_ctr_ratio", ratio, unit="ratio", ci_low=ratio * np.exp(-1.96 * se_log),
            ci_high=ratio * np.exp(1.96 * se_log), note="delta method on the log ratio")
 out.number("stub_human_ctr", p["human"], unit="share")
+out.number("stub_unseeded_draw", float(np.random.random()), note="global RNG: the runner seeds it from the seed")
 fig, ax = plt.subplots(figsize=(4, 3))
 ax.bar(["AI", "human"], [p["ai"], p["human"]])
 ax.set_ylabel("CTR")
