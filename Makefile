@@ -31,11 +31,13 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 setup: $(BIN)/.installed ## Create .venv and install the pinned dependencies (uv, from requirements.lock)
 
-# the dataset depends on the code, the scenario and the run's parameters (kept in a stamp file)
+# the dataset depends on the generator's code, the scenarios and the run's parameters (kept in a stamp file)
 $(DATA)/.params-$(SCALE)-$(SEED): | $(BIN)/.installed
 	@mkdir -p $(DATA) && rm -f $(DATA)/.params-* && touch $@
 
-$(DATA)/manifest.json: $(BIN)/.installed $(SOURCES) $(DATA)/.params-$(SCALE)-$(SEED)
+GENERATOR := $(wildcard newretail/generate/*.py newretail/scenarios/*.toml) newretail/scenario.py newretail/schemas.py
+
+$(DATA)/manifest.json: $(BIN)/.installed $(GENERATOR) $(DATA)/.params-$(SCALE)-$(SEED)
 	$(BIN)/newretail generate --scenario $(SCENARIO) --scale $(SCALE) --seed $(SEED) --out $(DATA) --workers $(WORKERS) --overwrite
 
 data: $(DATA)/manifest.json ## Generate the default dataset (SCALE, SEED, SCENARIO to change it)

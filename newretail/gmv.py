@@ -318,6 +318,7 @@ class MidnightSpike:
         binned = (
             first.group_by((pl.col("second") // bin_s).alias("bin"))
             .agg(pl.col("orders").mean(), pl.col("payments").mean())
+            .sort("bin")  # group_by's order varies between runs; plots must not
             .with_columns(minute=(pl.col("bin") * bin_s + bin_s / 2) / 60.0)
             .unpivot(index="minute", on=["orders", "payments"], variable_name="series", value_name="per_s")
             .with_columns(pl.col("per_s") / 1e3)

@@ -113,4 +113,5 @@ class Outputs:
             "numbers": self.numbers,
             "tables": self.tables,
         }
-        (folder / f"{self.notebook}.json").write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n")
+        # keys keep the order the notebook recorded them in (tables keep their column order); no timestamps
+        (folder / f"{self.notebook}.json").write_text(json.dumps(payload, indent=1) + "\n")
