@@ -21,7 +21,6 @@ Two kinds of claim are not plain sums:
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -159,22 +158,10 @@ def partition_totals(
             return (_partials_of_file(p, f, qs) for p, f in zip(paths, fractions, strict=True))
 
         return _run(ds, queries, local)
-    from distributed import Client, LocalCluster
+    from newretail.generate.distributed import dask_client
 
     with ExitStack() as stack:
-        if scheduler is None:
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            )
-            client = stack.enter_context(Client(cluster))
-        else:
-            client = stack.enter_context(Client(scheduler, timeout=20))
+        client = dask_client(stack, workers=workers, scheduler=scheduler)
 
         def on_dask(paths: list[str], fractions: list[float], qs: list[PartialQuery]) -> Iterable[list[pl.DataFrame]]:
             futures = client.map(_partials_of_file, paths, fractions, [qs] * len(paths), pure=False)

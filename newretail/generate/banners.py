@@ -52,7 +52,8 @@ def exposure_distribution(repeat_exposure_prob: float, density: np.ndarray) -> n
     k = np.arange(1, MAX_EXPOSURE + 1)
     pmf = (1.0 - repeat[:, None]) * repeat[:, None] ** (k[None, :] - 1)
     pmf[:, -1] = repeat ** (MAX_EXPOSURE - 1)  # the cap collects the tail
-    return density @ pmf / density.sum()
+    # a plain sum, not a BLAS product: the result must not depend on the number of BLAS threads
+    return (density[:, None] * pmf).sum(axis=0) / density.sum()
 
 
 def impression_grid(p: BannerParams, density: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:

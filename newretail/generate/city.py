@@ -210,8 +210,9 @@ def catchment_online(
     hh = households["households"].to_numpy().astype(np.float64)
     member = np.hypot(panel.x[:, None] - bx[None, :], panel.y[:, None] - by[None, :]) <= radius_km
     near_pilot = member[panel.pilot].any(axis=0)  # blocks within a pilot's catchment
-    h_all = member @ hh
-    h_pilot = member @ (hh * near_pilot)
+    # plain sums, not BLAS products: the bytes must not depend on the number of BLAS threads
+    h_all = np.where(member, hh[None, :], 0.0).sum(axis=1)
+    h_pilot = np.where(member, (hh * near_pilot)[None, :], 0.0).sum(axis=1)
     kept = np.exp(-s.cannibalisation_log)
     share_left = np.divide(h_all - (1.0 - kept) * h_pilot, h_all, out=np.ones_like(h_all), where=h_all > 0)
     days = panel.days

@@ -28,8 +28,9 @@ CONNECT_TIMEOUT_S = 20.0  # s, how long to try to reach a scheduler before givin
 TASKS_PER_THREAD = 2  # tasks in flight per worker thread: the scheduler is never far ahead, results are small
 
 
-def _client(stack: ExitStack, *, workers: int, scheduler: str | None) -> Client:
-    """A client of the cluster at ``scheduler``, or of a new LocalCluster closed with ``stack``."""
+def dask_client(stack: ExitStack, *, workers: int, scheduler: str | None) -> Client:
+    """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` one-thread processes; both
+    are closed with ``stack``. Raises :class:`GenerateError` when dask is missing or no scheduler answers."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - the extra is installed in development
@@ -87,7 +88,7 @@ def run_on_dask(p: Plan, out: str, *, workers: int, scheduler: str | None) -> It
     root = Path(out)
     run = uuid.uuid4().hex[:8]  # task keys unique to this run, should the cluster serve several runs
     with ExitStack() as stack:
-        client = _client(stack, workers=workers, scheduler=scheduler)
+        client = dask_client(stack, workers=workers, scheduler=scheduler)
         threads = max(1, sum(client.nthreads().values()))
         shared_plan = client.scatter(p, broadcast=True, hash=False)
         queue = iter(p.tasks)

@@ -282,30 +282,18 @@ def _local(jobs: list[Job], workers: int) -> Iterator[str]:
 
 
 def _dask(jobs: list[Job], workers: int, scheduler: str | None) -> Iterator[str]:
-    import logging
     from contextlib import ExitStack
 
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:  # pragma: no cover - the extra is installed in development
-        raise StressError("engine = 'dask' needs dask[distributed]: pip install 'newretail[dask]'") from None
+    from newretail.generate import GenerateError
+    from newretail.generate.distributed import dask_client
+
     with ExitStack() as stack:
-        if scheduler is None:
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            )
-            client = stack.enter_context(Client(cluster))
-        else:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout=20))
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise StressError(f"scheduler = {scheduler!r}: no Dask scheduler answered there ({exc})") from None
+        try:
+            client = dask_client(stack, workers=workers, scheduler=scheduler)
+        except GenerateError as exc:
+            raise StressError(str(exc)) from None
+        from distributed import as_completed
+
         futures = as_completed([client.submit(run_job, job, key=f"stress-{job.key}", pure=False) for job in jobs])
         for future in futures:
             key: str = future.result()
