@@ -22,7 +22,7 @@ import pytest
 
 from newretail.dataset import Dataset
 from newretail.generate import generate
-from newretail.paper import PaperError, build, collect, evaluate_claims, run_notebook, typeset
+from newretail.paper import PaperError, build, collect, run_notebook, typeset
 from newretail.paper.fmt import format_interval, format_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -326,13 +326,6 @@ def test_failing_notebook_stops_the_build_cleanly(built: Path, small_dataset: Da
 def test_typeset_refuses_without_results(tmp_path: Path) -> None:
     with pytest.raises(PaperError, match=r"results\.json is missing"):
         typeset(out=tmp_path)
-
-
-def test_claims_json_is_tied_to_its_dataset(small_dataset: Dataset, tmp_path: Path) -> None:
-    if has_claims():
-        pytest.skip("evaluating the claims is tested through the build")
-    target = evaluate_claims(dataset=small_dataset.path, out=tmp_path)
-    assert json.loads(target.read_text())["available"] is False
 
 
 def test_number_formatting() -> None:
