@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -27,6 +29,28 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+@contextmanager
+def progress_bar(action: str, label: str, unit: str, *, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr ("<action> <label> ... done/total <unit>"), hidden when ``quiet`` or when
+    stderr is not a terminal; yields the ``(done, total)`` callback that long-running functions take."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(f"{action} {{task.description}}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        disable=quiet or not sys.stderr.isatty(),
+    ) as bar:
+        job = bar.add_task(label, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total)
+
+        yield tick
+
+
 @app.command()
 def generate(
     scenario: Annotated[
@@ -42,8 +66,6 @@ def generate(
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Generate a synthetic sales day as partitioned parquet with a manifest."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from newretail.generate import CalibrationError, GenerateError
     from newretail.generate import generate as run
     from newretail.scenario import ScenarioError, load_scenario
@@ -51,20 +73,7 @@ def generate(
     try:
         sc = load_scenario(scenario)
         folder = out if out is not None else Path("data/synthetic") / sc.name
-        with Progress(
-            TextColumn("generating {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("partitions"),
-            TimeElapsedColumn(),
-            disable=quiet or not sys.stderr.isatty(),
-            console=None,
-        ) as bar:
-            job = bar.add_task(str(folder), total=None)
-
-            def tick(done: int, total: int) -> None:
-                bar.update(job, completed=done, total=total)
-
+        with progress_bar("generating", str(folder), "partitions", quiet=quiet) as tick:
             manifest = run(
                 sc,
                 scale=scale,
@@ -163,28 +172,13 @@ def stress(
     """Sweep assumptions and record where each figure holds (cached: a re-run computes only what changed)."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from newretail.scenario import ScenarioError
     from newretail.stress import GridError, StressError, sweep
 
     folder = cache if cache is not None else out / "cache"
     start = time.perf_counter()
     try:
-        with Progress(
-            TextColumn("stress {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("points"),
-            TimeElapsedColumn(),
-            disable=quiet or not sys.stderr.isatty(),
-            console=None,
-        ) as bar:
-            job = bar.add_task(Path(grid).stem, total=None)
-
-            def tick(done: int, total: int) -> None:
-                bar.update(job, completed=done, total=total)
-
+        with progress_bar("stress", Path(grid).stem, "points", quiet=quiet) as tick:
             result = sweep(
                 scenario,
                 grid,
