@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ class Dataset:
 
     path: Path
     manifest: dict[str, Any]
+    hashes_checked: bool = False  # every listed file matched its size and sha256 when opened
 
     @cached_property
     def scenario(self) -> Scenario:
@@ -96,6 +97,7 @@ def open_dataset(path: str | Path, *, check: bool = True) -> Dataset:
         report = verify(ds.path, schemas=False)
         if not report.ok:
             raise DatasetError(f"{ds.path}: {report.problem}")
+        return replace(ds, hashes_checked=True)
     return ds
 
 
