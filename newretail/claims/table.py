@@ -47,6 +47,8 @@ def _finite_or_none(value: Any) -> Any:
     """JSON-safe: NaN and infinities become None, in nested dicts too."""
     if isinstance(value, dict):
         return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
@@ -71,11 +73,24 @@ class ClaimResult:
     source: str
     note: str
     details: dict[str, float]
+    holds_exact: bool = False  # the exact target inside the interval (``holds`` reads the stated precision)
+    evidence: str = "data"  # "data" or "construction" (see newretail.claims.ledger)
+    evidence_note: str = ""
+    stated_range: tuple[float, float] = (math.nan, math.nan)
+    implied: tuple[dict[str, Any], ...] = ()
+    break_even: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The row as JSON-ready dict: the keys of ``JSON_KEYS`` first, then kind, definition and the rest."""
+        """The row as JSON-ready dict: the keys of ``JSON_KEYS`` first, then the ledger's (evidence,
+        stated_range, implied, break_even, holds_exact), then kind, definition and the rest."""
         row: dict[str, Any] = {key: getattr(self, key) for key in JSON_KEYS}
         row.update(
+            evidence=self.evidence,
+            stated_range=list(self.stated_range),
+            implied=[dict(i) for i in self.implied],
+            break_even=[dict(b) for b in self.break_even],
+            holds_exact=self.holds_exact,
+            evidence_note=self.evidence_note,
             kind=self.kind,
             direction=self.direction,
             tolerance=self.tolerance,
@@ -130,6 +145,13 @@ class ClaimsTable:
         if kind not in ("report", "press", "all"):
             raise ValueError(f"kind = {kind!r}: must be 'report', 'press' or 'all'")
         return all(r.holds for r in self.rows if kind in ("all", r.kind))
+
+    def summary(self) -> dict[str, Any]:
+        """Figures the data recreate, figures true by construction, implausible ones (see
+        :func:`newretail.claims.ledger.ledger_summary`)."""
+        from newretail.claims.ledger import ledger_summary
+
+        return ledger_summary(self.to_dicts())
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (see :meth:`ClaimResult.to_dict`)."""
@@ -305,6 +327,7 @@ def evaluate(
     targets: Mapping[str, float] | None = None,
     conversion_reading: str | None = None,
     check_files: bool = True,
+    break_even: bool | None = None,
 ) -> ClaimsTable:
     """Compute claims on a dataset and judge each against its target.
 
@@ -317,6 +340,12 @@ def evaluate(
     conversion_reading : ``"rate"`` or ``"lift"``, to read personalized_page_conversion otherwise than the
         scenario the data were generated from.
     check_files : refuse missing, truncated or re-shaped files before reading (sizes and footers only).
+    break_even : add each claim's break-even frontiers (:func:`newretail.claims.ledger.break_even`; about half a
+        minute once per scenario and process); None (default) adds them when every claim is evaluated (``ids``
+        None), not for a single claim as the stress sweeps ask.
+
+    ``holds`` judges the interval against the figure's stated precision (:func:`~newretail.claims.ledger.
+    stated_range`); ``holds_exact`` against the exact target, as before.
 
     Raises
     ------
@@ -349,6 +378,10 @@ def evaluate(
         conversion_reading=reading,
         human_occupancy=sc.behaviour.chatbot.human_occupancy,
     )
+    from newretail.claims import ledger
+
+    calibration = ledger.calibration_of(ds.manifest, sc)
+    with_frontiers = (ids is None) if break_even is None else bool(break_even)
     results: dict[str, ClaimResult] = {}
     for claim_id in chosen:
         claim = REGISTRY[claim_id]
@@ -362,6 +395,8 @@ def evaluate(
             target=format_value(target, claim.unit),
             radius=format_value(ctx.targets["hema_radius_km"], "km"),
         )
+        stated = ledger.stated_range(target, claim.unit, claim.direction)
+        margin = claim.tolerance * abs(target)
         results[claim_id] = ClaimResult(
             id=claim_id,
             statement=statement,
@@ -370,7 +405,7 @@ def evaluate(
             ci_low=est.ci_low,
             ci_high=est.ci_high,
             unit=claim.unit,
-            holds=_judge(claim, target, est.value, est.ci_low, est.ci_high),
+            holds=ledger.holds_stated(claim.direction, stated, est.value, est.ci_low, est.ci_high, margin),
             kind=claim.kind,
             direction=claim.direction,
             tolerance=claim.tolerance,
@@ -378,6 +413,12 @@ def evaluate(
             source=claim.source,
             note="; ".join(p for p in (measured.note, claim.tolerance_reason) if p),
             details=dict(measured.details),
+            holds_exact=_judge(claim, target, est.value, est.ci_low, est.ci_high),
+            evidence="construction" if claim_id in ledger.CONSTRUCTION else "data",
+            evidence_note=ledger.CONSTRUCTION.get(claim_id, ""),
+            stated_range=stated,
+            implied=tuple(i.to_dict() for i in ledger.implied(claim_id, sc, calibration)),
+            break_even=tuple(ledger.break_even(claim_id, sc)) if with_frontiers else (),
         )
     return ClaimsTable(
         rows=tuple(results.values()),

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["ASSUMPTION_UNITS", "Frontier", "data_frontiers", "expected_readings", "find_frontiers", "frontier_plot",
-           "frontier_table", "reading_range"]  # fmt: skip
+           "frontier_table", "grid_ranges", "reading_range"]  # fmt: skip
 
 SCAN = 17  # points of the first scan of a searched range
 ASSUMPTION_UNITS: dict[str, str] = {
@@ -324,7 +324,7 @@ def find_frontiers(
     return out
 
 
-def _numeric_axes(grid: Grid, claim: str | None = None) -> dict[tuple[str, str, str], tuple[float, float]]:
+def grid_ranges(grid: Grid, claim: str | None = None) -> dict[tuple[str, str, str], tuple[float, float]]:
     """(claim, mode, field) -> the widest range the grid's studies give that field."""
     out: dict[tuple[str, str, str], tuple[float, float]] = {}
     for st in grid.studies:
@@ -357,7 +357,7 @@ def frontier_table(
 
     cal = calibration if calibration is not None else calibrate(base)
     rows = []
-    for (c, mode, field), rng in _numeric_axes(grid, claim).items():
+    for (c, mode, field), rng in grid_ranges(grid, claim).items():
         if mode not in modes or rng[0] == rng[1]:
             continue
         for f in find_frontiers(c, field, rng, base=base, calibration=cal, mode=mode):
