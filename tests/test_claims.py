@@ -237,3 +237,107 @@ def test_notebook_00_quickstart_runs_and_agrees_with_the_claims(small_dataset: D
     assert numbers["quickstart_bot_share_by_hand"]["value"] == pytest.approx(by_hand["chatbot_share"].reproduced)
     assert numbers["quickstart_report_claims_holding"]["value"] == len(REPORT_IDS)
     assert "The package agrees" in executed.read_text()
+
+
+# ------------------------------------------------------------------------------------------------------ the ledger
+LEDGER_KEYS = ("evidence", "stated_range", "implied", "break_even")
+
+
+def test_every_report_claim_carries_the_ledger_keys_after_the_first_eight(table) -> None:
+    from newretail.claims.ledger import references
+
+    refs = references()
+    for row in table.to_dicts():
+        assert tuple(row)[: len(JSON_KEYS)] == JSON_KEYS
+        assert tuple(row)[len(JSON_KEYS) : len(JSON_KEYS) + len(LEDGER_KEYS)] == LEDGER_KEYS
+        assert row["evidence"] in ("data", "construction") and isinstance(row["holds_exact"], bool)
+        low, high = row["stated_range"]
+        assert low <= row["target"] <= high
+        for item in row["implied"]:
+            assert set(item) >= {"parameter", "value", "unit", "reference_low", "reference_high", "source", "verdict"}
+            if item["verdict"] == "no public reference found":
+                assert item["reference_low"] is None and item["source"] == "no public reference found"
+            else:  # a referenced range is the one the shipped table cites, with its address
+                ref = next(r for r in refs.values() if r["source"] == item["source"])
+                assert (item["reference_low"], item["reference_high"]) == (ref["low"], ref["high"])
+                assert "https://" in item["source"] or "http://" in item["source"]
+        for b in row["break_even"]:
+            assert tuple(b)[:4] == ("assumption", "value", "unit", "direction")
+    report = {r.id: r for r in table.rows if r.kind == "report"}
+    assert all(r.implied for r in report.values())  # every report figure says what it rests on
+    for claim in ("ai_banner_ctr_ratio", "personalized_page_conversion", "chatbot_share", "chatbot_efficiency_ratio"):
+        assert report[claim].break_even, claim
+
+
+def test_stated_precision_against_hand_made_intervals() -> None:
+    from newretail.claims.ledger import holds_stated, stated_range
+
+    assert stated_range(25e9, "USD", "two-sided") == pytest.approx((24.5e9, 25.5e9))
+    assert stated_range(0.95, "share", "two-sided") == pytest.approx((0.945, 0.955))
+    assert stated_range(0.39, "share", "two-sided") == pytest.approx((0.385, 0.395))
+    assert stated_range(4e8, "count", "two-sided") == pytest.approx((3.95e8, 4.05e8))
+    assert stated_range(1e4, "ratio", "two-sided") == pytest.approx((9500.0, 10500.0))
+    assert stated_range(13, "stores", "exact") == (13.0, 13.0)
+    stated = (24.5e9, 25.5e9)
+    # an interval that misses the exact target but overlaps its rounding holds; one past the rounding does not
+    assert holds_stated("two-sided", stated, 25.3e9, 25.1e9, 25.6e9)
+    assert not holds_stated("two-sided", stated, 25.8e9, 25.5e9, 26.0e9)  # [24.5, 25.5) is open at the top
+    assert holds_stated("two-sided", stated, 24.3e9, 24.0e9, 24.5e9)
+    assert not holds_stated("two-sided", stated, 24.0e9, 23.5e9, 24.49e9)
+    assert holds_stated("at-most", (29.5, 30.5), 31.0, 30.4, 31.6)  # a promise: only the low end counts
+    assert not holds_stated("at-most", (29.5, 30.5), 32.0, 30.5, 33.0)
+    assert holds_stated("exact", (13.0, 13.0), 13.0, 13.0, 13.0) and not holds_stated("exact", (13.0, 13.0), 12, 12, 12)
+    assert not holds_stated("two-sided", stated, math.nan, 24.0e9, 26.0e9)
+    with pytest.raises(ValueError, match="direction"):
+        holds_stated("sideways", stated, 25e9, 24e9, 26e9)
+
+
+def test_stated_precision_is_what_holds_means_and_the_exact_reading_stays(table) -> None:
+    from newretail.claims.ledger import holds_stated
+
+    for row in table.rows:
+        assert row.holds == holds_stated(row.direction, row.stated_range, row.reproduced, row.ci_low, row.ci_high)
+        if row.direction == "two-sided":
+            assert row.holds_exact == (row.ci_low <= row.target <= row.ci_high)
+            assert row.holds or not row.holds_exact  # the stated range contains the target: never stricter
+
+
+def test_construction_figures_are_not_counted_among_those_the_data_recreate(table) -> None:
+    from newretail.claims.ledger import CONSTRUCTION, ledger_summary
+
+    summary = table.summary()
+    assert set(summary["construction"]) == {"sanjiang_pilot_stores", "chatbot_efficiency_ratio"}
+    assert not set(summary["construction"]) & set(summary["recreated_by_data"] + summary["not_recreated"])
+    assert summary["data_figures"] + len(summary["construction"]) == summary["report_figures"] == len(REPORT_IDS)
+    assert table["mobile_gmv_share"].evidence == "construction"  # set from the press figure
+    assert all(table[c].evidence_note for c in CONSTRUCTION)
+    # on hand-made rows: a construction figure that holds is still not counted, a data figure that fails is listed
+    rows = [
+        {"id": "a", "kind": "report", "evidence": "data", "holds": True, "implied": []},
+        {"id": "b", "kind": "report", "evidence": "construction", "holds": True, "implied": []},
+        {"id": "c", "kind": "report", "evidence": "data", "holds": False,
+         "implied": [{"parameter": "p", "verdict": "implausible", "reason": "5x the top"}]},
+        {"id": "d", "kind": "press", "evidence": "data", "holds": True, "implied": []},
+    ]  # fmt: skip
+    s = ledger_summary(rows)
+    assert (s["report_figures"], s["data_figures"], s["recreated_by_data"]) == (3, 2, ["a"])
+    assert s["construction"] == ["b"] and s["not_recreated"] == ["c"]
+    assert s["implausible"] == [{"id": "c", "parameter": "p", "reason": "5x the top"}]
+
+
+def test_implied_assumptions_are_the_solved_parameters_and_far_values_are_implausible(table, small_dataset) -> None:
+    from newretail.claims.ledger import FAR, judge_reference
+    from newretail.generate import calibrate
+
+    cal = calibrate(small_dataset.scenario)
+    by = {(r.id, i["parameter"]): i for r in table.rows for i in r.implied}
+    assert by[("hema_delivery_minutes", "hema_courier_speed")]["value"] == pytest.approx(cal.city.hema_speed_kmh)
+    assert by[("chatbot_efficiency_ratio", "bot_concurrency")]["value"] == pytest.approx(cal.inquiries.bot_concurrency)
+    assert by[("personalized_pages", "pages_per_personalized_visit")]["value"] == pytest.approx(
+        cal.shoppers.pages_per_visit
+    )
+    assert judge_reference(0.03, 0.01, 0.04)[0] == "within"
+    assert judge_reference(0.04 * FAR * 0.99, 0.01, 0.04)[0] == "outside"
+    assert judge_reference(0.04 * FAR * 1.01, 0.01, 0.04)[0] == "implausible"
+    assert judge_reference(0.01 / (FAR * 1.01), 0.01, 0.04)[0] == "implausible"
+    assert judge_reference(0.5, None, None)[0] == "no public reference found"

@@ -313,3 +313,59 @@ def test_notebook_06_runs_and_records_its_figures_and_table(tmp_path: Path, smal
     numbers = results["numbers"]
     assert numbers["stress_points"]["value"] > 10
     assert all(name.startswith("stress_") for name in [*figures, *numbers])
+
+
+# ------------------------------------------------------------------------------------------------------ frontiers
+def test_frontier_by_bisection_matches_the_closed_form() -> None:
+    """The efficiency ratio per instance-hour is concurrency x human_handle_s / (occupancy x bot_handle_s): it rounds
+    to 10,000 (9,500 to 10,500) exactly for bot_handle_s between two values known in closed form."""
+    from newretail.stress.frontier import find_frontiers
+
+    cal = calibrate(BASE)
+    p, occ = cal.inquiries, BASE.behaviour.chatbot.human_occupancy
+    found = find_frontiers("chatbot_efficiency_ratio", "behaviour.chatbot.bot_handle_s", (20.0, 80.0), base=BASE,
+                           calibration=cal, readings=["instance_hour"])  # fmt: skip
+    assert [f.direction for f in found] == ["holds above", "holds below"]
+    closed = (p.bot_concurrency * p.human_handle_s / (occ * 10_500), p.bot_concurrency * p.human_handle_s / (occ * 9_500))
+    assert [f.value for f in found] == pytest.approx(closed, rel=1e-6)
+    assert all(f.unit == "s" and f.searched == (20.0, 80.0) for f in found)
+    # growth over a 2016 event scaled by f: (1 + g) / f - 1 rounds to 39% for f in [1.39 / 1.395, 1.39 / 1.385]
+    growth = find_frontiers("gmv_yoy_growth", "calibration.baseline.visits", (0.9, 1.1), base=BASE, calibration=cal,
+                            readings=["usd"])  # fmt: skip
+    assert [f.value for f in growth] == pytest.approx([1.39 / 1.395, 1.39 / 1.385], rel=1e-6)
+
+
+def test_frontier_by_bisection_matches_a_brute_force_grid_of_expected_values() -> None:
+    import numpy as np
+
+    from newretail.stress.frontier import expected_readings, find_frontiers, reading_range
+
+    cal = calibrate(BASE)
+    field = "behaviour.banners.novelty_decay"
+    found = find_frontiers("ai_banner_ctr_ratio", field, (0.0, 0.6), base=BASE, calibration=cal, readings=["reported"])
+    low, high = reading_range("ai_banner_ctr_ratio", "reported", 2.0)
+    xs = np.linspace(0.0, 0.6, 241)
+    inside = np.array([low <= expected_readings("ai_banner_ctr_ratio", BASE, cal, field, x)["reported"] <= high for x in xs])
+    flips = xs[1:][inside[1:] != inside[:-1]]
+    assert len(flips) == len(found) == 2
+    step = xs[1] - xs[0]
+    for f, x in zip(found, flips, strict=True):
+        assert x - step <= f.value <= x + 1e-12
+    assert found[0].direction == "holds above" and found[1].direction == "holds below"
+    assert found[0].value < BASE.behaviour.banners.novelty_decay < found[1].value  # the base holds between them
+
+
+def test_data_frontier_interpolates_where_the_share_of_seeds_crosses_one_half(tmp_path: Path) -> None:
+    from newretail.stress.frontier import data_frontiers
+
+    grid = load_grid(write_grid(tmp_path / "g.toml", decay=[0.0, 0.2, 0.4], skew=[1.0]))
+    holds = {0.0: [True, True], 0.2: [True, False], 0.4: [False, False]}  # shares 1, 0.5, 0
+    rows = [
+        {"study": "ctr", "reading": r, "holds": h, "behaviour.banners.novelty_decay": d,
+         "behaviour.banners.placement_allocation_skew": 1.0}
+        for r in ("reported", "causal", "causal_after_novelty") for d, hs in holds.items() for h in hs
+    ]  # fmt: skip
+    found = data_frontiers(pl.DataFrame(rows), grid, BASE, study="ctr")
+    decay = [f for f in found if f.assumption.endswith("novelty_decay") and f.reading == "reported"]
+    assert len(decay) == 1 and decay[0].direction == "holds below" and decay[0].judged_on == "data"
+    assert decay[0].value == pytest.approx(0.2) and decay[0].bracket == (0.2, 0.4)  # 0.5 counts as holding

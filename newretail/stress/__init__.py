@@ -31,6 +31,7 @@ From the command line: ``newretail stress --scenario singles_day_2017 --grid pap
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -95,11 +96,18 @@ def _check_judge(judge: str) -> str:
 
 @dataclass(frozen=True)
 class Robustness:
-    """Share of each study's swept region where each reading of its claim holds.
+    """Where each reading of a claim stops holding (``frontiers``, first), and, secondary, the share of each
+    study's swept region where it holds (``table``), which depends on the grid's ranges and always carries them.
+
+    ``frontiers`` columns: ``assumption``, ``value`` (the break-even, in the assumption's units; null when the
+    verdict does not change over the searched range), ``unit``, ``direction`` (``holds below``/``holds above``/
+    ``holds throughout``/``fails throughout``), ``claim``, ``reading``, ``bracket``, ``searched`` (the grid's range),
+    ``base``, ``mode``, ``judged_on`` (``truth``: bisected on expected values; ``data``: read off the sweep's rows
+    for estimator checks), ``target``, ``sentence`` (see :mod:`newretail.stress.frontier`).
 
     ``table`` columns: ``claim``, ``reading``, ``label``, ``reported`` (the reading the claims table uses at the
     base scenario), ``study``, ``mode``,
-    ``assumptions`` (the swept fields), ``points``, ``share_truth`` (share of points where the generator's
+    ``assumptions`` (the swept fields), ``ranges`` (the grid's range of each), ``points``, ``share_truth`` (share of points where the generator's
     expected value supports the figure; null for estimator checks), ``share_data`` (share of points x seeds where
     the small sample's interval supports it; for an estimator, its interval's coverage of the truth),
     ``share`` (``share_truth`` where there is one, else ``share_data``), ``judged_on``, ``holds_at_base``
@@ -107,6 +115,7 @@ class Robustness:
     """
 
     table: pl.DataFrame
+    frontiers: pl.DataFrame = dataclasses.field(default_factory=pl.DataFrame)
 
     def rows(self) -> list[dict[str, object]]:
         """The table as a list of dicts (for ``Outputs.table``)."""
@@ -173,11 +182,30 @@ class SweepResult:
             pl.col("holds", "holds_truth").cast(pl.Float64).mean(),
         )
 
-    def robustness(self) -> Robustness:
-        """Share of each ``grid``/``lhs`` study's region where each reading holds (see :class:`Robustness`)."""
+    def robustness(self, *, frontier_modes: Sequence[str] = ("fixed", "recalibrated")) -> Robustness:
+        """Frontiers first, then the share of each ``grid``/``lhs`` study's region where each reading holds (see
+        :class:`Robustness`). ``frontier_modes``: studies whose frontiers are bisected (``recalibrated`` solves the
+        generator again at each evaluated value: about a minute for the paper grid); () for shares only."""
         from newretail.stress.plots import robustness_table
 
-        return Robustness(robustness_table(self.table, self.grid, self.base))
+        return Robustness(robustness_table(self.table, self.grid, self.base), self.frontiers(modes=frontier_modes))
+
+    def frontiers(self, *, modes: Sequence[str] = ("fixed", "recalibrated")) -> pl.DataFrame:
+        """Every frontier of the grid's numeric axes: bisected on the generator's expected values for the claims
+        that have them, read off the sweep's rows for estimator checks (see :mod:`newretail.stress.frontier`)."""
+        from newretail.stress.frontier import SUPPORTED, data_frontiers, frontier_table
+
+        parts = [frontier_table(self.base, self.grid, modes=modes)] if modes else []
+        data_rows = [
+            f.to_dict()
+            for st in self.grid.studies
+            if st.claim not in SUPPORTED and st.design == "grid" and st.mode in modes
+            for f in data_frontiers(self.table, self.grid, self.base, study=st.name)
+        ]
+        if data_rows:
+            parts.append(pl.DataFrame(data_rows, infer_schema_length=None))
+        parts = [p for p in parts if p.height]
+        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
     def heatmap(self, study: str, *, judge: Judge = "truth", readings: Sequence[str] | None = None) -> Figure:
         """Holds / does not hold over a study's two assumptions, one panel per reading.

@@ -48,6 +48,19 @@ def _axis_label(axis: Axis) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- robustness
+def _ranges(st: Study) -> str:
+    """The grid's range of each axis of a study, e.g. 'novelty_decay 0 to 0.6; conversion_reading rate, lift'
+    (a share of the grid means nothing without them)."""
+    parts = []
+    for a in st.axes:
+        if any(isinstance(v, str) for v in a.values):
+            parts.append(f"{_axis_label(a)} {', '.join(str(v) for v in a.values)}")
+        else:
+            values = [float(v) for v in a.values]
+            parts.append(f"{_axis_label(a)} {min(values):g} to {max(values):g} ({len(values)} values)")
+    return "; ".join(parts)
+
+
 def robustness_table(table: pl.DataFrame, grid: Grid, base: Scenario) -> pl.DataFrame:
     """Share of each ``grid``/``lhs`` study's points where each reading holds (see :class:`Robustness`); ``reported``
     marks the reading the claims table uses at the base scenario."""
@@ -82,6 +95,7 @@ def robustness_table(table: pl.DataFrame, grid: Grid, base: Scenario) -> pl.Data
                     "study": st.name,
                     "mode": st.mode,
                     "assumptions": ", ".join(_axis_label(a) for a in st.axes),
+                    "ranges": _ranges(st),
                     "points": int(r.select(pl.col("point").n_unique()).item()),
                     "share_truth": share_truth,
                     "share_data": share_data,
