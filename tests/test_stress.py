@@ -326,7 +326,8 @@ def test_frontier_by_bisection_matches_the_closed_form() -> None:
     found = find_frontiers("chatbot_efficiency_ratio", "behaviour.chatbot.bot_handle_s", (20.0, 80.0), base=BASE,
                            calibration=cal, readings=["instance_hour"])  # fmt: skip
     assert [f.direction for f in found] == ["holds above", "holds below"]
-    closed = (p.bot_concurrency * p.human_handle_s / (occ * 10_500), p.bot_concurrency * p.human_handle_s / (occ * 9_500))
+    work = p.bot_concurrency * p.human_handle_s / occ
+    closed = (work / 10_500, work / 9_500)
     assert [f.value for f in found] == pytest.approx(closed, rel=1e-6)
     assert all(f.unit == "s" and f.searched == (20.0, 80.0) for f in found)
     # growth over a 2016 event scaled by f: (1 + g) / f - 1 rounds to 39% for f in [1.39 / 1.395, 1.39 / 1.385]
@@ -345,7 +346,8 @@ def test_frontier_by_bisection_matches_a_brute_force_grid_of_expected_values() -
     found = find_frontiers("ai_banner_ctr_ratio", field, (0.0, 0.6), base=BASE, calibration=cal, readings=["reported"])
     low, high = reading_range("ai_banner_ctr_ratio", "reported", 2.0)
     xs = np.linspace(0.0, 0.6, 241)
-    inside = np.array([low <= expected_readings("ai_banner_ctr_ratio", BASE, cal, field, x)["reported"] <= high for x in xs])
+    values = [expected_readings("ai_banner_ctr_ratio", BASE, cal, field, x)["reported"] for x in xs]
+    inside = (np.array(values) >= low) & (np.array(values) <= high)
     flips = xs[1:][inside[1:] != inside[:-1]]
     assert len(flips) == len(found) == 2
     step = xs[1] - xs[0]

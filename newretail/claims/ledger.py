@@ -28,8 +28,17 @@ from typing import Any
 
 from newretail.scenario import Scenario
 
-__all__ = ["CONSTRUCTION", "FAR", "Implied", "break_even", "holds_stated", "implied", "ledger_summary", "references",
-           "stated_range"]  # fmt: skip
+__all__ = [
+    "CONSTRUCTION",
+    "FAR",
+    "Implied",
+    "break_even",
+    "holds_stated",
+    "implied",
+    "ledger_summary",
+    "references",
+    "stated_range",
+]
 
 FAR = 3.0  # a value more than this factor beyond its reference range is implausible
 MIN_SIGNIFICANT = 2  # a round figure ("400 million", "10,000 times") is read to two significant digits
@@ -153,16 +162,24 @@ def implied(claim_id: str, scenario: Scenario, calibration: Any) -> list[Implied
         "ai_banners": [_implied("ai_impression_share", b.banners.ai_impression_share, "share of banner impressions")],
         "ai_banner_ctr_ratio": [
             _implied("human_ctr", e["human_ctr"], "share of impressions", "human_ctr"),
-            _implied("ai_causal_ctr_ratio", e["ai_banner_ctr_ratio_causal"], "ratio",
-                     note="what the AI creative does in the same slot; the rest of the observed 2.0 is placement"),
-            _implied("placement_allocation_skew", b.banners.placement_allocation_skew, "log-odds per unit of slot quality"),
-        ],  # fmt: skip
+            _implied(
+                "ai_causal_ctr_ratio",
+                e["ai_banner_ctr_ratio_causal"],
+                "ratio",
+                note="what the AI creative does in the same slot; the rest of the observed 2.0 is placement",
+            ),
+            _implied(
+                "placement_allocation_skew", b.banners.placement_allocation_skew, "log-odds per unit of slot quality"
+            ),
+        ],
         "personalized_pages": [
             _implied("pages_per_personalized_visit", calibration.shoppers.pages_per_visit, "pages", "pages_per_visit"),
             _implied("personalized_visits", s * e["visits"], "visits"),
         ],
         "personalized_page_conversion": [
-            _implied("conversion_personalized_visits", e["conversion_personalized"], "share of visits", "visit_conversion"),
+            _implied(
+                "conversion_personalized_visits", e["conversion_personalized"], "share of visits", "visit_conversion"
+            ),
             _implied("conversion_other_visits", e["conversion_other"], "share of visits", "visit_conversion"),
         ],
         "chatbot_inquiries": [_implied("inquiries_total", e["inquiries_total"], "inquiries")],
@@ -171,13 +188,17 @@ def implied(claim_id: str, scenario: Scenario, calibration: Any) -> list[Implied
             _implied("bot_resolution_rate", b.chatbot.bot_resolution_rate, "share of bot-handled inquiries"),
         ],
         "chatbot_efficiency_ratio": [
-            _implied("bot_concurrency", calibration.inquiries.bot_concurrency, "conversations per bot instance",
-                     note="public figures exist for human agents only (2-6 chats at once); vendors call a bot's "
-                          "concurrency unlimited, so an 'instance' has no outside scale"),
+            _implied(
+                "bot_concurrency",
+                calibration.inquiries.bot_concurrency,
+                "conversations per bot instance",
+                note="public figures exist for human agents only (2-6 chats at once); vendors call a bot's "
+                "concurrency unlimited, so an 'instance' has no outside scale",
+            ),
             _implied("human_occupancy", b.chatbot.human_occupancy, "share of paid time", "human_occupancy"),
             _implied("human_handle_s", b.chatbot.human_handle_s, "s", "human_handle_s"),
             _implied("bot_handle_s", b.chatbot.bot_handle_s, "s"),
-        ],  # fmt: skip
+        ],
         "hema_delivery_minutes": [
             _implied("hema_courier_speed", calibration.city.hema_speed_kmh, "km/h", "courier_speed_kmh"),
         ],
@@ -194,8 +215,8 @@ def implied(claim_id: str, scenario: Scenario, calibration: Any) -> list[Implied
 def calibration_of(manifest: dict[str, Any], scenario: Scenario) -> Any:
     """The solved parameters a dataset was drawn from, rebuilt from its manifest (solved again when the manifest's
     record does not fit the current parameter classes)."""
-    from newretail.generate import baseline, city, inquiries, shoppers
     from newretail.generate import banners as banner_model
+    from newretail.generate import baseline, city, inquiries, shoppers
     from newretail.generate.calibrate import Calibration, calibrate
 
     d = manifest.get("calibration")
@@ -217,7 +238,7 @@ def calibration_of(manifest: dict[str, Any], scenario: Scenario) -> Any:
 @lru_cache(maxsize=4)
 def _break_even_json(scenario_json: str, grid: str) -> dict[str, list[dict[str, Any]]]:
     from newretail.generate.calibrate import calibrate
-    from newretail.stress.frontier import SUPPORTED, grid_ranges, find_frontiers
+    from newretail.stress.frontier import SUPPORTED, find_frontiers, grid_ranges
     from newretail.stress.grid import load_grid
 
     sc = Scenario.model_validate_json(scenario_json)
@@ -228,7 +249,9 @@ def _break_even_json(scenario_json: str, grid: str) -> dict[str, list[dict[str, 
         if claim not in SUPPORTED or (claim, field) in seen or rng[0] == rng[1]:
             continue
         seen.add((claim, field))
-        frontiers = find_frontiers(claim, field, rng, base=sc, calibration=cal, mode="fixed", xtol=1e-4 * (rng[1] - rng[0]))
+        frontiers = find_frontiers(
+            claim, field, rng, base=sc, calibration=cal, mode="fixed", xtol=1e-4 * (rng[1] - rng[0])
+        )
         out.setdefault(claim, []).extend(f.to_dict() for f in frontiers)
     return out
 

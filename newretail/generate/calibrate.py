@@ -5,8 +5,23 @@ Expectations are exact where the model allows: over the exact joint distribution
 escalation integrals of the inquiries, so calibration carries no sampling error and the targets stay inside
 their intervals at any scale. Only the delivery percentiles use a fixed reference sample of the generator's own
 draws (seeded with ``CALIBRATION_SEED``, independent of the dataset seed); the city is generated whole at every
-scale, so its data's own sampling error dominates. Nothing here copies a target into an output: each parameter is
-solved, and ``expected`` recomputes every metric forward from the solved parameters.
+scale, so its data's own sampling error dominates. ``expected`` recomputes each metric forward from the parameters.
+
+What is *solved* (a root search, so that an expected value equals a figure): the personalization intercept
+(personalized_visit_share), the conversion intercept (personalized_page_conversion; under the "lift" reading the
+base conversion and the effect), visits per user (payment_transactions over the conversion), pages per visit
+(personalized_pages over the personalized visits), the order value's log-mean (gmv_usd), the parcel share
+(delivery_orders), the midnight spike and the payment delay (the two peaks), the banners' allocation intercept, click
+intercept and AI effect (ai_impression_share, human_ctr, ai_banner_ctr_ratio), the bot's transfer intercept
+(chatbot_share), Hema's courier speed and Sanjiang's picking multiplier (the two delivery promises), and the 2016
+event's visits, conversion and order value (gmv_yoy_growth with the growth shares).
+
+What is *set*, a figure or an assumption written into a generated value with no data that could contradict it:
+``CityParams.pilot_stores = sanjiang_pilot_stores`` (the pilot count), ``InquiryParams.bot_concurrency =
+chatbot_efficiency_ratio x human_occupancy x bot_handle_s / human_handle_s`` (the claim divides the same occupancy
+back out), ``ShopperParams.mobile_share = press.mobile_gmv_share``, banner impressions = ai_banners /
+ai_impression_share and inquiries = chatbot_inquiries / chatbot_share (totals, whose counts the sample then draws).
+The claims ledger marks the first three figures ``evidence: "construction"`` (newretail.claims.ledger.CONSTRUCTION).
 """
 
 from __future__ import annotations

@@ -128,7 +128,7 @@ def evaluate_claims(*, dataset: str | Path, out: str | Path) -> Path:
         from newretail.claims import evaluate  # type: ignore[import-not-found,unused-ignore]
 
         try:
-            rows = evaluate(ds).to_json()
+            rows = evaluate(ds, break_even=True).to_json()
         except Exception as exc:
             raise PaperError(f"claims on {ds.path} failed: {type(exc).__name__}: {exc}") from None
         if isinstance(rows, str):
@@ -173,7 +173,11 @@ def _claims(out: Path, sha256: str) -> dict[str, Any]:
         )
     holds = sum(1 for r in rows if r["holds"] and r["kind"] == "report")
     report = sum(1 for r in rows if r["kind"] == "report")
+    from newretail.claims.ledger import ledger_summary  # figures the data recreate, by construction, implausible
+
+    ledger = ledger_summary(rows)
     return {
+        "ledger": {**ledger, "recreated_count": len(ledger["recreated_by_data"])},
         "level_text": f"{CI_LEVEL:.0%}",
         "available": bool(data.get("available")),
         "reason": data.get("reason", ""),

@@ -106,10 +106,10 @@ class Robustness:
     for estimator checks), ``target``, ``sentence`` (see :mod:`newretail.stress.frontier`).
 
     ``table`` columns: ``claim``, ``reading``, ``label``, ``reported`` (the reading the claims table uses at the
-    base scenario), ``study``, ``mode``,
-    ``assumptions`` (the swept fields), ``ranges`` (the grid's range of each), ``points``, ``share_truth`` (share of points where the generator's
-    expected value supports the figure; null for estimator checks), ``share_data`` (share of points x seeds where
-    the small sample's interval supports it; for an estimator, its interval's coverage of the truth),
+    base scenario), ``study``, ``mode``, ``assumptions`` (the swept fields), ``ranges`` (the grid's range of
+    each), ``points``, ``share_truth`` (share of points where the generator's expected value supports the figure;
+    null for estimator checks), ``share_data`` (share of points x seeds where the small sample's interval supports
+    it; for an estimator, its interval's coverage of the truth),
     ``share`` (``share_truth`` where there is one, else ``share_data``), ``judged_on``, ``holds_at_base``
     (at the base scenario, from a one-at-a-time study of the claim; null when the grid has none).
     """

@@ -37,8 +37,17 @@ from newretail.stress.grid import FIXED_LEVERS, Grid, base_value
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["ASSUMPTION_UNITS", "Frontier", "data_frontiers", "expected_readings", "find_frontiers", "frontier_plot",
-           "frontier_table", "grid_ranges", "reading_range"]  # fmt: skip
+__all__ = [
+    "ASSUMPTION_UNITS",
+    "Frontier",
+    "data_frontiers",
+    "expected_readings",
+    "find_frontiers",
+    "frontier_plot",
+    "frontier_table",
+    "grid_ranges",
+    "reading_range",
+]
 
 SCAN = 17  # points of the first scan of a searched range
 ASSUMPTION_UNITS: dict[str, str] = {
@@ -59,8 +68,13 @@ ASSUMPTION_UNITS: dict[str, str] = {
     "behaviour.traffic.fx_rmb_per_usd_2016": "RMB per USD",
     "calibration.baseline.visits": "x the solved 2016 visits",
 }
-SUPPORTED = ("ai_banner_ctr_ratio", "personalized_page_conversion", "chatbot_share", "chatbot_efficiency_ratio",
-             "gmv_yoy_growth")  # fmt: skip
+SUPPORTED = (
+    "ai_banner_ctr_ratio",
+    "personalized_page_conversion",
+    "chatbot_share",
+    "chatbot_efficiency_ratio",
+    "gmv_yoy_growth",
+)
 
 
 @dataclass(frozen=True)
@@ -91,14 +105,19 @@ class Frontier:
         """JSON-ready dict: assumption, value, unit, direction first (the claims ledger's ``break_even`` keys)."""
         out = {k: getattr(self, k) for k in ("assumption", "value", "unit", "direction", "claim", "reading")}
         out.update(
-            bracket=list(self.bracket), searched=list(self.searched), base=self.base, mode=self.mode,
-            judged_on=self.judged_on, target=self.target, sentence=self.sentence,
-        )  # fmt: skip
+            bracket=list(self.bracket),
+            searched=list(self.searched),
+            base=self.base,
+            mode=self.mode,
+            judged_on=self.judged_on,
+            target=self.target,
+            sentence=self.sentence,
+        )
         return out
 
 
 def reading_range(claim: str, reading: str, target: float) -> tuple[float, float]:
-    """Values of a reading that support the figure: those that round to it (``two-sided``) or reach it (``at-least``)."""
+    """Values of a reading that support the figure: rounding to it (``two-sided``) or reaching it (``at-least``)."""
     check = CHECKS[claim]
     r = check.reading(reading)
     half = rounding_halfwidth(target, check.unit)
@@ -152,7 +171,11 @@ def _conversion(sc: Scenario, cal: Calibration) -> dict[str, float]:
     c1, c0 = conv(1.0), conv(0.0)
     rate = float(np.sum(w * prop * c1) / np.sum(w * prop))
     other = float(np.sum(w * (1 - prop) * c0) / np.sum(w * (1 - prop)))
-    return {"rate": rate, "lift": rate / other - 1.0, "causal_lift": float(np.sum(w * prop * c1) / np.sum(w * prop * c0)) - 1.0}
+    return {
+        "rate": rate,
+        "lift": rate / other - 1.0,
+        "causal_lift": float(np.sum(w * prop * c1) / np.sum(w * prop * c0)) - 1.0,
+    }
 
 
 def _chatbot_share(sc: Scenario, cal: Calibration) -> dict[str, float]:
@@ -196,7 +219,9 @@ _EXPECTED: dict[str, Callable[[Scenario, Calibration], dict[str, float]]] = {
 }
 
 
-def _setup(base: Scenario, cal: Calibration, claim: str, field: str, value: float, mode: str) -> tuple[Scenario, Calibration]:
+def _setup(
+    base: Scenario, cal: Calibration, claim: str, field: str, value: float, mode: str
+) -> tuple[Scenario, Calibration]:
     """The scenario and parameters at ``field = value``: ``fixed`` sets the solved parameter the field names (or
     scales a ``calibration.*`` factor); ``recalibrated`` solves the claim's generator group again."""
     if field.startswith("calibration."):
@@ -207,7 +232,9 @@ def _setup(base: Scenario, cal: Calibration, claim: str, field: str, value: floa
     if mode == "fixed":
         lever = FIXED_LEVERS.get(field)
         if field not in FIXED_LEVERS:
-            raise ValueError(f"field = {field!r}: not an assumption a fixed frontier can move ({', '.join(FIXED_LEVERS)})")
+            raise ValueError(
+                f"field = {field!r}: not an assumption a fixed frontier can move ({', '.join(FIXED_LEVERS)})"
+            )
         if lever is None:
             return sc, cal
         part = dataclasses.replace(getattr(cal, lever[0]), **{lever[1]: value})
@@ -249,19 +276,29 @@ def _margin(value: float, low: float, high: float) -> float:
     return min(value - low, high - value)
 
 
-def _sentence(claim: str, reading: str, field: str, unit: str, value: float | None, direction: str, target: float) -> str:
+def _sentence(
+    claim: str, reading: str, field: str, unit: str, value: float | None, direction: str, target: float
+) -> str:
     name = field.rsplit(".", 1)[-1]
     what = f"{claim} ({reading}) supports {target:g}"
     if value is None:
-        return f"{what} {'over the whole searched range' if direction == 'holds throughout' else 'nowhere in the searched range'} of {name}"
+        where = "over the whole searched range" if direction == "holds throughout" else "nowhere in the searched range"
+        return f"{what} {where} of {name}"
     side = "below" if direction == "holds below" else "above"
     return f"{what} only if {name} is {side} {value:.3g} {unit}"
 
 
 def find_frontiers(
-    claim: str, field: str, searched: tuple[float, float], *, base: Scenario, calibration: Calibration,
-    mode: str = "fixed", readings: Sequence[str] | None = None, xtol: float | None = None,
-) -> list[Frontier]:  # fmt: skip
+    claim: str,
+    field: str,
+    searched: tuple[float, float],
+    *,
+    base: Scenario,
+    calibration: Calibration,
+    mode: str = "fixed",
+    readings: Sequence[str] | None = None,
+    xtol: float | None = None,
+) -> list[Frontier]:
     """Break-evens of each reading of ``claim`` along ``field`` over ``searched`` (low, high), others at base.
 
     A scan of :data:`SCAN` values brackets each change of verdict; Brent's method on the reading's margin finds it
@@ -299,7 +336,7 @@ def find_frontiers(
             return _margin(at(float(x))[name], lo_r, hi_r)
 
         m = [margin(x) for x in xs]
-        found = []
+        found: list[tuple[float | None, str]] = []
         for x0, x1, m0, m1 in zip(xs[:-1], xs[1:], m[:-1], m[1:], strict=True):
             if (m0 >= 0) == (m1 >= 0):
                 continue
@@ -315,11 +352,24 @@ def find_frontiers(
         if not found:
             direction = "holds throughout" if m[0] >= 0 else "fails throughout"
             found = [(None, direction)]
-        for root, direction in found:
-            bracket = (root - tol, root + tol) if root is not None else (low, high)
+        for at_value, direction in found:
+            bracket = (at_value - tol, at_value + tol) if at_value is not None else (low, high)
             out.append(
-                Frontier(claim, name, field, unit, root, direction, bracket, (low, high), float(b), mode, "truth",
-                         float(target), _sentence(claim, name, field, unit, root, direction, float(target)))  # fmt: skip
+                Frontier(
+                    claim,
+                    name,
+                    field,
+                    unit,
+                    at_value,
+                    direction,
+                    bracket,
+                    (low, high),
+                    float(b),
+                    mode,
+                    "truth",
+                    float(target),
+                    _sentence(claim, name, field, unit, at_value, direction, float(target)),
+                )
             )
     return out
 
@@ -341,9 +391,13 @@ def grid_ranges(grid: Grid, claim: str | None = None) -> dict[tuple[str, str, st
 
 
 def frontier_table(
-    base: Scenario, grid: Grid, *, calibration: Calibration | None = None, claim: str | None = None,
+    base: Scenario,
+    grid: Grid,
+    *,
+    calibration: Calibration | None = None,
+    claim: str | None = None,
     modes: Sequence[str] = ("fixed", "recalibrated"),
-) -> pl.DataFrame:  # fmt: skip
+) -> pl.DataFrame:
     """Every frontier of a grid's numeric axes, searched over the grid's range of that axis (one row each).
 
     Parameters
@@ -356,12 +410,11 @@ def frontier_table(
     from newretail.generate.calibrate import calibrate
 
     cal = calibration if calibration is not None else calibrate(base)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (c, mode, field), rng in grid_ranges(grid, claim).items():
         if mode not in modes or rng[0] == rng[1]:
             continue
-        for f in find_frontiers(c, field, rng, base=base, calibration=cal, mode=mode):
-            rows.append(f.to_dict())
+        rows.extend(f.to_dict() for f in find_frontiers(c, field, rng, base=base, calibration=cal, mode=mode))
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
 
 
@@ -381,40 +434,72 @@ def data_frontiers(table: pl.DataFrame, grid: Grid, base: Scenario, *, study: st
             if other.field == axis.field:
                 continue
             b = base_value(other.field, base) if not other.is_factor else 1.0
-            nearest = min(other.values, key=lambda v, b=b: abs(float(v) - float(b)) if not isinstance(v, str) else 0.0)
+            numeric = [float(v) for v in other.values if not isinstance(v, str)]
+            nearest: Any = min(numeric, key=lambda v: abs(v - float(b))) if numeric else other.values[0]
             part = part.filter(pl.col(other.field) == nearest)
         for r in check.readings:
             share = (
-                part.filter(pl.col("reading") == r.name).group_by(axis.field).agg(pl.col("holds").cast(pl.Float64).mean())
+                part.filter(pl.col("reading") == r.name)
+                .group_by(axis.field)
+                .agg(pl.col("holds").cast(pl.Float64).mean())
                 .sort(axis.field)
-            )  # fmt: skip
+            )
             xs, ys = share[axis.field].to_numpy().astype(float), share["holds"].to_numpy()
             target = check.target(base)
             unit = ASSUMPTION_UNITS.get(axis.field, "")
-            found = []
+            found: list[tuple[float | None, tuple[float, float], str]] = []
             for x0, x1, y0, y1 in zip(xs[:-1], xs[1:], ys[:-1], ys[1:], strict=True):
                 if (y0 >= 0.5) != (y1 >= 0.5):
                     x = float(x0 + (0.5 - y0) * (x1 - x0) / (y1 - y0))
                     found.append((x, (float(x0), float(x1)), "holds below" if y0 >= 0.5 else "holds above"))
             if not found and len(ys):
-                found = [(None, (float(xs[0]), float(xs[-1])), "holds throughout" if ys[0] >= 0.5 else "fails throughout")]
-            for x, bracket, direction in found:
+                found = [
+                    (None, (float(xs[0]), float(xs[-1])), "holds throughout" if ys[0] >= 0.5 else "fails throughout")
+                ]
+            for x_at, bracket, direction in found:
                 out.append(
-                    Frontier(st.claim, r.name, axis.field, unit, x, direction, bracket, (float(xs[0]), float(xs[-1])),
-                             float(base_value(axis.field, base)) if not axis.is_factor else 1.0, st.mode, "data",
-                             math.nan if target is None else float(target),
-                             _sentence(st.claim, r.name, axis.field, unit, x, direction,
-                                       math.nan if target is None else float(target)))  # fmt: skip
+                    Frontier(
+                        st.claim,
+                        r.name,
+                        axis.field,
+                        unit,
+                        x_at,
+                        direction,
+                        bracket,
+                        (float(xs[0]), float(xs[-1])),
+                        float(base_value(axis.field, base)) if not axis.is_factor else 1.0,
+                        st.mode,
+                        "data",
+                        math.nan if target is None else float(target),
+                        _sentence(
+                            st.claim,
+                            r.name,
+                            axis.field,
+                            unit,
+                            x_at,
+                            direction,
+                            math.nan if target is None else float(target),
+                        ),
+                    )
                 )
     return out
 
 
 # ------------------------------------------------------------------------------------------------------------ plot
 def frontier_plot(
-    claim: str, x_field: str, y_field: str, *, base: Scenario, calibration: Calibration, x_range: tuple[float, float],
-    y_range: tuple[float, float], mode: str = "fixed", readings: Sequence[str] | None = None, points: int = 9,
+    claim: str,
+    x_field: str,
+    y_field: str,
+    *,
+    base: Scenario,
+    calibration: Calibration,
+    x_range: tuple[float, float],
+    y_range: tuple[float, float],
+    mode: str = "fixed",
+    readings: Sequence[str] | None = None,
+    points: int = 9,
     ax: Axes | None = None,
-) -> Axes:  # fmt: skip
+) -> Axes:
     """Frontiers as lines on two assumption axes: for ``points`` values of ``y_field`` over ``y_range``, the
     break-evens of each reading along ``x_field`` over ``x_range``; the base scenario is marked. Each line
     separates where a reading holds from where it does not (the legend says on which side)."""
@@ -428,16 +513,25 @@ def frontier_plot(
     lines: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for y in ys:
         sc, cal = _setup(base, calibration, claim, y_field, float(y), mode)
-        for f in find_frontiers(claim, x_field, x_range, base=sc, calibration=cal, mode=mode, readings=names, xtol=1e-4):
+        for f in find_frontiers(
+            claim, x_field, x_range, base=sc, calibration=cal, mode=mode, readings=names, xtol=1e-4
+        ):
             if f.value is not None:
                 lines.setdefault((f.reading, f.direction), []).append((f.value, float(y)))
     for i, ((reading, direction), pts) in enumerate(sorted(lines.items())):
         xy = np.array(pts)
-        ax.plot(xy[:, 0], xy[:, 1], marker="o", ms=3, color=f"C{i}", label=f"{check.reading(reading).label} ({direction})")
+        ax.plot(
+            xy[:, 0], xy[:, 1], marker="o", ms=3, color=f"C{i}", label=f"{check.reading(reading).label} ({direction})"
+        )
     bx = base_value(x_field, base) if not x_field.startswith("calibration.") else 1.0
     by = base_value(y_field, base) if not y_field.startswith("calibration.") else 1.0
     ax.plot([bx], [by], marker="*", ms=12, color="0.2", ls="", label="base scenario")
-    ax.set(xlim=x_range, ylim=y_range, xlabel=f"{x_field.rsplit('.', 1)[-1]} ({ASSUMPTION_UNITS.get(x_field, '')})",
-           ylabel=f"{y_field.rsplit('.', 1)[-1]} ({ASSUMPTION_UNITS.get(y_field, '')})", title=f"{claim}: break-even ({mode})")  # fmt: skip
+    ax.set(
+        xlim=x_range,
+        ylim=y_range,
+        xlabel=f"{x_field.rsplit('.', 1)[-1]} ({ASSUMPTION_UNITS.get(x_field, '')})",
+        ylabel=f"{y_field.rsplit('.', 1)[-1]} ({ASSUMPTION_UNITS.get(y_field, '')})",
+        title=f"{claim}: break-even ({mode})",
+    )
     ax.legend(fontsize=7)
     return ax
