@@ -200,7 +200,7 @@ def stress(
         from rich.console import Console
         from rich.table import Table
 
-        rob = result.robustness().table
+        rob = result.robustness(frontier_modes=()).table  # shares only: frontiers are in the API and notebook 06
         summary = Table("claim", "reading", "study", "mode", "points", "holds over the region", "at base")
         for row in rob.iter_rows(named=True):
             base = {True: "[green]yes[/]", False: "[red]no[/]", None: ""}[row["holds_at_base"]]

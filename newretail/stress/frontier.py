@@ -506,7 +506,7 @@ def frontier_plot(
     import matplotlib.pyplot as plt
 
     if ax is None:
-        _, ax = plt.subplots(figsize=(5.5, 4.0))
+        _, ax = plt.subplots(figsize=(6.5, 4.5))
     check = CHECKS[claim]
     names = list(readings) if readings is not None else [r.name for r in check.readings]
     ys = np.linspace(float(y_range[0]), float(y_range[1]), points)
