@@ -76,7 +76,9 @@ def generate(
     ] = "singles_day_2017",
     scale: Annotated[float, typer.Option(help="Share of the full event to generate, in (0, 1].")] = 1e-4,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Dataset folder [default: data/synthetic/<scenario>].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Dataset folder [default: <data folder>/<scenario>-<scale>-s<seed>].")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [default: the machine's cores].")] = None,
     engine: Annotated[str, typer.Option(help="'local' processes or a 'dask' cluster.")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (engine dask).")] = None,
@@ -88,9 +90,16 @@ def generate(
     from newretail.generate import generate as run
     from newretail.scenario import ScenarioError, load_scenario
 
+    if out is None:  # the folder datasets.load uses for the same scenario, scale and seed (see newretail doctor)
+        from newretail.datasets import dataset_path
+
+        try:
+            out = dataset_path(scenario, scale=scale, seed=seed)
+        except ValueError as exc:
+            fail(str(exc))
     try:
         sc = load_scenario(scenario)
-        folder = out if out is not None else Path("data/synthetic") / sc.name
+        folder = out
         with progress_bar("generating", str(folder), "partitions", quiet=quiet) as tick:
             manifest = run(
                 sc,
