@@ -101,10 +101,10 @@ stress-dense: setup ## Run the dense stress sweep (resumable): $NEWRETAIL_DATA/s
 	$(BIN)/newretail stress --scenario $(SCENARIO) --grid dense --seed $(SEED) --workers $(WORKERS) \
 		--out $(NEWRETAIL_DATA)/stress-dense --cache $(NEWRETAIL_DATA)/stress-cache
 
-# the built sdist and wheel installed with each extra into fresh environments, run in an empty folder
-# (tests/packaging/; a few minutes, mostly installing; needs the registry or uv's cache)
+# dist/newretail-<version>.tar.gz and the wheel, then the wheel installed with each extra into fresh environments
+# and run in an empty folder (tests/packaging/; a few minutes, mostly generation; installs come from uv's cache)
 package: setup ## Build the sdist and wheel into dist/ and test them installed outside the checkout
-	NEWRETAIL_PACKAGING=1 $(BIN)/python -m pytest tests/packaging -p no:cacheprovider
+	NEWRETAIL_PACKAGING=1 NEWRETAIL_DIST=$(CURDIR)/dist $(BIN)/python -m pytest tests/packaging -p no:cacheprovider
 
 clean: ## Remove the build output and the generated data (keeps .venv)
 	rm -rf $(BUILD) data/synthetic/*/

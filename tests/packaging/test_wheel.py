@@ -93,7 +93,8 @@ def test_wheel_metadata_states_licence_pins_and_extras(wheel: Path) -> None:
     assert "License-Expression: MIT" in meta.splitlines()
     requires = set(re.findall(r"^Requires-Dist: ([^;\n]+?)\s*$", meta, flags=re.M))
     assert set(PYPROJECT["project"]["dependencies"]) <= requires
-    assert set(re.findall(r"^Provides-Extra: (\S+)", meta, flags=re.M)) == set(PYPROJECT["project"]["optional-dependencies"])
+    extras = set(re.findall(r"^Provides-Extra: (\S+)", meta, flags=re.M))
+    assert extras == set(PYPROJECT["project"]["optional-dependencies"])
 
 
 def _package_files() -> list[str]:
@@ -122,15 +123,15 @@ def _resource_reads() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text())):
             parts: list[str] = []
             while True:  # unwind  files("newretail") / "a" / "b"   or   files("newretail").joinpath("a", "b")
-                if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant):
+                if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                    if not isinstance(node.right, ast.Constant):
+                        break
                     parts.insert(0, str(node.right.value))
                     node = node.left
                 elif (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "joinpath"
+                    isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "joinpath"
                 ):
-                    parts[:0] = [a.value for a in node.args if isinstance(a, ast.Constant)]
+                    parts[:0] = [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
                     node = node.func.value
                 else:
                     break
@@ -281,8 +282,9 @@ def test_extra_notebooks_runs_the_quickstart_with_papermill(
     assert _run([bin_dir / "newretail", "--version"], cwd=tmp_path, env=env).strip() == f"newretail {VERSION}"
     notebook = tmp_path / "00_quickstart.ipynb"
     shutil.copy(ROOT / "notebooks" / "00_quickstart.ipynb", notebook)
+    parameters = ["-p", "dataset", str(core["day"]), "-p", "scale", SCALE, "-p", "seed", SEED]
     _run([bin_dir / "papermill", notebook, tmp_path / "executed.ipynb", "-k", "python3", "--no-progress-bar",
-          "-p", "dataset", str(core["day"]), "-p", "scale", SCALE, "-p", "seed", SEED], cwd=tmp_path, env=env)  # fmt: skip
+          *parameters], cwd=tmp_path, env=env)  # fmt: skip
     executed = json.loads((tmp_path / "executed.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
