@@ -104,7 +104,7 @@ stress-dense: setup ## Run the dense stress sweep (resumable): $NEWRETAIL_DATA/s
 # dist/newretail-<version>.tar.gz and the wheel, then the wheel installed with each extra into fresh environments
 # and run in an empty folder (tests/packaging/; a few minutes, mostly generation; installs come from uv's cache)
 package: setup ## Build the sdist and wheel into dist/ and test them installed outside the checkout
-	NEWRETAIL_PACKAGING=1 NEWRETAIL_DIST=$(CURDIR)/dist $(BIN)/python -m pytest tests/packaging -p no:cacheprovider
+	NEWRETAIL_PACKAGING=1 NEWRETAIL_DIST=$(CURDIR)/dist $(BIN)/python -m pytest tests/packaging -p no:cacheprovider --durations=0
 
 clean: ## Remove the build output and the generated data (keeps .venv)
 	rm -rf $(BUILD) data/synthetic/*/
