@@ -9,14 +9,20 @@ SCENARIO ?= singles_day_2017
 SCALE ?= 1e-4
 SEED ?= 20171111
 WORKERS ?= 2
-DATA := data/synthetic/$(SCENARIO)
+# one dataset folder for make, the notebooks and newretail.datasets.load (exported to every command below); the
+# dataset's own folder is named by the package's dataset_path (standard library only, so it runs before setup)
+NEWRETAIL_DATA ?= $(CURDIR)/data/synthetic
+export NEWRETAIL_DATA
+DATA := $(shell PYTHONPATH="$(CURDIR)" $(PYTHON) -c "from newretail.datasets import dataset_path; \
+	print(dataset_path('$(SCENARIO)', scale=float('$(SCALE)'), seed=int('$(SEED)'), root='$(NEWRETAIL_DATA)'))")
+$(if $(DATA),,$(error cannot name the dataset folder for SCENARIO=$(SCENARIO) SCALE=$(SCALE) SEED=$(SEED)))
 BUILD := paper/build
 SOURCES := $(shell find newretail -name '*.py' -o -name '*.toml' 2>/dev/null)
 export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test lint paper lab lock clean docs bench stress-dense
+.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -31,16 +37,16 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 setup: $(BIN)/.installed ## Create .venv and install the pinned dependencies (uv, from requirements.lock)
 
-# the dataset depends on the generator's code, the scenarios and the run's parameters (kept in a stamp file)
-$(DATA)/.params-$(SCALE)-$(SEED): | $(BIN)/.installed
-	@mkdir -p $(DATA) && rm -f $(DATA)/.params-* && touch $@
-
+# the dataset depends on the generator's code and the scenarios; its folder name carries scenario, scale and seed
 GENERATOR := $(wildcard newretail/generate/*.py newretail/scenarios/*.toml) newretail/scenario.py newretail/schemas.py
 
-$(DATA)/manifest.json: $(BIN)/.installed $(GENERATOR) $(DATA)/.params-$(SCALE)-$(SEED)
+$(DATA)/manifest.json: $(BIN)/.installed $(GENERATOR)
 	$(BIN)/newretail generate --scenario $(SCENARIO) --scale $(SCALE) --seed $(SEED) --out $(DATA) --workers $(WORKERS) --overwrite
 
-data: $(DATA)/manifest.json ## Generate the default dataset (SCALE, SEED, SCENARIO to change it)
+data: $(DATA)/manifest.json ## Generate the default dataset (SCALE, SEED, SCENARIO to change it) into NEWRETAIL_DATA
+
+data-path: ## Print the dataset folder that make data and datasets.load use for SCENARIO, SCALE, SEED
+	@echo $(DATA)
 
 lint: setup ## ruff and mypy over the package
 	$(BIN)/ruff check newretail tests
@@ -91,9 +97,14 @@ bench: setup ## Run the benchmarks (on demand, ~30 min; BENCH= to choose): table
 
 # notebook 06 runs the stress grid paper.toml; dense.toml is finer (1690 points, about 6 min on two cores), resumes
 # when interrupted, and shares the notebook's cache, so the notebook can then show it at no cost (grid = "dense")
-stress-dense: setup ## Run the dense stress sweep (resumable): data/synthetic/stress-dense/results.parquet
+stress-dense: setup ## Run the dense stress sweep (resumable): $NEWRETAIL_DATA/stress-dense/results.parquet
 	$(BIN)/newretail stress --scenario $(SCENARIO) --grid dense --seed $(SEED) --workers $(WORKERS) \
-		--out data/synthetic/stress-dense --cache data/synthetic/stress-cache
+		--out $(NEWRETAIL_DATA)/stress-dense --cache $(NEWRETAIL_DATA)/stress-cache
+
+# dist/newretail-<version>.tar.gz and the wheel, then the wheel installed with each extra into fresh environments
+# and run in an empty folder (tests/packaging/; a few minutes, mostly generation; installs come from uv's cache)
+package: setup ## Build the sdist and wheel into dist/ and test them installed outside the checkout
+	NEWRETAIL_PACKAGING=1 NEWRETAIL_DIST=$(CURDIR)/dist $(BIN)/python -m pytest tests/packaging -p no:cacheprovider --durations=0
 
 clean: ## Remove the build output and the generated data (keeps .venv)
 	rm -rf $(BUILD) data/synthetic/*/

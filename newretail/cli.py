@@ -23,6 +23,24 @@ app.add_typer(scenario_app, name="scenario")
 EXIT_BAD_INPUT = 2
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from newretail import __version__
+
+        typer.echo(f"newretail {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Recreate and stress-test the AI figures of Alibaba's 2017 Singles' Day on synthetic data."""
+
+
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print one clear line to stderr and exit (2 for bad input, 1 for a failed check)."""
     typer.echo(f"newretail: error: {message}", err=True)
@@ -58,7 +76,9 @@ def generate(
     ] = "singles_day_2017",
     scale: Annotated[float, typer.Option(help="Share of the full event to generate, in (0, 1].")] = 1e-4,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same bytes.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Dataset folder [default: data/synthetic/<scenario>].")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Dataset folder [default: <data folder>/<scenario>-<scale>-s<seed>].")
+    ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes [default: the machine's cores].")] = None,
     engine: Annotated[str, typer.Option(help="'local' processes or a 'dask' cluster.")] = "local",
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address (engine dask).")] = None,
@@ -70,9 +90,16 @@ def generate(
     from newretail.generate import generate as run
     from newretail.scenario import ScenarioError, load_scenario
 
+    if out is None:  # the folder datasets.load uses for the same scenario, scale and seed (see newretail doctor)
+        from newretail.datasets import dataset_path
+
+        try:
+            out = dataset_path(scenario, scale=scale, seed=seed)
+        except ValueError as exc:
+            fail(str(exc))
     try:
         sc = load_scenario(scenario)
-        folder = out if out is not None else Path("data/synthetic") / sc.name
+        folder = out
         with progress_bar("generating", str(folder), "partitions", quiet=quiet) as tick:
             manifest = run(
                 sc,
@@ -220,7 +247,9 @@ def stress(
 def doctor(
     scenario: Annotated[str, typer.Option(help="Scenario you are about to generate.")] = "singles_day_2017",
     scale: Annotated[float, typer.Option(help="Scale you are about to generate.")] = 1e-4,
-    out: Annotated[Path, typer.Option(help="Output folder you are about to use.")] = Path("data/synthetic"),
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder you are about to use [default: the data folder].")
+    ] = None,
 ) -> None:
     """Check Python, packages against the lock file, cores, memory, free disk and the output folder."""
     from rich.console import Console
@@ -230,6 +259,7 @@ def doctor(
 
     checks = run_checks(scenario=scenario, scale=scale, out=out)
     table = Table("check", "status", "found", "what to do")
+    table.columns[2].overflow = "fold"  # paths are shown whole
     colour = {"ok": "green", "warn": "yellow", "fail": "red"}
     for c in checks:
         table.add_row(c.name, f"[{colour[c.status]}]{c.status}[/]", c.found, c.fix)

@@ -128,14 +128,30 @@ def _check_writable(out: Path) -> Check:
     return Check("output", "ok", f"{probe} is writable")
 
 
+def _check_data_home() -> Check:
+    from newretail.datasets import ENV_VAR, data_home
+
+    folder = data_home()
+    if os.environ.get(ENV_VAR, "").strip():
+        return Check("data", "ok", f"{folder} (from {ENV_VAR})")
+    return Check("data", "ok", f"{folder} (per-user default)", f"set {ENV_VAR} to keep datasets elsewhere")
+
+
 def run_checks(
-    *, scenario: str = "singles_day_2017", scale: float = 1e-4, out: str | Path = "data/synthetic"
+    *, scenario: str = "singles_day_2017", scale: float = 1e-4, out: str | Path | None = None
 ) -> list[Check]:
-    """Run every check for generating ``scenario`` at ``scale`` into ``out``."""
-    folder = Path(out)
+    """Run every check for generating ``scenario`` at ``scale`` into ``out``.
+
+    ``out`` defaults to the dataset folder, :func:`newretail.datasets.data_home` (``$NEWRETAIL_DATA`` or the
+    per-user data folder), which the ``data`` check names.
+    """
+    from newretail.datasets import data_home
+
+    folder = Path(out) if out is not None else data_home()
     return [
         _check_python(),
         _check_packages(find_lock_file()),
+        _check_data_home(),
         _check_cores(),
         _check_memory(),
         _check_disk(scenario, scale, folder),

@@ -9,13 +9,61 @@ from __future__ import annotations
 
 import json
 import math
+import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["Outputs"]
+__all__ = ["KEY_PACKAGES", "Outputs", "versions"]
+
+KEY_PACKAGES = (
+    "numpy",
+    "polars",
+    "pyarrow",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "statsmodels",
+    "lightgbm",
+    "shap",
+    "matplotlib",
+    "seaborn",
+)
+"""The packages whose versions a notebook's versions cell shows, after Python and newretail."""
+
+
+def versions(packages: Sequence[str] = KEY_PACKAGES, *, show: bool = True) -> dict[str, str]:
+    """Versions of Python, newretail and ``packages``, read from the installed packages' metadata.
+
+    For a notebook's last cell: ``newretail.notebook.versions()`` prints one ``name version`` line each and returns
+    them. A package that is not installed shows ``"not installed"``.
+
+    Parameters
+    ----------
+    packages : distribution names (as on PyPI, e.g. ``"scikit-learn"``); default :data:`KEY_PACKAGES`.
+    show : print the table (default True); False only returns it.
+
+    Returns
+    -------
+    dict
+        ``{"python": ..., "newretail": ..., <package>: ...}`` in that order.
+    """
+    if isinstance(packages, str) or not all(isinstance(p, str) and p for p in packages):
+        raise TypeError(f"packages = {packages!r}: must be a sequence of package names")
+    found = {"python": platform.python_version()}
+    for name in ("newretail", *packages):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    if show:
+        width = max(map(len, found))
+        print("\n".join(f"{name:<{width}}  {version}" for name, version in found.items()))
+    return found
 
 
 def _clean(value: Any) -> Any:

@@ -26,7 +26,7 @@ from newretail.paper.fmt import format_cell, format_interval, format_value
 from newretail.paper.run import PaperError
 from newretail.scenario import available_scenarios
 
-__all__ = ["SECTIONS", "Section", "collect", "evaluate_claims"]
+__all__ = ["SECTIONS", "Section", "collect", "evaluate_claims", "provenance"]
 
 FORMAT = 1
 CI_LEVEL = 0.95  # the level of every interval the notebooks and the claims report
@@ -322,17 +322,42 @@ def _installed(name: str) -> str:
         return "not installed"
 
 
-def _git(repo: Path) -> dict[str, Any]:
+def provenance(repo: Path | None = None) -> dict[str, Any]:
+    """The package's version (installed metadata) and, where known, the commit it was built from.
+
+    The commit is the checkout's ``HEAD`` when ``repo`` (default: the folder holding the package) is the top of a git
+    work tree, else the ``commit_id`` pip recorded when installing from a VCS URL, else None: an installed wheel has
+    no commit, which is not an error. ``dirty`` is None when the commit is not from a checkout.
+    """
+    folder = Path(repo) if repo is not None else REPO
+
     def git(*args: str) -> str:
-        done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=False)
+        except OSError:  # no git program
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
 
-    commit = git("rev-parse", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else False
+    top = git("rev-parse", "--show-toplevel")  # site-packages inside some other repository is not our checkout
+    if top and Path(top).resolve() == folder.resolve():
+        commit = git("rev-parse", "HEAD") or None
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None
+        return {"newretail": __version__, "commit": commit, "dirty": dirty, "source": "git checkout"}
+    try:
+        direct = json.loads(metadata.distribution("newretail").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError):
+        direct = {}
+    commit = direct.get("vcs_info", {}).get("commit_id")
+    return {"newretail": __version__, "commit": commit, "dirty": None, "source": "vcs install" if commit else "package"}
+
+
+def _git(prov: dict[str, Any]) -> dict[str, Any]:
+    """The ``git`` block the paper's source prints (strings, also outside a checkout)."""
+    commit = prov["commit"]
     return {
         "commit": commit or "unknown (not a git checkout)",
         "short": commit[:12] if commit else "unknown",
-        "dirty": dirty,
+        "dirty": bool(prov["dirty"]),
     }
 
 
@@ -526,7 +551,7 @@ def collect(
         }
         for s in SECTIONS
     ]
-    git = _git(repo)
+    prov = provenance(repo)
     payload = {
         "format": FORMAT,
         "run": {
@@ -544,7 +569,8 @@ def collect(
             "files": sum(len(ds.files(t)) for t in ds.tables),
             "command": f"make paper SCALE={ds.scale:g} SEED={ds.seed}",
         },
-        "git": git,
+        "provenance": prov,
+        "git": _git(prov),
         "versions": {
             "python": platform.python_version(),
             "newretail": __version__,
