@@ -197,11 +197,12 @@ def _log_interval(value: float, var_log: float) -> tuple[float, float]:
 
 
 def _wilson(count: int, n: int) -> tuple[float, float]:
-    from statsmodels.stats.proportion import proportion_confint
+    """Wilson interval of a share (:func:`newretail.methods.proportion_interval`); NaN without trials."""
+    from newretail.methods.intervals import proportion_interval
 
     if n == 0:
         return NAN, NAN
-    low, high = proportion_confint(count, n, alpha=0.05, method="wilson")
+    _, low, high = proportion_interval(count, n, alpha=0.05)
     return float(low), float(high)
 
 
