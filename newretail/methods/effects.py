@@ -196,7 +196,7 @@ def average_effect(
     propensity : the chance of treatment when known by design (a number in (0, 1), or a column of per-row
         probabilities); ``None`` estimates it from ``covariates`` (LightGBM, cross-fitted), clipped to
         ``[clip, 1 - clip]``: a warning names the covariates when some rows are clipped, an error when more than
-        10% are (the arms do not overlap).
+        10% are or when the arms' estimated propensities do not overlap at all.
     folds : cross-fitting folds (>= 2), stratified by treatment.
     alpha : 1 - confidence level, in (0, 0.5].
     random_state, num_threads : LightGBM's seed and thread count; the fold split uses ``random_state`` too, after
@@ -260,6 +260,11 @@ def average_effect(
         if e_known is None:
             e[held] = _fit_predict(learner, X, tv.astype(np.float64), train, held, True, salt=10 * k + 2)
     if e_known is None:
+        if e[tv == 1].min() > e[tv == 0].max() or e[tv == 0].min() > e[tv == 1].max():
+            raise MethodInputError(
+                f"covariates ({', '.join(covariates)}): the estimated propensities of the treated and untreated do "
+                "not overlap at all; no average effect"
+            )
         outside = (e < clip) | (e > 1 - clip)
         if outside.any():
             share = float(outside.mean())
