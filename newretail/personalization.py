@@ -28,9 +28,9 @@ import polars as pl
 from scipy import stats
 
 from newretail.dataset import Dataset
-from newretail.scenario import Scenario
 from newretail.methods import effects, learners
 from newretail.methods.effects import Effect
+from newretail.scenario import Scenario
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

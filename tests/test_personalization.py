@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from newretail import personalization as pz
-from newretail.methods import effects, learners
 from newretail.dataset import Dataset, open_dataset
 from newretail.generate import calibrate, generate
+from newretail.methods import effects, learners
 from newretail.scenario import load_scenario
 
 
@@ -162,7 +162,9 @@ def test_bad_inputs_are_named(frame: pl.DataFrame) -> None:
     with pytest.raises(ValueError, match="treatment"):
         learners.TLearner().fit(np.zeros((4, 2)), np.array([0, 1, 2, 1]), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="folds"):
-        learners.cross_fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), groups=np.arange(4), folds=1)
+        learners.cross_fit(
+            np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), groups=np.arange(4), folds=1
+        )
     with pytest.raises(ValueError, match="estimand"):
         effects.aipw_effect(np.ones(2), np.ones(2), np.ones(2), np.ones(2), np.ones(2), estimand="atc")  # type: ignore[arg-type]
 

@@ -81,7 +81,7 @@ class Effect:
         ax.set_yticks([0], [self.name])
         ax.set_xlabel("effect (treated minus untreated)")
         ax.set_title(f"{self.method or self.name} (n = {self.n:,})", fontsize=9)
-        return fig  # type: ignore[return-value]
+        return fig
 
 
 def _mean_with_se(scores: np.ndarray, groups: np.ndarray | None) -> tuple[float, float]:

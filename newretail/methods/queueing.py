@@ -149,7 +149,7 @@ class ErlangC:
         int or numpy.ndarray
             Agents (int64 for arrays); 0 where nobody arrives.
         """
-        for name, value, high in (("service_level", service_level, 1.0), ("shrinkage", shrinkage, 1.0)):
+        for name, value in (("service_level", service_level), ("shrinkage", shrinkage)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
                 raise MethodInputError(f"{name}: must be a number, got {value!r}")
         if not 0.0 < service_level < 1.0:
