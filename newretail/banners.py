@@ -24,7 +24,7 @@ import polars as pl
 from scipy import optimize, stats
 
 from newretail.dataset import Dataset
-from newretail.methods.intervals import proportion_interval, ratio_interval
+from newretail.methods.intervals import proportion_interval, ratio_interval, standardized_ratio
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -321,33 +321,33 @@ def _standardized(counts: pl.DataFrame, groups: Sequence[str], alpha: float) -> 
             f"strata: a stratum has AI impressions but no human ones to compare with ({empty.row(0, named=True)}); "
             "use coarser strata or more data"
         )
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    p1 = pl.col("ai_clicks") / pl.col("ai_impressions")
-    p0 = pl.col("human_clicks") / pl.col("human_impressions")
-    n1 = pl.col("ai_impressions")
     aggs = [
-        n1.sum().alias("ai_impressions"),
-        pl.col("ai_clicks").sum().alias("ai_clicks"),
-        pl.col("human_impressions").sum().alias("human_impressions"),
-        pl.col("human_clicks").sum().alias("human_clicks"),
-        (n1 * p0).sum().alias("_expected_clicks"),
-        (n1 * p1.fill_nan(0) * (1 - p1.fill_nan(0))).sum().alias("_var_clicks"),
-        (n1**2 * p0 * (1 - p0) / pl.col("human_impressions")).sum().alias("_var_expected"),
+        pl.col("ai_impressions").sum(),
+        pl.col("ai_clicks").sum(),
+        pl.col("human_impressions").sum(),
+        pl.col("human_clicks").sum(),
+        (pl.col("ai_impressions") * pl.col("human_clicks") / pl.col("human_impressions")).sum().alias("_expected"),
     ]
     out = counts.group_by(list(groups)).agg(aggs).sort(list(groups)) if groups else counts.select(aggs)
-    log_ratio = (pl.col("ai_clicks") / pl.col("_expected_clicks")).log()
-    se = (
-        pl.col("_var_clicks") / pl.col("ai_clicks") ** 2 + pl.col("_var_expected") / pl.col("_expected_clicks") ** 2
-    ).sqrt()
+    parts = counts.partition_by(list(groups), as_dict=True) if groups else {(): counts}
+    intervals = []
+    for row in out.iter_rows(named=True):
+        cells = parts[tuple(row[g] for g in groups)]
+        ratio, low, high = standardized_ratio(
+            *(cells[c].to_numpy() for c in ("ai_clicks", "ai_impressions", "human_clicks", "human_impressions")),
+            alpha=alpha,
+        )
+        intervals.append((ratio, low, high))
+    ratio, low, high = (np.array(v, dtype=np.float64) for v in zip(*intervals, strict=True))
     return (
         out.with_columns(
             ai_ctr=pl.col("ai_clicks") / pl.col("ai_impressions"),
-            human_ctr_standardized=pl.col("_expected_clicks") / pl.col("ai_impressions"),
-            ratio=log_ratio.exp(),
-            ci_low=(log_ratio - z * se).exp(),
-            ci_high=(log_ratio + z * se).exp(),
+            human_ctr_standardized=pl.col("_expected") / pl.col("ai_impressions"),
+            ratio=pl.Series(ratio),
+            ci_low=pl.Series(low),
+            ci_high=pl.Series(high),
         )
-        .drop("_expected_clicks", "_var_clicks", "_var_expected")
+        .drop("_expected")
         .fill_nan(None)
     )
 

@@ -10,7 +10,8 @@ assumptions and then with the observed handling times and the observed minute-by
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from matplotlib.figure import Figure
 from newretail.chatbot._data import HUMAN, inquiries, interval_index
 from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
+from newretail.methods import MethodInputError
 from newretail.methods.queueing import ErlangC
 
 __all__ = [
@@ -35,6 +37,16 @@ __all__ = [
 ]
 
 
+@contextmanager
+def _named_as_here() -> Iterator[None]:
+    """Errors from :class:`ErlangC` with its argument names replaced by this module's (``aht_s``, ...)."""
+    try:
+        yield
+    except MethodInputError as err:
+        message = str(err).replace("handle_s", "aht_s").replace("arrivals_per_s", "arrival_rate_per_s")
+        raise MethodInputError(message) from None
+
+
 def erlang_c_service_level(
     agents: int | np.ndarray,
     arrival_rate_per_s: float | np.ndarray,
@@ -44,7 +56,8 @@ def erlang_c_service_level(
 ) -> np.ndarray:
     """Share of customers answered within ``answer_s`` seconds by ``agents`` agents, element-wise: a shortcut to
     :meth:`newretail.methods.ErlangC.service_level` (0 where ``A >= N``, 1 where nobody arrives)."""
-    return np.asarray(ErlangC(arrival_rate_per_s, aht_s).service_level(agents, answer_s))
+    with _named_as_here():
+        return np.asarray(ErlangC(arrival_rate_per_s, aht_s).service_level(agents, answer_s))
 
 
 def erlang_c_agents(
@@ -56,7 +69,8 @@ def erlang_c_agents(
 ) -> np.ndarray:
     """Fewest agents answering ``service_level`` of customers within ``answer_s`` seconds, element-wise (int64): a
     shortcut to :meth:`newretail.methods.ErlangC.agents`."""
-    return np.asarray(ErlangC(arrival_rate_per_s, aht_s).agents(service_level, answer_s), dtype=np.int64)
+    with _named_as_here():
+        return np.asarray(ErlangC(arrival_rate_per_s, aht_s).agents(service_level, answer_s), dtype=np.int64)
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,22 @@
 """Intervals from counts: a ratio of two proportions, one proportion, one Poisson count.
 
 These are the only implementations in the package of the count-level CTR ratio interval (Katz's log method, Fieller's
-and the delta method on the ratio scale), the Wilson (or other binomial) interval and the exact Poisson (Garwood)
-interval; the analyses, the claims and the stress tests call them. Each function takes scalars or numpy arrays
-(element-wise) and returns floats for scalar input, arrays otherwise. statsmodels and scipy compute the intervals.
+and the delta method on the ratio scale), the ratio standardized over strata, the Wilson (or other binomial) interval
+and the exact Poisson (Garwood) interval; the analyses, the claims and the stress tests call them. The functions
+take scalars or numpy arrays (element-wise; strata for the standardized ratio) and return floats for scalar input,
+arrays otherwise. statsmodels and scipy compute the intervals.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import numpy as np
 
 from newretail.methods._frames import MethodInputError, check_alpha
 
-__all__ = ["poisson_interval", "proportion_interval", "ratio_interval"]
+__all__ = ["poisson_interval", "proportion_interval", "ratio_interval", "standardized_ratio"]
 
 RatioMethod = Literal["katz", "fieller", "delta"]
 RATIO_METHODS = ("katz", "fieller", "delta")
@@ -194,3 +196,45 @@ def poisson_interval(count: Any, *, exposure: Any = 1.0, alpha: float = 0.05) ->
         low, high = confint_poisson(k, e, method="exact-c", alpha=alpha)
     low = np.where(k == 0, 0.0, np.nan_to_num(np.asarray(low, dtype=np.float64), nan=0.0))
     return _out(scalar, k / e, low, high)
+
+
+def standardized_ratio(x1: Any, n1: Any, x0: Any, n0: Any, *, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Ratio of proportions standardized over strata, with a ``1 - alpha`` interval (delta method on the log).
+
+    The successes of the numerator group over those it would have had at the reference group's proportion in each
+    stratum, ``sum(x1) / sum(n1 * x0 / n0)`` (indirect standardization, an SMR-type estimate: the effect on the
+    numerator group's trials). The log ratio's variance adds ``sum(n1 p1 (1 - p1)) / sum(x1)^2`` and
+    ``sum(n1^2 p0 (1 - p0) / n0) / expected^2``, taking the numerator group's allocation over strata as fixed.
+
+    Parameters
+    ----------
+    x1, n1, x0, n0 : counts per stratum (1-d arrays of equal length): successes and trials of the numerator and
+        the reference group. Every stratum with numerator trials needs reference trials.
+    alpha : 1 - confidence level, in (0, 0.5].
+
+    Returns
+    -------
+    (ratio, low, high)
+        Floats; ``low``/``high`` are NaN when there are no numerator successes or no expected ones.
+    """
+    alpha = check_alpha(alpha)
+    a1, t1, a0, t0 = (np.atleast_1d(_counts(v, name)) for v, name in ((x1, "x1"), (n1, "n1"), (x0, "x0"), (n0, "n0")))
+    if not (a1.shape == t1.shape == a0.shape == t0.shape) or a1.ndim != 1:
+        raise MethodInputError("x1, n1, x0, n0: must be 1-d arrays of equal length (one value per stratum)")
+    for x, n, name in ((a1, t1, "x1"), (a0, t0, "x0")):
+        if np.any(x > n):
+            raise MethodInputError(f"{name}: more successes than trials ({x[x > n].flat[0]:g} > {n[x > n].flat[0]:g})")
+    if np.any((t0 == 0) & (t1 > 0)):
+        raise MethodInputError("n0: a stratum with numerator trials has no reference trials to compare with")
+    from scipy import stats
+
+    used = t1 > 0
+    a1, t1, a0, t0 = a1[used], t1[used], a0[used], t0[used]
+    p1, p0 = a1 / t1, a0 / t0
+    observed, expected = float(a1.sum()), float(np.sum(t1 * p0))
+    if observed <= 0 or expected <= 0:
+        return (0.0 if expected > 0 else math.nan), math.nan, math.nan
+    var_log = float(np.sum(t1 * p1 * (1 - p1))) / observed**2 + float(np.sum(t1**2 * p0 * (1 - p0) / t0)) / expected**2
+    ratio = observed / expected
+    half = float(stats.norm.ppf(1 - alpha / 2)) * math.sqrt(var_log)
+    return ratio, ratio * math.exp(-half), ratio * math.exp(half)
