@@ -330,22 +330,20 @@ def _standardized(counts: pl.DataFrame, groups: Sequence[str], alpha: float) -> 
     ]
     out = counts.group_by(list(groups)).agg(aggs).sort(list(groups)) if groups else counts.select(aggs)
     parts = counts.partition_by(list(groups), as_dict=True) if groups else {(): counts}
-    intervals = []
-    for row in out.iter_rows(named=True):
+    intervals = np.empty((out.height, 3))
+    for i, row in enumerate(out.iter_rows(named=True)):
         cells = parts[tuple(row[g] for g in groups)]
-        ratio, low, high = standardized_ratio(
+        intervals[i] = standardized_ratio(
             *(cells[c].to_numpy() for c in ("ai_clicks", "ai_impressions", "human_clicks", "human_impressions")),
             alpha=alpha,
         )
-        intervals.append((ratio, low, high))
-    ratio, low, high = (np.array(v, dtype=np.float64) for v in zip(*intervals, strict=True))
     return (
         out.with_columns(
             ai_ctr=pl.col("ai_clicks") / pl.col("ai_impressions"),
             human_ctr_standardized=pl.col("_expected") / pl.col("ai_impressions"),
-            ratio=pl.Series(ratio),
-            ci_low=pl.Series(low),
-            ci_high=pl.Series(high),
+            ratio=pl.Series(intervals[:, 0]),
+            ci_low=pl.Series(intervals[:, 1]),
+            ci_high=pl.Series(intervals[:, 2]),
         )
         .drop("_expected")
         .fill_nan(None)
