@@ -10,12 +10,14 @@ built on these predictions is :func:`newretail.methods.effects.aipw_effect` (fra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import polars as pl
 
-from newretail.methods._frames import MethodInputError
+from newretail.methods._frames import MethodInputError, as_polars, binary_indicator, finite_numeric, require_columns
 
 __all__ = [
     "CrossFit",
@@ -55,6 +57,12 @@ def _check_xy(
                 raise MethodInputError("y: outcomes must be finite numbers (0/1 or continuous)")
             out.append(arr.astype(np.float64))
     return tuple(out)
+
+
+def _features(frame: pl.DataFrame, covariates: tuple[str, ...]) -> np.ndarray:
+    if not covariates:
+        raise MethodInputError("covariates: a learner needs at least one covariate column")
+    return np.column_stack([finite_numeric(frame[c]).to_numpy() for c in covariates]).astype(np.float32)
 
 
 def is_binary(y: np.ndarray) -> bool:
@@ -181,6 +189,22 @@ class TLearner(_LightGBMLearner):
         """Individual uplift: difference in outcome probability (0/1 outcomes) or in the outcome's unit."""
         mu0, mu1 = self.predict_outcomes(X)
         return np.asarray(mu1 - mu0)
+
+    def fit_frame(self, df: Any, *, outcome: str, treatment: str, covariates: Sequence[str]) -> TLearner:
+        """Fit from a polars or pandas frame and column names (bool or 0/1 ``treatment``); returns self."""
+        self.covariates_ = tuple(covariates)
+        frame = as_polars(df)
+        require_columns(frame, [outcome, treatment, *self.covariates_])
+        if frame.height == 0:
+            raise MethodInputError("df: no rows")
+        t = binary_indicator(frame[treatment]).cast(pl.Int8).to_numpy()
+        return self.fit(_features(frame, self.covariates_), t, finite_numeric(frame[outcome]).to_numpy())
+
+    def predict_frame(self, df: Any) -> np.ndarray:
+        """Individual uplift of each row of a frame holding the covariates :meth:`fit_frame` used."""
+        frame = as_polars(df)
+        require_columns(frame, self.covariates_)
+        return self.predict(_features(frame, self.covariates_))
 
 
 class XLearner(TLearner):

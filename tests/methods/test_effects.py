@@ -119,3 +119,14 @@ def test_pandas_bool_and_int_columns_alike() -> None:
     a = average_effect(pdf, outcome="y", treatment="t", covariates=("x1", "x2"), **FAST)
     b = average_effect(pdf_int, outcome="y", treatment="t", covariates=("x1", "x2"), **FAST)
     assert a == b
+
+
+def test_learners_fit_frames_with_bool_or_int_treatment() -> None:
+    df, _ = _observational(1_500, 9, binary=False)
+    kwargs = {"outcome": "y", "treatment": "t", "covariates": ("x1", "x2")}
+    small = {"n_estimators": 30, "min_child_samples": 20}
+    a = XLearner(**small).fit_frame(df, **kwargs).predict_frame(df)
+    b = XLearner(**small).fit_frame(df.with_columns(pl.col("t").cast(pl.Int64)).to_pandas(), **kwargs).predict_frame(df)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(MethodInputError, match="column 'x3'"):
+        TLearner().fit_frame(df, outcome="y", treatment="t", covariates=("x3",))
