@@ -38,7 +38,7 @@ def _refused(err: MethodInputError, names: tuple[str, ...]) -> None:
     pandas=st.booleans(),
     shuffle=st.integers(0, 10_000),
 )
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=70)
 def test_average_effect_equivalent_inputs_agree(
     seed: int, n: int, treatment_as: str, pandas: bool, shuffle: int
 ) -> None:
@@ -56,7 +56,7 @@ DAMAGE = st.sampled_from(["nan_y", "inf_x", "null_t", "two_t", "string_x", "empt
 
 
 @given(seed=st.integers(0, 10_000), n=st.integers(6, 16), damage=DAMAGE, row=st.integers(0, 5), pandas=st.booleans())
-@settings(FUZZ, max_examples=380)
+@settings(FUZZ, max_examples=430)
 def test_average_effect_damaged_inputs_are_refused_by_name(
     seed: int, n: int, damage: str, row: int, pandas: bool
 ) -> None:
