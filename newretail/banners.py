@@ -24,6 +24,7 @@ import polars as pl
 from scipy import optimize, stats
 
 from newretail.dataset import Dataset
+from newretail.methods.intervals import proportion_interval, ratio_interval, standardized_ratio
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,6 +54,7 @@ COLUMNS = ("creative_source", "placement", "brand_id", "ts_us", "exposure_index"
 GROUPABLE = ("placement", "brand_id", "hour", "exposure_index")
 US_PER_HOUR = 3_600_000_000
 RatioMethod = Literal["log", "fieller"]
+_METHODS: dict[str, Literal["katz", "fieller"]] = {"log": "katz", "fieller": "fieller"}  # names in methods
 Impressions = Dataset | pl.LazyFrame | pl.DataFrame
 
 AI_COLOR = "#d95f02"
@@ -120,34 +122,30 @@ def _ratio_interval(
     alpha: float,
     method: RatioMethod,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ratio of two independent proportions and its interval, vectorised over groups."""
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
+    """Ratio of two independent proportions and its interval per group (:func:`newretail.methods.ratio_interval`);
+    NaN for groups without impressions of one kind."""
+    if method not in ("log", "fieller"):
+        raise ValueError(f"method = {method!r}: must be 'log' (delta method) or 'fieller'")
     a_clicks, a_n = np.asarray(a_clicks, float), np.asarray(a_n, float)
     h_clicks, h_n = np.asarray(h_clicks, float), np.asarray(h_n, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p1, p0 = a_clicks / a_n, h_clicks / h_n
-        ratio = p1 / p0
-        ok = (a_clicks > 0) & (h_clicks > 0) & (a_n > a_clicks) & (h_n > h_clicks)
-        low, high = np.full(ratio.shape, np.nan), np.full(ratio.shape, np.nan)
-        if method == "log":  # delta method on the log ratio (Katz)
-            if ok.any():
-                lo, hi = confint_proportions_2indep(
-                    a_clicks[ok], a_n[ok], h_clicks[ok], h_n[ok], method="log", compare="ratio", alpha=alpha
-                )
-                low[ok], high[ok] = lo, hi
-        elif method == "fieller":  # exact for a ratio of two asymptotically normal estimates
-            z = stats.norm.ppf(1 - alpha / 2)
-            v1, v0 = p1 * (1 - p1) / a_n, p0 * (1 - p0) / h_n
-            a = p0**2 - z**2 * v0
-            disc = (p1 * p0) ** 2 - a * (p1**2 - z**2 * v1)
-            bounded = ok & (a > 0) & (disc >= 0)
-            root = np.sqrt(np.where(bounded, disc, 0.0))
-            low = np.where(bounded, (p1 * p0 - root) / a, np.nan)
-            high = np.where(bounded, (p1 * p0 + root) / a, np.nan)
-        else:
-            raise ValueError(f"method = {method!r}: must be 'log' (delta method) or 'fieller'")
+    ratio, low, high = np.full(a_n.shape, np.nan), np.full(a_n.shape, np.nan), np.full(a_n.shape, np.nan)
+    seen = (a_n > 0) & (h_n > 0)
+    if seen.any():
+        ratio[seen], low[seen], high[seen] = ratio_interval(
+            a_clicks[seen], a_n[seen], h_clicks[seen], h_n[seen], method=_METHODS[method], alpha=alpha
+        )
     return ratio, low, high
+
+
+def _proportion(clicks: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson interval of clicks per impression per group (:func:`newretail.methods.proportion_interval`); NaN
+    where a group has no impressions."""
+    clicks, n = np.asarray(clicks, float), np.asarray(n, float)
+    low, high = np.full(n.shape, np.nan), np.full(n.shape, np.nan)
+    seen = n > 0
+    if seen.any():
+        _, low[seen], high[seen] = proportion_interval(clicks[seen], n[seen], alpha=alpha)
+    return low, high
 
 
 def _with_ratio(counts: pl.DataFrame, *, alpha: float, method: RatioMethod) -> pl.DataFrame:
@@ -323,33 +321,31 @@ def _standardized(counts: pl.DataFrame, groups: Sequence[str], alpha: float) -> 
             f"strata: a stratum has AI impressions but no human ones to compare with ({empty.row(0, named=True)}); "
             "use coarser strata or more data"
         )
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    p1 = pl.col("ai_clicks") / pl.col("ai_impressions")
-    p0 = pl.col("human_clicks") / pl.col("human_impressions")
-    n1 = pl.col("ai_impressions")
     aggs = [
-        n1.sum().alias("ai_impressions"),
-        pl.col("ai_clicks").sum().alias("ai_clicks"),
-        pl.col("human_impressions").sum().alias("human_impressions"),
-        pl.col("human_clicks").sum().alias("human_clicks"),
-        (n1 * p0).sum().alias("_expected_clicks"),
-        (n1 * p1.fill_nan(0) * (1 - p1.fill_nan(0))).sum().alias("_var_clicks"),
-        (n1**2 * p0 * (1 - p0) / pl.col("human_impressions")).sum().alias("_var_expected"),
+        pl.col("ai_impressions").sum(),
+        pl.col("ai_clicks").sum(),
+        pl.col("human_impressions").sum(),
+        pl.col("human_clicks").sum(),
+        (pl.col("ai_impressions") * pl.col("human_clicks") / pl.col("human_impressions")).sum().alias("_expected"),
     ]
     out = counts.group_by(list(groups)).agg(aggs).sort(list(groups)) if groups else counts.select(aggs)
-    log_ratio = (pl.col("ai_clicks") / pl.col("_expected_clicks")).log()
-    se = (
-        pl.col("_var_clicks") / pl.col("ai_clicks") ** 2 + pl.col("_var_expected") / pl.col("_expected_clicks") ** 2
-    ).sqrt()
+    parts = counts.partition_by(list(groups), as_dict=True) if groups else {(): counts}
+    intervals = np.empty((out.height, 3))
+    for i, row in enumerate(out.iter_rows(named=True)):
+        cells = parts[tuple(row[g] for g in groups)]
+        intervals[i] = standardized_ratio(
+            *(cells[c].to_numpy() for c in ("ai_clicks", "ai_impressions", "human_clicks", "human_impressions")),
+            alpha=alpha,
+        )
     return (
         out.with_columns(
             ai_ctr=pl.col("ai_clicks") / pl.col("ai_impressions"),
-            human_ctr_standardized=pl.col("_expected_clicks") / pl.col("ai_impressions"),
-            ratio=log_ratio.exp(),
-            ci_low=(log_ratio - z * se).exp(),
-            ci_high=(log_ratio + z * se).exp(),
+            human_ctr_standardized=pl.col("_expected") / pl.col("ai_impressions"),
+            ratio=pl.Series(intervals[:, 0]),
+            ci_low=pl.Series(intervals[:, 1]),
+            ci_high=pl.Series(intervals[:, 2]),
         )
-        .drop("_expected_clicks", "_var_clicks", "_var_expected")
+        .drop("_expected")
         .fill_nan(None)
     )
 
@@ -506,16 +502,12 @@ def ctr_by_hour(data: Impressions, *, alpha: float = 0.05) -> HourlyCtr:
     HourlyCtr
         One row per hour, CTRs as clicks per impression.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     alpha = _check_alpha(alpha)
     lf = _impressions(data)
     table = _with_ratio(_counts(lf, ("hour",)), alpha=alpha, method="log")
     cols = {}
     for src in ("ai", "human"):
-        low, high = proportion_confint(
-            table[f"{src}_clicks"].to_numpy(), table[f"{src}_impressions"].to_numpy(), alpha=alpha, method="wilson"
-        )
+        low, high = _proportion(table[f"{src}_clicks"].to_numpy(), table[f"{src}_impressions"].to_numpy(), alpha)
         cols[f"{src}_ctr_low"], cols[f"{src}_ctr_high"] = pl.Series(low), pl.Series(high)
     exposure = lf.group_by("hour").agg(mean_exposure=pl.col("exposure_index").cast(pl.Float64).mean()).collect()
     table = table.with_columns(**cols).join(exposure, on="hour", how="left").sort("hour")

@@ -4,7 +4,7 @@ Three analyses on the ``visits`` joined with ``users``:
 
 - a LightGBM model of conversion from the visit and user features (held-out AUC, with SHAP explanations);
 - the effect of personalization on conversion: the naive gap between personalized and other visits, and the
-  doubly robust average effect from cross-fitted T- and X-learners (``newretail.uplift``), with Qini curves;
+  doubly robust average effect from cross-fitted T- and X-learners (``newretail.methods.learners``), with Qini curves;
 - the two readings of the report's "20% conversion" (a rate, or a lift) as scenario variants, and what each
   implies for the true effect (from the calibration, no data needed).
 
@@ -27,10 +27,10 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from newretail import uplift
 from newretail.dataset import Dataset
+from newretail.methods import effects, learners
+from newretail.methods.effects import Effect
 from newretail.scenario import Scenario
-from newretail.uplift import Effect
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -459,11 +459,12 @@ def naive_effect(frame: pl.DataFrame, *, alpha: float = 0.05) -> Effect:
     )
     low, high = fit.conf_int(alpha=alpha)[1]
     return Effect(
-        "naive difference",
         float(fit.params[1]),
         float(fit.bse[1]),
         float(low),
         float(high),
+        int(t.size),
+        "naive difference",
         "difference in conversion rates; cluster-robust interval",
     )
 
@@ -552,16 +553,16 @@ class UpliftAnalysis:
         for learner in ("t", "x"):
             score = rows[f"uplift_{learner}"].to_numpy()
             kinds = {
-                "qini (observed)": uplift.qini_curve(score, t, y, points=points),
-                "doubly robust": uplift.gain_curve(score, dr, points=points),
+                "qini (observed)": learners.qini_curve(score, t, y, points=points),
+                "doubly robust": learners.gain_curve(score, dr, points=points),
             }
             if true_uplift is not None:
-                kinds["true"] = uplift.gain_curve(score, rows["true_uplift"].to_numpy(), points=points)
+                kinds["true"] = learners.gain_curve(score, rows["true_uplift"].to_numpy(), points=points)
             for kind, (share, gain) in kinds.items():
                 parts.append(pl.DataFrame({"learner": learner.upper(), "curve": kind, "share": share, "gain": gain}))
         if true_uplift is not None:
             tu = rows["true_uplift"].to_numpy()
-            share, gain = uplift.gain_curve(tu, tu, points=points)
+            share, gain = learners.gain_curve(tu, tu, points=points)
             parts.append(pl.DataFrame({"learner": "oracle", "curve": "true", "share": share, "gain": gain}))
         return pl.concat(parts)
 
@@ -574,7 +575,7 @@ class UpliftAnalysis:
             .agg(pl.struct("share", "gain"))
             .with_columns(
                 area=pl.col("share").map_elements(
-                    lambda s: uplift.area_over_random(
+                    lambda s: learners.area_over_random(
                         s.struct.field("share").to_numpy(), s.struct.field("gain").to_numpy()
                     ),
                     return_dtype=pl.Float64,
@@ -684,7 +685,7 @@ def uplift_analysis(
     t = frame[TREATMENT].to_numpy().astype(np.int8)
     y = frame[OUTCOME].to_numpy().astype(np.int8)
     users = frame["user_id"].to_numpy()
-    fit = uplift.cross_fit(
+    fit = learners.cross_fit(
         X,
         t,
         y,
@@ -698,10 +699,10 @@ def uplift_analysis(
         num_threads=num_threads,
         random_state=seed,
     )
-    ate, scores = uplift.aipw_effect(
+    ate, scores = effects.aipw_effect(
         y, t, fit.propensity, fit.mu0, fit.mu1, estimand="ate", groups=users, clip=clip, alpha=alpha
     )
-    att, _ = uplift.aipw_effect(
+    att, _ = effects.aipw_effect(
         y, t, fit.propensity, fit.mu0, fit.mu1, estimand="att", groups=users, clip=clip, alpha=alpha
     )
     rows = frame.select("visit_id", "user_id", TREATMENT, OUTCOME).with_columns(

@@ -130,9 +130,9 @@ class DeliveryPromise:
 
 
 def _wilson(successes: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    from statsmodels.stats.proportion import proportion_confint
+    from newretail.methods.intervals import proportion_interval
 
-    low, high = proportion_confint(successes, np.maximum(n, 1), alpha=alpha, method="wilson")
+    _, low, high = proportion_interval(successes, np.maximum(n, 1), alpha=alpha)
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 

@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 from newretail import personalization as pz
-from newretail import uplift
 from newretail.dataset import Dataset, open_dataset
 from newretail.generate import calibrate, generate
+from newretail.methods import effects, learners
 from newretail.scenario import load_scenario
 
 
@@ -144,12 +144,12 @@ def test_learners_recover_a_known_effect_on_a_randomized_toy() -> None:
     tau = 0.1 * (X[:, 1] > 0)
     y = (rng.random(n) < np.clip(p0 + t * tau, 0, 1)).astype(np.int8)
     common = {"n_estimators": 100, "max_train_rows": None}
-    tl = uplift.TLearner(**common).fit(X, t, y)
-    xl = uplift.XLearner(**common).fit(X, t, y)
+    tl = learners.TLearner(**common).fit(X, t, y)
+    xl = learners.XLearner(**common).fit(X, t, y)
     for est in (tl.predict(X), xl.predict(X)):
         assert est[X[:, 1] > 0].mean() - est[X[:, 1] <= 0].mean() == pytest.approx(0.1, abs=0.03)
-    fit = uplift.cross_fit(X, t, y, groups=np.arange(n), **common)
-    effect, _ = uplift.aipw_effect(y, t, fit.propensity, fit.mu0, fit.mu1)
+    fit = learners.cross_fit(X, t, y, groups=np.arange(n), **common)
+    effect, _ = effects.aipw_effect(y, t, fit.propensity, fit.mu0, fit.mu1)
     assert effect.covers(float(tau.mean()))
     assert not (fit.fold == 0).all()
 
@@ -160,11 +160,13 @@ def test_bad_inputs_are_named(frame: pl.DataFrame) -> None:
     with pytest.raises(ValueError, match="test_share"):
         pz.fit_conversion(frame, test_share=1.5)
     with pytest.raises(ValueError, match="treatment"):
-        uplift.TLearner().fit(np.zeros((4, 2)), np.array([0, 1, 2, 1]), np.array([0, 1, 0, 1]))
+        learners.TLearner().fit(np.zeros((4, 2)), np.array([0, 1, 2, 1]), np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match="folds"):
-        uplift.cross_fit(np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), groups=np.arange(4), folds=1)
+        learners.cross_fit(
+            np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.array([0, 1, 0, 1]), groups=np.arange(4), folds=1
+        )
     with pytest.raises(ValueError, match="estimand"):
-        uplift.aipw_effect(np.ones(2), np.ones(2), np.ones(2), np.ones(2), np.ones(2), estimand="atc")  # type: ignore[arg-type]
+        effects.aipw_effect(np.ones(2), np.ones(2), np.ones(2), np.ones(2), np.ones(2), estimand="atc")  # type: ignore[arg-type]
 
 
 @pytest.mark.notebook

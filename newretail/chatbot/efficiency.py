@@ -16,9 +16,9 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.chatbot._data import BOT, HUMAN, group_sums, interval_index
-from newretail.chatbot.staffing import erlang_c_agents
 from newretail.dataset import Dataset
 from newretail.intervals import bootstrap_interval
+from newretail.methods.queueing import ErlangC
 
 __all__ = ["EFFICIENCY_DEFINITIONS", "Efficiency", "efficiency_ratios"]
 
@@ -142,7 +142,7 @@ def efficiency_ratios(
         res_bot, res_human = s["resolved_bot"] / s["n_bot"], s["resolved_human"] / s["n_human"]
         repeat_bot = s["repeat_bot"] / s["n_bot"]
         rates = np.stack([s[f"human_{i}"] for i in range(intervals)]) / interval_s
-        agents = teams * erlang_c_agents(rates / teams, aht_human, service_level=service_level, answer_s=answer_s)
+        agents = teams * np.asarray(ErlangC(rates / teams, aht_human).agents(service_level, answer_s))
         agent_hours = agents.sum(axis=0) * interval_h
         per_paid_hour = occupancy * 3600.0 / aht_human
         per_instance_hour = concurrency * 3600.0 / aht_bot

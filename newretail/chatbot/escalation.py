@@ -23,6 +23,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.intervals import CONFIDENCE, Estimate
+from newretail.methods.intervals import proportion_interval
 
 __all__ = ["ANGRY_WORDS", "EscalationClassifier", "EscalationStudy", "KeywordEscalation", "escalation_study"]
 
@@ -246,12 +247,11 @@ class EscalationStudy:
 
 
 def _wilson(successes: int, trials: int) -> tuple[float, float, float]:
-    from statsmodels.stats.proportion import proportion_confint
-
+    """Share with its Wilson interval (:func:`newretail.methods.proportion_interval`); NaN without trials."""
     if trials == 0:
         return float("nan"), float("nan"), float("nan")
-    low, high = proportion_confint(successes, trials, alpha=1.0 - CONFIDENCE, method="wilson")
-    return successes / trials, float(low), float(high)
+    share, low, high = proportion_interval(successes, trials, alpha=1.0 - CONFIDENCE)
+    return float(share), float(low), float(high)
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -10,7 +10,8 @@ assumptions and then with the observed handling times and the observed minute-by
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from matplotlib.figure import Figure
 from newretail.chatbot._data import HUMAN, inquiries, interval_index
 from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
+from newretail.methods import MethodInputError
+from newretail.methods.queueing import ErlangC
 
 __all__ = [
     "PeakHourCheck",
@@ -34,11 +37,14 @@ __all__ = [
 ]
 
 
-def _check_positive(name: str, value: np.ndarray, *, allow_zero: bool) -> None:
-    bad = ~np.isfinite(value) | (value < 0 if allow_zero else value <= 0)
-    if np.any(bad):
-        allowed = "a finite number >= 0" if allow_zero else "a finite number > 0"
-        raise ValueError(f"{name} = {value[bad].flat[0]!r}: must be {allowed}")
+@contextmanager
+def _named_as_here() -> Iterator[None]:
+    """Errors from :class:`ErlangC` with its argument names replaced by this module's (``aht_s``, ...)."""
+    try:
+        yield
+    except MethodInputError as err:
+        message = str(err).replace("handle_s", "aht_s").replace("arrivals_per_s", "arrival_rate_per_s")
+        raise MethodInputError(message) from None
 
 
 def erlang_c_service_level(
@@ -48,33 +54,10 @@ def erlang_c_service_level(
     *,
     answer_s: float = 20.0,
 ) -> np.ndarray:
-    """Share of customers answered within ``answer_s`` seconds by ``agents`` agents (Erlang C), element-wise.
-
-    Parameters
-    ----------
-    agents : agents answering, count (0 or more).
-    arrival_rate_per_s : customers arriving per second.
-    aht_s : mean handling time, seconds.
-    answer_s : the service level's answer time, seconds.
-
-    Returns 0 where the load reaches the agents (``A >= N``: the queue grows without end) and 1 where nobody arrives.
-    """
-    from scipy import stats
-
-    n = np.asarray(agents, dtype=np.float64)
-    lam = np.asarray(arrival_rate_per_s, dtype=np.float64)
-    aht = np.asarray(aht_s, dtype=np.float64)
-    _check_positive("agents", n, allow_zero=True)
-    _check_positive("arrival_rate_per_s", lam, allow_zero=True)
-    _check_positive("aht_s", aht, allow_zero=False)
-    _check_positive("answer_s", np.asarray(answer_s, dtype=np.float64), allow_zero=True)
-    load = lam * aht
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        erlang_b = np.exp(stats.poisson.logpmf(n, load) - stats.poisson.logcdf(n, load))  # blocking, Erlang B
-        stable = n > load
-        wait_prob = np.where(stable, n * erlang_b / (n - load * (1.0 - erlang_b)), 1.0)
-        level = np.where(stable, 1.0 - wait_prob * np.exp(-(n - load) * answer_s / aht), 0.0)
-    return np.where(load == 0, 1.0, np.clip(level, 0.0, 1.0))
+    """Share of customers answered within ``answer_s`` seconds by ``agents`` agents, element-wise: a shortcut to
+    :meth:`newretail.methods.ErlangC.service_level` (0 where ``A >= N``, 1 where nobody arrives)."""
+    with _named_as_here():
+        return np.asarray(ErlangC(arrival_rate_per_s, aht_s).service_level(agents, answer_s))
 
 
 def erlang_c_agents(
@@ -84,39 +67,10 @@ def erlang_c_agents(
     service_level: float = 0.8,
     answer_s: float = 20.0,
 ) -> np.ndarray:
-    """Fewest agents answering ``service_level`` of customers within ``answer_s`` seconds (Erlang C), element-wise.
-
-    Parameters
-    ----------
-    arrival_rate_per_s : customers arriving per second.
-    aht_s : mean handling time, seconds.
-    service_level : target share answered in time, in (0, 1).
-    answer_s : answer time, seconds.
-
-    Returns agents as int64 (0 where nobody arrives).
-    """
-    if not (isinstance(service_level, float) and 0.0 < service_level < 1.0):
-        raise ValueError(f"service_level = {service_level!r}: must be a share in (0, 1), e.g. 0.8")
-    lam = np.asarray(arrival_rate_per_s, dtype=np.float64)
-    aht = np.asarray(aht_s, dtype=np.float64)
-    lam, aht = np.broadcast_arrays(lam, aht)
-    _check_positive("arrival_rate_per_s", lam, allow_zero=True)
-    _check_positive("aht_s", aht, allow_zero=False)
-    load = lam * aht
-    low = np.floor(load)  # at most the load: the queue is unstable, the target is missed
-    step = np.ceil(np.sqrt(load)) + 1.0
-    high = low + step
-    for _ in range(64):  # widen until the target is met
-        short = erlang_c_service_level(high, lam, aht, answer_s=answer_s) < service_level
-        if not short.any():
-            break
-        low, high = np.where(short, high, low), np.where(short, high + 2 * step, high)
-        step = np.where(short, 2 * step, step)
-    while np.any(high - low > 1):  # bisect on whole agents: low misses the target, high meets it
-        mid = np.floor((low + high) / 2)
-        meets = erlang_c_service_level(mid, lam, aht, answer_s=answer_s) >= service_level
-        low, high = np.where(meets, low, mid), np.where(meets, mid, high)
-    return np.where(load == 0, 0, high).astype(np.int64)
+    """Fewest agents answering ``service_level`` of customers within ``answer_s`` seconds, element-wise (int64): a
+    shortcut to :meth:`newretail.methods.ErlangC.agents`."""
+    with _named_as_here():
+        return np.asarray(ErlangC(arrival_rate_per_s, aht_s).agents(service_level, answer_s), dtype=np.int64)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from newretail.chatbot._data import BOT, HUMAN, group_sums, inquiries, interval_index, weight
 from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval
+from newretail.methods.intervals import poisson_interval, proportion_interval
 
 __all__ = ["DEFLECTION_DEFINITIONS", "Deflection", "InquiryVolume", "deflection", "inquiry_volume"]
 
@@ -71,9 +72,7 @@ class InquiryVolume:
 
 def _poisson_count(rows: int, per_row: float) -> Estimate:
     """Full-scale count from a Poisson number of sampled rows: exact (Garwood) interval, scaled."""
-    from statsmodels.stats.rates import confint_poisson
-
-    low, high = confint_poisson(rows, 1.0, method="exact-c", alpha=1.0 - CONFIDENCE)
+    _, low, high = poisson_interval(rows, alpha=1.0 - CONFIDENCE)
     return Estimate(rows * per_row, float(low) * per_row, float(high) * per_row)
 
 
@@ -84,14 +83,12 @@ def inquiry_volume(ds: Dataset) -> InquiryVolume:
     Counts carry exact Poisson intervals (the number of sampled inquiries is Poisson), the share a Wilson score
     interval; all at 95%.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     per_row = weight(ds)
     counts = inquiries(ds).select(n=pl.len(), bot=BOT.sum()).collect(engine="streaming")
     n, bot = int(counts["n"][0]), int(counts["bot"][0])
     if n == 0:
         raise ValueError(f"dataset {ds.path}: the inquiries table is empty (generate at a larger scale)")
-    low, high = proportion_confint(bot, n, alpha=1.0 - CONFIDENCE, method="wilson")
+    _, low, high = proportion_interval(bot, n, alpha=1.0 - CONFIDENCE)
     found = (
         inquiries(ds)
         .group_by(interval_index(1).alias("minute"), "handled_by")

@@ -18,6 +18,8 @@ import polars as pl
 from newretail import gmv
 from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval, group_totals, ratio_interval, total_interval
+from newretail.methods.intervals import poisson_interval, proportion_interval
+from newretail.methods.intervals import ratio_interval as ratio_interval_counts
 
 ALPHA = 1.0 - CONFIDENCE
 DELIVERY_QUANTILE = 0.95
@@ -68,10 +70,8 @@ def _mean_weight(lf: pl.LazyFrame) -> tuple[int, float]:
 def _poisson_count(lf: pl.LazyFrame) -> Estimate:
     """Full-scale count of rows drawn as a Poisson number of independent rows: exact (Garwood) interval of the
     sampled count, scaled by the weight."""
-    from statsmodels.stats.rates import confint_poisson
-
     n, weight = _mean_weight(lf)
-    low, high = confint_poisson(n, 1.0, method="exact-c", alpha=ALPHA)
+    _, low, high = poisson_interval(n, alpha=ALPHA)
     return Estimate(n * weight, float(low) * weight, float(high) * weight)
 
 
@@ -203,17 +203,15 @@ def ai_banners(ctx: Context) -> Measured:
 
 
 def ai_banner_ctr_ratio(ctx: Context) -> Measured:
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
     c = _banner_counts(ctx)
     ai_n, ai_k = c.get("ai_n", 0.0), c.get("ai_clicks", 0.0)
     hu_n, hu_k = c.get("human_n", 0.0), c.get("human_clicks", 0.0)
     if min(ai_n, hu_n, ai_k, hu_k) <= 0:
         return Measured(Estimate(math.nan, math.nan, math.nan), note="no clicks on one of the two kinds of creative")
-    low, high = confint_proportions_2indep(ai_k, ai_n, hu_k, hu_n, compare="ratio", method="log-adjusted", alpha=ALPHA)
+    ratio, low, high = ratio_interval_counts(ai_k, ai_n, hu_k, hu_n, method="katz", alpha=ALPHA)
     ctr_ai, ctr_human = ai_k / ai_n, hu_k / hu_n
     return Measured(
-        Estimate(ctr_ai / ctr_human, float(low), float(high)),
+        Estimate(ratio, float(low), float(high)),
         note=f"CTR {ctr_ai:.2%} (AI) against {ctr_human:.2%} (human), not adjusted for placement",
         details={"ctr_ai": ctr_ai, "ctr_human": ctr_human},
     )
@@ -287,8 +285,6 @@ def chatbot_inquiries(ctx: Context) -> Measured:
 
 
 def chatbot_share(ctx: Context) -> Measured:
-    from statsmodels.stats.proportion import proportion_confint
-
     out = (
         ctx.ds.scan("inquiries", weights=True)
         .select(n=pl.len(), bot=(pl.col("handled_by") == "bot").sum(), w=pl.col("weight").n_unique())
@@ -305,8 +301,8 @@ def chatbot_share(ctx: Context) -> Measured:
         return Measured(ratio_interval(g["bot"], g["all"]))
     if n == 0:
         return Measured(Estimate(math.nan, math.nan, math.nan), note="no inquiries")
-    low, high = proportion_confint(bot, n, alpha=ALPHA, method="wilson")
-    return Measured(Estimate(bot / n, float(low), float(high)))
+    share, low, high = proportion_interval(bot, n, alpha=ALPHA)
+    return Measured(Estimate(share, float(low), float(high)))
 
 
 def chatbot_efficiency_ratio(ctx: Context) -> Measured:

@@ -40,6 +40,8 @@ from newretail.intervals import (
     ratio_interval,
     total_interval,
 )
+from newretail.methods.intervals import poisson_interval, proportion_interval
+from newretail.methods.intervals import ratio_interval as ratio_interval_counts
 
 __all__ = ["PARTIAL_IDS", "SINGLE_PASS_IDS", "PartialQuery", "evaluate_partials", "partition_totals"]
 
@@ -185,10 +187,8 @@ def _groups(frame: pl.DataFrame, names: Iterable[str]) -> dict[str, np.ndarray]:
 
 
 def _poisson(n: float, w: float) -> Estimate:
-    from statsmodels.stats.rates import confint_poisson
-
     weight = w / n if n else 0.0
-    low, high = confint_poisson(int(n), 1.0, method="exact-c", alpha=ALPHA)
+    _, low, high = poisson_interval(int(n), alpha=ALPHA)
     return Estimate(n * weight, float(low) * weight, float(high) * weight)
 
 
@@ -334,12 +334,8 @@ def evaluate_partials(
     if min(ai_n, hu_n, ai_k, hu_k) <= 0:
         out["ai_banner_ctr_ratio"] = _nan()
     else:
-        from statsmodels.stats.proportion import confint_proportions_2indep
-
-        low_r, high_r = confint_proportions_2indep(
-            ai_k, ai_n, hu_k, hu_n, compare="ratio", method="log-adjusted", alpha=ALPHA
-        )
-        out["ai_banner_ctr_ratio"] = Estimate((ai_k / ai_n) / (hu_k / hu_n), float(low_r), float(high_r))
+        ratio_r, low_r, high_r = ratio_interval_counts(ai_k, ai_n, hu_k, hu_n, method="katz", alpha=ALPHA)
+        out["ai_banner_ctr_ratio"] = Estimate(ratio_r, float(low_r), float(high_r))
 
     bot = _row(r["inquiries"], "handled_by", "bot")
     n_all = float(r["inquiries"]["n"].sum())
@@ -350,9 +346,7 @@ def evaluate_partials(
     elif n_all == 0:
         out["chatbot_share"] = _nan()
     else:
-        from statsmodels.stats.proportion import proportion_confint
-
-        low_s, high_s = proportion_confint(int(bot.get("n", 0.0)), int(n_all), alpha=ALPHA, method="wilson")
+        _, low_s, high_s = proportion_interval(int(bot.get("n", 0.0)), int(n_all), alpha=ALPHA)
         out["chatbot_share"] = Estimate(bot.get("n", 0.0) / n_all, float(low_s), float(high_s))
     occupancy = sc.behaviour.chatbot.human_occupancy
 

@@ -101,7 +101,7 @@ CLAIMS: tuple[Claim, ...] = (
         definition=(
             "Observed click-through rate of AI creatives over that of human creatives (clicks over impressions in "
             "banner_impressions), as a vendor would report it: not adjusted for where the banners were placed. "
-            "Interval: statsmodels ratio of two independent proportions (log-adjusted)."
+            "Interval: Katz log interval of a ratio of two independent proportions (newretail.methods.ratio_interval)."
         ),
         unit="ratio",
         compute=metrics.ai_banner_ctr_ratio,

@@ -8,5 +8,23 @@ arguments, ``fit(df)`` returns ``self``, results end in ``_``.
 from __future__ import annotations
 
 from newretail.methods._frames import MethodInputError
+from newretail.methods.effects import Effect, aipw_effect, average_effect
+from newretail.methods.intervals import poisson_interval, proportion_interval, ratio_interval
+from newretail.methods.learners import CrossFit, PropensityModel, TLearner, XLearner, cross_fit
+from newretail.methods.queueing import ErlangC
 
-__all__ = ["MethodInputError"]
+__all__ = [
+    "CrossFit",
+    "Effect",
+    "ErlangC",
+    "MethodInputError",
+    "PropensityModel",
+    "TLearner",
+    "XLearner",
+    "aipw_effect",
+    "average_effect",
+    "cross_fit",
+    "poisson_interval",
+    "proportion_interval",
+    "ratio_interval",
+]

@@ -197,11 +197,12 @@ def _log_interval(value: float, var_log: float) -> tuple[float, float]:
 
 
 def _wilson(count: int, n: int) -> tuple[float, float]:
-    from statsmodels.stats.proportion import proportion_confint
+    """Wilson interval of a share (:func:`newretail.methods.proportion_interval`); NaN without trials."""
+    from newretail.methods.intervals import proportion_interval
 
     if n == 0:
         return NAN, NAN
-    low, high = proportion_confint(count, n, alpha=0.05, method="wilson")
+    _, low, high = proportion_interval(count, n, alpha=0.05)
     return float(low), float(high)
 
 
@@ -253,16 +254,13 @@ def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int]) -> Measure
     truth = float(np.sum(ai["p_ai"].to_numpy()) / np.sum(ai["p_human"].to_numpy())) if ai.height else NAN
     if strata.height == 0:
         return Measure(NAN, NAN, NAN, truth, note="no stratum with both kinds of creative")
+    from newretail.methods.intervals import standardized_ratio
+
     n_a, k_a = strata["n"].to_numpy().astype(float), strata["clicks"].to_numpy().astype(float)
     n_h, k_h = strata["n_h"].to_numpy().astype(float), strata["k_h"].to_numpy().astype(float)
-    p_h = k_h / n_h
-    observed, expected = float(k_a.sum()), float(np.sum(n_a * p_h))
-    if observed <= 0 or expected <= 0:
+    if k_a.sum() <= 0 or np.sum(n_a * k_h / n_h) <= 0:
         return Measure(NAN, NAN, NAN, truth, note="no clicks in the strata")
-    var_o = float(np.sum(k_a * (1.0 - k_a / n_a)))
-    var_e = float(np.sum(n_a**2 * p_h * (1.0 - p_h) / n_h))
-    ratio = observed / expected
-    low, high = _log_interval(ratio, var_o / observed**2 + var_e / expected**2)
+    ratio, low, high = standardized_ratio(k_a, n_a, k_h, n_h, alpha=0.05)
     dropped = int(ai.height - strata.height)
     note = f"{int(n_a.sum())} AI impressions in {strata.height} strata" + (
         f"; {dropped} strata without human impressions left out" if dropped else ""

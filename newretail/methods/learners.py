@@ -1,26 +1,29 @@
-"""Uplift on LightGBM: T- and X-learners of individual effects, a cross-fitted doubly robust (AIPW) average effect
-with an influence-function interval, and uplift (Qini) curves.
+"""Uplift learners on LightGBM: T- and X-learners of individual effects, a propensity model, K-fold cross-fitting,
+and uplift (Qini) curves.
 
 The learners follow scikit-learn's conventions: ``__init__`` stores hyperparameters, ``fit(X, treatment, y)``
-returns ``self``, fitted models end in ``_``. Inputs are numpy arrays: ``X`` a float matrix, ``treatment`` 0/1,
-``y`` 0/1 outcomes. LightGBM runs with an explicit thread count and seed, so fits are deterministic.
+returns ``self``, fitted models end in ``_``. Inputs are numpy arrays: ``X`` a float matrix, ``treatment`` 0/1 or
+bool, ``y`` an outcome: 0/1 (a classifier models its probability) or any finite number (a regressor models its mean).
+LightGBM runs with an explicit thread count and seed, so fits are deterministic. The doubly robust average effect
+built on these predictions is :func:`newretail.methods.effects.aipw_effect` (frames: :func:`average_effect`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from scipy import stats
+import polars as pl
+
+from newretail.methods._frames import MethodInputError, as_polars, binary_indicator, finite_numeric, require_columns
 
 __all__ = [
     "CrossFit",
-    "Effect",
     "PropensityModel",
     "TLearner",
     "XLearner",
-    "aipw_effect",
     "area_over_random",
     "cross_fit",
     "gain_curve",
@@ -28,21 +31,43 @@ __all__ = [
 ]
 
 
-def _check_xy(X: np.ndarray, treatment: np.ndarray | None, y: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    X = np.asarray(X, dtype=np.float32)
+def _check_xy(
+    X: np.ndarray, treatment: np.ndarray | None, y: np.ndarray | None
+) -> tuple[np.ndarray, ...]:
+    """Features as float32, treatment as int8 (0/1 or bool), outcome as float64 (any finite number)."""
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise MethodInputError("X: expected a numeric feature matrix") from None
     if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"X: expected a non-empty 2-D feature matrix, got shape {X.shape}")
+        raise MethodInputError(f"X: expected a non-empty 2-D feature matrix, got shape {X.shape}")
     out: list[np.ndarray] = [X]
     for name, arr in (("treatment", treatment), ("y", y)):
         if arr is None:
             continue
         arr = np.asarray(arr)
         if arr.shape != (X.shape[0],):
-            raise ValueError(f"{name}: expected {X.shape[0]} values (one per row of X), got shape {arr.shape}")
-        if not np.isin(arr, (0, 1)).all():
-            raise ValueError(f"{name}: values must be 0/1 (or booleans)")
-        out.append(arr.astype(np.int8))
+            raise MethodInputError(f"{name}: expected {X.shape[0]} values (one per row of X), got shape {arr.shape}")
+        if name == "treatment":
+            if arr.dtype.kind not in "biuf" or not np.isin(arr, (0, 1)).all():
+                raise MethodInputError("treatment: values must be 0/1 (or booleans)")
+            out.append(arr.astype(np.int8))
+        else:
+            if arr.dtype.kind not in "biuf" or not np.all(np.isfinite(arr.astype(np.float64))):
+                raise MethodInputError("y: outcomes must be finite numbers (0/1 or continuous)")
+            out.append(arr.astype(np.float64))
     return tuple(out)
+
+
+def _features(frame: pl.DataFrame, covariates: tuple[str, ...]) -> np.ndarray:
+    if not covariates:
+        raise MethodInputError("covariates: a learner needs at least one covariate column")
+    return np.column_stack([finite_numeric(frame[c]).to_numpy() for c in covariates]).astype(np.float32)
+
+
+def is_binary(y: np.ndarray) -> bool:
+    """Whether an outcome holds only 0 and 1 (modelled as a probability) rather than continuous values."""
+    return bool(np.isin(y, (0.0, 1.0)).all())
 
 
 class _LightGBMLearner:
@@ -69,9 +94,9 @@ class _LightGBMLearner:
 
     def _settings(self) -> dict[str, Any]:
         if not (isinstance(self.num_threads, int) and self.num_threads >= 1):
-            raise ValueError(f"num_threads = {self.num_threads!r}: must be a whole number of at least 1")
+            raise MethodInputError(f"num_threads: must be a whole number of at least 1, got {self.num_threads!r}")
         if self.max_train_rows is not None and self.max_train_rows < 100:
-            raise ValueError(f"max_train_rows = {self.max_train_rows!r}: must be None or at least 100")
+            raise MethodInputError(f"max_train_rows: must be None or at least 100, got {self.max_train_rows!r}")
         return {
             "n_estimators": self.n_estimators,
             "learning_rate": self.learning_rate,
@@ -104,8 +129,26 @@ class _LightGBMLearner:
     def _fit_classifier(self, X: np.ndarray, y: np.ndarray, index: np.ndarray, salt: int) -> Any:
         rows = self._rows(index, salt)
         if np.unique(y[rows]).size < 2:
-            raise ValueError("y: a model's training rows hold a single outcome; more data or other groups are needed")
-        return self._classifier().fit(X[rows], y[rows])
+            raise MethodInputError(
+                "y: a model's training rows hold a single outcome; more data or other groups are needed"
+            )
+        return self._classifier().fit(X[rows], y[rows].astype(np.int8))
+
+    def _fit_outcome(self, X: np.ndarray, y: np.ndarray, index: np.ndarray, salt: int, binary: bool) -> Any:
+        """A classifier of a 0/1 outcome, or a regressor of a continuous one, on (a subsample of) ``index``."""
+        if binary:
+            return self._fit_classifier(X, y, index, salt)
+        rows = self._rows(index, salt)
+        if rows.size == 0:
+            raise MethodInputError("treatment: an arm has no rows to fit its outcome model")
+        return self._regressor().fit(X[rows], y[rows])
+
+
+def _predict_outcome(model: Any, X: np.ndarray, binary: bool) -> np.ndarray:
+    """Outcome probability (0/1 outcomes) or mean (continuous outcomes)."""
+    if binary:
+        return np.asarray(model.predict_proba(X)[:, 1], dtype=np.float64)
+    return np.asarray(model.predict(X), dtype=np.float64)
 
 
 class PropensityModel(_LightGBMLearner):
@@ -123,24 +166,45 @@ class PropensityModel(_LightGBMLearner):
 
 
 class TLearner(_LightGBMLearner):
-    """Two outcome models, one per arm; the uplift is the difference of their predictions."""
+    """Two outcome models, one per arm; the uplift is the difference of their predictions.
+
+    A 0/1 outcome gets classifiers (the uplift is a difference in probability), any other outcome regressors (a
+    difference in its unit); ``binary_`` records which.
+    """
 
     def fit(self, X: np.ndarray, treatment: np.ndarray, y: np.ndarray) -> TLearner:
         """Fit the control and treated outcome models; returns self."""
         X, t, y = _check_xy(X, treatment, y)
-        self.control_ = self._fit_classifier(X, y, np.flatnonzero(t == 0), salt=2)
-        self.treated_ = self._fit_classifier(X, y, np.flatnonzero(t == 1), salt=3)
+        self.binary_ = is_binary(y)
+        self.control_ = self._fit_outcome(X, y, np.flatnonzero(t == 0), 2, self.binary_)
+        self.treated_ = self._fit_outcome(X, y, np.flatnonzero(t == 1), 3, self.binary_)
         return self
 
     def predict_outcomes(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted outcome probability without and with treatment."""
+        """Predicted outcome (probability for 0/1 outcomes) without and with treatment."""
         X = np.asarray(X, dtype=np.float32)
-        return self.control_.predict_proba(X)[:, 1], self.treated_.predict_proba(X)[:, 1]
+        return _predict_outcome(self.control_, X, self.binary_), _predict_outcome(self.treated_, X, self.binary_)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Individual uplift, difference in outcome probability."""
+        """Individual uplift: difference in outcome probability (0/1 outcomes) or in the outcome's unit."""
         mu0, mu1 = self.predict_outcomes(X)
         return np.asarray(mu1 - mu0)
+
+    def fit_frame(self, df: Any, *, outcome: str, treatment: str, covariates: Sequence[str]) -> TLearner:
+        """Fit from a polars or pandas frame and column names (bool or 0/1 ``treatment``); returns self."""
+        self.covariates_ = tuple(covariates)
+        frame = as_polars(df)
+        require_columns(frame, [outcome, treatment, *self.covariates_])
+        if frame.height == 0:
+            raise MethodInputError("df: no rows")
+        t = binary_indicator(frame[treatment]).cast(pl.Int8).to_numpy()
+        return self.fit(_features(frame, self.covariates_), t, finite_numeric(frame[outcome]).to_numpy())
+
+    def predict_frame(self, df: Any) -> np.ndarray:
+        """Individual uplift of each row of a frame holding the covariates :meth:`fit_frame` used."""
+        frame = as_polars(df)
+        require_columns(frame, self.covariates_)
+        return self.predict(_features(frame, self.covariates_))
 
 
 class XLearner(TLearner):
@@ -179,8 +243,8 @@ class XLearner(TLearner):
         super().fit(X, t, y)
         treated = self._rows(np.flatnonzero(t == 1), 4)
         control = self._rows(np.flatnonzero(t == 0), 5)
-        imputed_treated = y[treated] - self.control_.predict_proba(X[treated])[:, 1]
-        imputed_control = self.treated_.predict_proba(X[control])[:, 1] - y[control]
+        imputed_treated = y[treated] - _predict_outcome(self.control_, X[treated], self.binary_)
+        imputed_control = _predict_outcome(self.treated_, X[control], self.binary_) - y[control]
         self.effect_treated_ = self._regressor().fit(X[treated], imputed_treated)
         self.effect_control_ = self._regressor().fit(X[control], imputed_control)
         self.propensity_: PropensityModel | None = None
@@ -201,101 +265,18 @@ class XLearner(TLearner):
         X = np.asarray(X, dtype=np.float32)
         if propensity is None:
             if self.propensity_ is None:
-                raise ValueError("propensity: fitted with fit_propensity=False, so pass the propensities to predict")
+                raise MethodInputError("propensity: fitted with fit_propensity=False; pass the propensities to predict")
             propensity = self.propensity_.predict(X)
         g = np.asarray(propensity, dtype=float)
         return np.asarray(g * self.effect_control_.predict(X) + (1 - g) * self.effect_treated_.predict(X))
 
 
 @dataclass(frozen=True)
-class Effect:
-    """An average effect with its interval.
-
-    ``value``, ``ci_low`` and ``ci_high`` are differences in outcome probability (treated minus untreated);
-    ``se`` its standard error; ``method`` says how it was estimated and how the interval was built.
-    """
-
-    name: str
-    value: float
-    se: float
-    ci_low: float
-    ci_high: float
-    method: str
-
-    def covers(self, value: float) -> bool:
-        """Whether the interval contains ``value``."""
-        return bool(self.ci_low <= value <= self.ci_high)
-
-
-def _mean_with_se(scores: np.ndarray, groups: np.ndarray | None) -> tuple[float, float]:
-    """Mean of per-row scores and its standard error (cluster-robust over ``groups`` when given, statsmodels)."""
-    import statsmodels.api as sm
-
-    ones = np.ones((scores.size, 1))
-    if groups is None:
-        fit = sm.OLS(scores, ones).fit()
-    else:
-        fit = sm.OLS(scores, ones).fit(cov_type="cluster", cov_kwds={"groups": np.asarray(groups)})
-    return float(fit.params[0]), float(fit.bse[0])
-
-
-def aipw_effect(
-    y: np.ndarray,
-    treatment: np.ndarray,
-    propensity: np.ndarray,
-    mu0: np.ndarray,
-    mu1: np.ndarray,
-    *,
-    estimand: Literal["ate", "att"] = "ate",
-    groups: np.ndarray | None = None,
-    clip: float = 0.01,
-    alpha: float = 0.05,
-) -> tuple[Effect, np.ndarray]:
-    """Doubly robust (augmented inverse-propensity) average effect, with an influence-function interval.
-
-    Parameters
-    ----------
-    y, treatment : 0/1 outcomes and treatments.
-    propensity, mu0, mu1 : out-of-fold predictions of the treatment probability and of the outcome probability
-        without and with treatment.
-    estimand : ``"ate"`` (all rows) or ``"att"`` (treated rows).
-    groups : cluster labels (e.g. user ids) for a cluster-robust standard error.
-    clip : propensities are clipped to [clip, 1 - clip].
-    alpha : 1 - confidence level.
-
-    Returns
-    -------
-    (Effect, numpy.ndarray)
-        The effect (difference in outcome probability) and each row's score (its contribution; mean = effect).
-    """
-    y, t = np.asarray(y, float), np.asarray(treatment, float)
-    if not 0 <= clip < 0.5:
-        raise ValueError(f"clip = {clip!r}: must be in [0, 0.5)")
-    if estimand not in ("ate", "att"):
-        raise ValueError(f"estimand = {estimand!r}: must be 'ate' or 'att'")
-    e = np.clip(np.asarray(propensity, float), clip, 1 - clip)
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    if estimand == "ate":
-        scores = mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e)
-        value, se = _mean_with_se(scores, groups)
-        method = "AIPW, cross-fitted; interval from the influence function"
-    else:
-        share = t.mean()
-        raw = t * (y - mu0) - (1 - t) * e / (1 - e) * (y - mu0)
-        value = float(raw.sum() / t.sum())
-        scores = (raw - value * t) / share + value  # mean = value; deviations are the influence function
-        _, se = _mean_with_se(scores, groups)
-        method = "AIPW for the treated, cross-fitted; interval from the influence function"
-    if groups is not None:
-        method += ", cluster-robust"
-    return Effect(estimand.upper(), value, se, value - z * se, value + z * se, method), scores
-
-
-@dataclass(frozen=True)
 class CrossFit:
     """Out-of-fold predictions of a K-fold cross-fit: every row is predicted by models that never saw its group.
 
-    Arrays are per row: ``fold``, ``propensity``, ``mu0``/``mu1`` (outcome probability without/with treatment),
+    Arrays are per row: ``fold``, ``propensity``, ``mu0``/``mu1`` (outcome, a probability for 0/1 outcomes,
+    without/with treatment),
     ``uplift_t`` (T-learner) and ``uplift_x`` (X-learner).
     """
 
@@ -330,12 +311,12 @@ def cross_fit(
     X, t, y = _check_xy(X, treatment, y)
     groups = np.asarray(groups)
     if groups.shape != (X.shape[0],):
-        raise ValueError(f"groups: expected {X.shape[0]} labels, got shape {groups.shape}")
-    if not (isinstance(folds, int) and folds >= 2):
-        raise ValueError(f"folds = {folds!r}: must be a whole number of at least 2")
+        raise MethodInputError(f"groups: expected {X.shape[0]} labels, got shape {groups.shape}")
+    if isinstance(folds, bool) or not (isinstance(folds, int) and folds >= 2):
+        raise MethodInputError(f"folds: must be a whole number of at least 2, got {folds!r}")
     labels, inverse = np.unique(groups, return_inverse=True)
     if labels.size < folds:
-        raise ValueError(f"groups: {labels.size} distinct groups cannot fill {folds} folds")
+        raise MethodInputError(f"groups: {labels.size} distinct groups cannot fill {folds} folds")
     rng = np.random.default_rng([random_state, 7])
     fold = rng.permutation(np.arange(labels.size) % folds)[inverse]
     n = X.shape[0]
