@@ -1,0 +1,167 @@
+"""Reading a generated dataset: its manifest, lazy scans of its tables with sampling weights, and verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from newretail.scenario import Scenario, ScenarioError, scenario_from_dict
+from newretail.tables.manifest import MANIFEST, ManifestError, load_manifest, sha256_file
+from newretail.tables.schemas import SCHEMAS, polars_schema
+
+__all__ = ["Dataset", "DatasetError", "open_dataset", "verify"]
+
+
+class DatasetError(RuntimeError):
+    """A dataset that cannot be trusted; the message names the file and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A generated dataset folder and its manifest."""
+
+    path: Path
+    manifest: dict[str, Any]
+    hashes_checked: bool = False  # every listed file matched its size and sha256 when opened
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        """The scenario the dataset was generated from (its targets judge the claims)."""
+        return scenario_from_dict(self.manifest["scenario"], source=str(self.path / MANIFEST))
+
+    @property
+    def seed(self) -> int:
+        return int(self.manifest["seed"])
+
+    @property
+    def scale(self) -> float:
+        return float(self.manifest["scale"])
+
+    @property
+    def tables(self) -> list[str]:
+        return list(self.manifest["tables"])
+
+    def files(self, table: str) -> list[dict[str, Any]]:
+        """The manifest's records (path, rows, bytes, sha256, fraction) of a table's partition files."""
+        if table not in self.manifest["tables"]:
+            raise DatasetError(f"{self.path}: no table {table!r} (tables: {', '.join(self.tables)})")
+        return list(self.manifest["tables"][table]["files"])
+
+    def scan(self, table: str, *, weights: bool = False) -> pl.LazyFrame:
+        """Lazy scan of a table over all its partitions.
+
+        With ``weights=True`` a column ``weight`` (rows of the full event each row stands for, 1 / fraction)
+        is added, so ``pl.col("weight").sum()`` estimates a full-scale count.
+        """
+        frames = []
+        for rec in self.files(table):
+            lf = pl.scan_parquet(self.path / rec["path"])
+            if weights:
+                lf = lf.with_columns(weight=pl.lit(1.0 / rec["fraction"], dtype=pl.Float64))
+            frames.append(lf)
+        if not frames:
+            return pl.LazyFrame(schema=polars_schema(table))
+        return pl.concat(frames, how="vertical")
+
+    def read(self, table: str, *, weights: bool = False) -> pl.DataFrame:
+        """Read a whole table into memory (small tables, or small scales)."""
+        return self.scan(table, weights=weights).collect()
+
+    def fraction(self, table: str) -> float:
+        """The sampling fraction of a table whose files share one fraction."""
+        fractions = {rec["fraction"] for rec in self.files(table)}
+        if len(fractions) != 1:
+            raise DatasetError(f"{table}: files are sampled at several fractions {sorted(fractions)}; use weights")
+        return float(fractions.pop())
+
+
+def open_dataset(path: str | Path, *, check: bool = True) -> Dataset:
+    """Open a dataset folder by its manifest.
+
+    With ``check`` (the default) every listed file is first compared with the manifest (size and sha256, about
+    1 s per GB), so a damaged or replaced file is refused with its name before any analysis reads it.
+    :func:`verify` also validates every table's schema.
+
+    Raises
+    ------
+    DatasetError
+        Naming the manifest or the first bad file.
+    """
+    ds = _open(path)
+    if check:
+        report = verify(ds.path, schemas=False)
+        if not report.ok:
+            raise DatasetError(f"{ds.path}: {report.problem}")
+        return replace(ds, hashes_checked=True)
+    return ds
+
+
+def _open(path: str | Path) -> Dataset:
+    folder = Path(path)
+    try:
+        manifest = load_manifest(folder)
+    except ManifestError as exc:
+        raise DatasetError(str(exc)) from None
+    ds = Dataset(folder, manifest)
+    try:
+        _ = ds.scenario  # validate the stored scenario now
+    except ScenarioError as exc:
+        raise DatasetError(f"{folder / MANIFEST}: {exc}") from None
+    return ds
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of :func:`verify`: files checked, and the first problem found (None when all is well)."""
+
+    files_checked: int
+    rows_checked: int
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify(path: str | Path, *, schemas: bool = True) -> VerifyReport:
+    """Re-hash every file listed in the manifest and validate each table's schema.
+
+    Stops at the first bad file and names it. Files present on disk but not in the manifest are reported too.
+    """
+    ds = _open(path)
+    checked = rows = 0
+    listed: set[str] = set()
+    for table in ds.tables:
+        if table not in SCHEMAS:
+            return VerifyReport(checked, rows, f"{table}: unknown table in the manifest")
+        for rec in ds.files(table):
+            file = ds.path / rec["path"]
+            listed.add(rec["path"])
+            if not file.is_file():
+                return VerifyReport(checked, rows, f"{rec['path']}: listed in the manifest but missing")
+            if file.stat().st_size != rec["bytes"] or sha256_file(file) != rec["sha256"]:
+                return VerifyReport(checked, rows, f"{rec['path']}: content differs from the manifest (sha256)")
+            if schemas:
+                try:
+                    frame = pl.read_parquet(file)
+                except Exception as exc:
+                    return VerifyReport(checked, rows, f"{rec['path']}: unreadable parquet ({exc})")
+                if frame.height != rec["rows"]:
+                    return VerifyReport(
+                        checked, rows, f"{rec['path']}: {frame.height} rows, manifest says {rec['rows']}"
+                    )
+                if frame.schema != polars_schema(table):
+                    return VerifyReport(checked, rows, f"{rec['path']}: schema differs from {table}'s declared schema")
+                if not SCHEMAS[table].is_valid(frame):
+                    return VerifyReport(checked, rows, f"{rec['path']}: values break {table}'s schema rules")
+                rows += frame.height
+            checked += 1
+    for file in sorted(ds.path.glob("*/*.parquet")):
+        rel = file.relative_to(ds.path).as_posix()
+        if rel not in listed:
+            return VerifyReport(checked, rows, f"{rel}: on disk but not in the manifest")
+    return VerifyReport(checked, rows, None)
