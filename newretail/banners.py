@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 from scipy import optimize, stats
 
-from newretail.dataset import Dataset
+from newretail.tables import Dataset
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

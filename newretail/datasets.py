@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from newretail.dataset import Dataset, open_dataset
-from newretail.generate.run import MANIFEST, generate, plan
+from newretail.generate.run import generate, plan
 from newretail.scenario import available_scenarios
+from newretail.tables import MANIFEST, Dataset, open_dataset
 
 DEFAULT_ROOT = Path("data/synthetic")
 

@@ -12,9 +12,9 @@ import pytest
 
 from newretail import personalization as pz
 from newretail import uplift
-from newretail.dataset import Dataset, open_dataset
 from newretail.generate import calibrate, generate
 from newretail.scenario import load_scenario
+from newretail.tables import Dataset, open_dataset
 
 
 @pytest.fixture(scope="module")

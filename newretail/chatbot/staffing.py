@@ -19,8 +19,8 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.chatbot._data import HUMAN, inquiries, interval_index
-from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
+from newretail.tables import Dataset
 
 __all__ = [
     "PeakHourCheck",

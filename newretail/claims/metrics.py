@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 
 from newretail import gmv
-from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval, group_totals, ratio_interval, total_interval
+from newretail.tables import Dataset
 
 ALPHA = 1.0 - CONFIDENCE
 DELIVERY_QUANTILE = 0.95

@@ -73,9 +73,7 @@ def save_manifest(folder: str | Path, fields: dict[str, Any], files: dict[str, l
     unknown = [t for t in files if t not in SCHEMAS]
     if unknown:
         raise ValueError(f"files: no schema for table(s) {', '.join(unknown)}")
-    tables = {
-        t: {"rows": sum(rec["rows"] for rec in files[t]), "files": list(files[t])} for t in SCHEMAS if t in files
-    }
+    tables = {t: {"rows": sum(rec["rows"] for rec in files[t]), "files": list(files[t])} for t in SCHEMAS if t in files}
     manifest = {"format": FORMAT, **fields, "tables": tables}
     folder = Path(folder)
     path = folder / MANIFEST

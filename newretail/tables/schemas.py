@@ -279,4 +279,3 @@ def data_dictionary() -> str:
             lines.append(f"| `{name}` | {dtype} | {'yes' if col.nullable else 'no'} | {col.description or ''} |")
         lines.append("")
     return "\n".join(lines)
-
