@@ -125,9 +125,12 @@ def make_rules(notebooks: Iterable[str | Path], package_dir: Path = PACKAGE_DIR)
 
 
 def write_deps(notebooks: Iterable[str | Path], out: str | Path) -> Path:
-    """Write ``<out>/deps.mk`` (see :func:`make_rules`) and return its path."""
+    """Write ``<out>/deps.mk`` (see :func:`make_rules`) atomically, so a killed ``make`` never leaves half a rule
+    for the next one to read, and return its path."""
     target = Path(out) / "deps.mk"
     text = make_rules(notebooks)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
+    tmp = target.with_name(f".deps.mk.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, target)
     return target
