@@ -37,8 +37,9 @@ $(BIN)/.installed: pyproject.toml requirements.lock
 
 setup: $(BIN)/.installed ## Create .venv and install the pinned dependencies (uv, from requirements.lock)
 
-# the dataset depends on the generator's code and the scenarios; its folder name carries scenario, scale and seed
-GENERATOR := $(wildcard newretail/generate/*.py newretail/scenarios/*.toml) newretail/scenario.py newretail/schemas.py
+# the dataset depends on the generator's code, the table contract and the scenarios; its folder name carries
+# scenario, scale and seed
+GENERATOR := $(wildcard newretail/generate/*.py newretail/tables/*.py newretail/scenarios/*.toml) newretail/scenario.py
 
 $(DATA)/manifest.json: $(BIN)/.installed $(GENERATOR)
 	$(BIN)/newretail generate --scenario $(SCENARIO) --scale $(SCALE) --seed $(SEED) --out $(DATA) --workers $(WORKERS) --overwrite
@@ -57,22 +58,33 @@ test: setup ## Set up and run the whole test suite (lint, types, unit, notebooks
 	$(BIN)/mypy newretail
 	$(BIN)/python -m pytest
 
-# the paper: one executed copy per notebook (re-run when that notebook, the data or the package changes), then
-# claims.json and results.json, then paper.pdf; a new notebooks/*.ipynb joins without editing anything here
+# the paper: one executed copy per notebook (re-run when that notebook, the data, the scenarios or a package module
+# it imports changes), then claims.json and results.json, then paper.pdf; a new notebooks/*.ipynb joins without
+# editing anything here. $(BUILD)/deps.mk lists, per notebook and for the claims step, the newretail modules they
+# import (transitively, read with ast by `python -m newretail.report deps`); it is rewritten when a notebook or a
+# module changes, and read only by the paper's targets.
 NOTEBOOK_DIR ?= notebooks
 PAPER_SRC ?= paper
 NOTEBOOKS := $(sort $(wildcard $(NOTEBOOK_DIR)/*.ipynb))
 EXECUTED := $(patsubst $(NOTEBOOK_DIR)/%.ipynb,$(BUILD)/notebooks/%.ipynb,$(NOTEBOOKS))
-PAPER_CODE := $(wildcard newretail/paper/*.py)
-ANALYSIS := $(filter-out $(PAPER_CODE),$(SOURCES))
-PAPER_STEP := $(BIN)/python -m newretail.paper
+PAPER_CODE := $(wildcard newretail/report/*.py)
+SETTINGS := $(filter %.toml,$(SOURCES))
+PAPER_STEP := $(BIN)/python -m newretail.report
+DEPS := $(BUILD)/deps.mk
 
 paper: $(BUILD)/paper.pdf ## Set up, generate, execute the notebooks and typeset paper/build/paper.pdf
 
-$(BUILD)/notebooks/%.ipynb: $(NOTEBOOK_DIR)/%.ipynb $(DATA)/manifest.json $(ANALYSIS) $(BIN)/.installed
+$(DEPS): $(NOTEBOOKS) $(filter %.py,$(SOURCES)) | $(BIN)/.installed
+	@$(PAPER_STEP) deps $(NOTEBOOKS) --out $(BUILD) >/dev/null
+
+ifneq ($(filter paper $(BUILD)/%,$(MAKECMDGOALS)),)
+-include $(DEPS)
+endif
+
+$(BUILD)/notebooks/%.ipynb: $(NOTEBOOK_DIR)/%.ipynb $(DATA)/manifest.json $(SETTINGS) $(BIN)/.installed
 	$(PAPER_STEP) run $< --dataset $(DATA) --scale $(SCALE) --seed $(SEED) --out $(BUILD)
 
-$(BUILD)/claims.json: $(DATA)/manifest.json $(ANALYSIS) $(BIN)/.installed
+$(BUILD)/claims.json: $(DATA)/manifest.json $(SETTINGS) $(BIN)/.installed
 	$(PAPER_STEP) claims --dataset $(DATA) --out $(BUILD)
 
 $(BUILD)/results.json: $(EXECUTED) $(BUILD)/claims.json $(PAPER_CODE) requirements.lock $(wildcard $(NOTEBOOK_DIR))
@@ -82,7 +94,7 @@ $(BUILD)/paper.pdf: $(BUILD)/results.json $(wildcard $(PAPER_SRC)/*.typ $(PAPER_
 	$(PAPER_STEP) typeset --source $(PAPER_SRC) --out $(BUILD)
 
 docs: setup ## Regenerate docs/data_dictionary.md from the table schemas
-	$(BIN)/python -m newretail.schemas > docs/data_dictionary.md
+	$(BIN)/python -m newretail.tables > docs/data_dictionary.md
 
 lab: setup ## Open the notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks

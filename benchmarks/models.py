@@ -21,7 +21,7 @@ from common import ONE_THREAD, PYTHON, checked, measure, table, write_result
 STEPS = """
 import json, resource, sys, time
 from newretail import personalization as P
-from newretail.dataset import open_dataset
+from newretail.tables import open_dataset
 from newretail.generate import generate
 
 def cpu():  # this process and its finished children (generate's worker processes)

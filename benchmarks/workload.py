@@ -63,7 +63,7 @@ def ours_dataset(out: Path, scale: float, seed: int) -> dict[str, float]:
     with Timer() as t:
         manifest = generate("singles_day_2017", scale=scale, seed=seed, out=out, workers=1)
     tables = _json.loads(manifest.read_text())["tables"]
-    from newretail.schemas import polars_schema
+    from newretail.tables import polars_schema
 
     rows = sum(v["rows"] for v in tables.values())
     cells = sum(v["rows"] * len(polars_schema(k)) for k, v in tables.items())

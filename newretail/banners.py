@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 from scipy import optimize, stats
 
-from newretail.dataset import Dataset
 from newretail.methods.intervals import proportion_interval, ratio_interval, standardized_ratio
+from newretail.tables import Dataset
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -122,8 +122,8 @@ def verify(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
 ) -> None:
     """Re-hash every file and check every table's schema; name the first bad file."""
-    from newretail.dataset import DatasetError
-    from newretail.dataset import verify as check
+    from newretail.tables import DatasetError
+    from newretail.tables import verify as check
 
     try:
         report = check(dataset)
@@ -145,7 +145,7 @@ def claims(
     """Recompute every figure of the report (and the press figures) with a 95% interval, judged against the
     targets of the scenario the dataset was generated from."""
     from newretail.claims import evaluate
-    from newretail.dataset import DatasetError, open_dataset
+    from newretail.tables import DatasetError, open_dataset
 
     if not dataset.is_dir():
         fail(f"{dataset}: no such dataset folder")

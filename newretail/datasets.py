@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from newretail.dataset import Dataset
+    from newretail.tables import Dataset
 
 __all__ = ["ENV_VAR", "data_home", "dataset_path", "load"]
 
@@ -89,9 +89,9 @@ def load(
         data folder).
     workers : processes used if it must be generated (default: the machine's cores).
     """
-    from newretail.dataset import open_dataset
-    from newretail.generate.run import MANIFEST, generate, plan
+    from newretail.generate.run import generate, plan
     from newretail.scenario import available_scenarios
+    from newretail.tables import MANIFEST, open_dataset
 
     folder = Path(path) if path is not None else dataset_path(name, scale=scale, seed=seed, root=root)
     manifest = folder / MANIFEST

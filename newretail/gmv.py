@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from newretail.dataset import Dataset
 from newretail.intervals import GROUPS, Estimate, bootstrap_interval, group_totals, ratio_interval, total_interval
+from newretail.tables import Dataset
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

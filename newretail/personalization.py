@@ -27,10 +27,10 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from newretail.dataset import Dataset
 from newretail.methods import effects, learners
 from newretail.methods.effects import Effect
 from newretail.scenario import Scenario
+from newretail.tables import Dataset
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -761,7 +761,7 @@ def conversion_readings(scenario: Scenario, *, targeting_strengths: Sequence[flo
     Readings
         One row per variant; probabilities and differences as shares, lifts relative.
     """
-    from newretail.generate.calibrate import calibrate
+    from newretail.generate.expected import expected_values
 
     if not isinstance(scenario, Scenario):
         raise ValueError(f"scenario: expected a Scenario, got {type(scenario).__name__}")
@@ -776,8 +776,7 @@ def conversion_readings(scenario: Scenario, *, targeting_strengths: Sequence[flo
                     "behaviour.personalization.targeting_strength": float(strength),
                 }
             )
-            cal = calibrate(variant)
-            e = cal.expected
+            e = expected_values(variant)
             cp, co, att = e["conversion_personalized"], e["conversion_other"], e["true_uplift_att"]
             rows.append(
                 {
@@ -790,7 +789,7 @@ def conversion_readings(scenario: Scenario, *, targeting_strengths: Sequence[flo
                     "true_ate": e["true_uplift_ate"],
                     "true_att": att,
                     "true_lift_personalized": att / (cp - att),
-                    "effect_logodds_at_mean_intent": cal.shoppers.effect_intercept,
+                    "effect_logodds_at_mean_intent": e["effect_logodds_at_mean_intent"],
                     "visits": e["visits"],
                     "online_orders": e["online_orders"],
                 }

@@ -26,9 +26,10 @@ import numpy as np
 import polars as pl
 from scipy import optimize, stats
 
-from newretail.dataset import Dataset
-from newretail.generate.city import STORE_TYPES, simulate_city
+from newretail.generate.city import simulate_city
 from newretail.scenario import Scenario
+from newretail.tables import Dataset
+from newretail.tables.categories import STORE_TYPES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

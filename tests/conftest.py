@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from newretail.dataset import Dataset, open_dataset
 from newretail.generate import generate
+from newretail.tables import Dataset, open_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"

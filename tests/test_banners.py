@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from newretail import banners
-from newretail.dataset import Dataset
 from newretail.generate import banners as gen_banners
 from newretail.generate import calibrate, traffic
 from newretail.scenario import Scenario, load_scenario
+from newretail.tables import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

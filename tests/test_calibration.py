@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from newretail.dataset import Dataset
 from newretail.generate import CalibrationError, calibrate
 from newretail.scenario import PRESS_KEYS, TARGET_KEYS, Scenario, load_scenario
+from newretail.tables import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER = ROOT / "tests/scenarios/other_retailer.toml"

@@ -15,11 +15,11 @@ import pytest
 from conftest import SMALL_SCALE, SMALL_SEED, run_notebook
 
 from newretail import chatbot
-from newretail.dataset import Dataset, open_dataset
 from newretail.generate import calibrate, generate
 from newretail.generate import inquiries as gen
 from newretail.generate.traffic import event_density
 from newretail.scenario import load_scenario
+from newretail.tables import Dataset, open_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "04_ali_xiaomi_chatbot"

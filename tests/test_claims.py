@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 from newretail.claims import JSON_KEYS, PRESS_IDS, REGISTRY, REPORT_IDS, evaluate
 from newretail.cli import app
-from newretail.dataset import Dataset, DatasetError, open_dataset
 from newretail.generate import generate
 from newretail.scenario import PRESS_KEYS, TARGET_KEYS, load_scenario
+from newretail.tables import Dataset, DatasetError, open_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER = ROOT / "tests" / "scenarios" / "other_retailer.toml"

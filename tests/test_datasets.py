@@ -56,12 +56,12 @@ def test_dataset_path_refuses_bad_arguments_naming_them(kwargs: dict[str, Any], 
 
 def test_load_defaults_to_the_data_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Without path or root, load generates into <NEWRETAIL_DATA>/<name>-<scale>-s<seed> whatever the cwd."""
-    import newretail.dataset
     import newretail.generate.run
+    import newretail.tables
 
     seen: dict[str, Path] = {}
     monkeypatch.setattr(newretail.generate.run, "generate", lambda name, **kw: seen.setdefault("out", Path(kw["out"])))
-    monkeypatch.setattr(newretail.dataset, "open_dataset", lambda folder: seen.setdefault("opened", Path(folder)))
+    monkeypatch.setattr(newretail.tables, "open_dataset", lambda folder: seen.setdefault("opened", Path(folder)))
     monkeypatch.setenv("NEWRETAIL_DATA", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     datasets.load("singles_day_2017", scale=2e-5, seed=7)

@@ -13,10 +13,10 @@ import pytest
 
 from newretail.claims import evaluate
 from newretail.claims.partials import PARTIAL_IDS, SINGLE_PASS_IDS, evaluate_partials
-from newretail.dataset import Dataset, open_dataset
 from newretail.generate import GenerateError, generate, run
 from newretail.generate import distributed as engine
 from newretail.scenario import scenario_text
+from newretail.tables import Dataset, open_dataset
 
 SCALE = 1e-5
 SEED = 23

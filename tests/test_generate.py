@@ -13,10 +13,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from newretail.dataset import DatasetError, open_dataset, verify
 from newretail.generate import GenerateError, generate, plan
 from newretail.generate.run import LOCK
 from newretail.scenario import load_scenario, scenario_text
+from newretail.tables import DatasetError, open_dataset, verify
 
 SCALE = 1e-5
 

@@ -12,9 +12,9 @@ import pytest
 from conftest import run_notebook
 
 from newretail import gmv
-from newretail.dataset import Dataset, open_dataset
 from newretail.generate import calibrate, generate, traffic
 from newretail.scenario import load_scenario
+from newretail.tables import Dataset, open_dataset
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,10 @@ import nbformat
 import polars as pl
 import pytest
 
-from newretail.dataset import Dataset
 from newretail.generate import generate
-from newretail.paper import PaperError, build, collect, run_notebook, typeset
-from newretail.paper.fmt import format_interval, format_value
+from newretail.report import PaperError, build, collect, run_notebook, typeset
+from newretail.report.fmt import format_interval, format_value
+from newretail.tables import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMETERS = "dataset = None\nscale = 1e-4\nseed = 20171111\nbuild_dir = None\n"
@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
-from newretail.dataset import open_dataset
+from newretail.tables import open_dataset
 from newretail.notebook import Outputs
 
 ds = open_dataset(dataset)
@@ -304,12 +304,12 @@ def test_failing_notebook_stops_the_build_cleanly(built: Path, small_dataset: Da
     old_figures = [f for f in results["figures"] if f["notebook"] == "02_stub_banners"]
     assert old_figures and (out / "paper.pdf").is_file()
     broken = write_broken(tmp_path / "notebooks", "02_stub_banners")
-    command = [sys.executable, "-m", "newretail.paper", "run", str(broken), "--dataset", str(small_dataset.path)]
+    command = [sys.executable, "-m", "newretail.report", "run", str(broken), "--dataset", str(small_dataset.path)]
     done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, check=False)
     assert done.returncode == 1
     message = done.stderr.strip()
     assert len(message.splitlines()) == 1, message
-    assert message.startswith("newretail paper: error: notebook ")
+    assert message.startswith("newretail report: error: notebook ")
     assert "02_stub_banners.ipynb" in message and "cell 4" in message
     assert "ValueError: stand-in failure" in message
     assert "Kernel is running over TCP" not in done.stderr
@@ -365,10 +365,10 @@ def test_make_runs_only_what_changed(built: Path, small_dataset: Dataset, tmp_pa
         ".venv/bin/.installed",
     ]
     quiet = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert "newretail.paper" not in quiet, quiet
+    assert "newretail.report" not in quiet, quiet
     notebooks[1].touch()
     plan = subprocess.run(make, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    steps = [line for line in plan.splitlines() if "newretail.paper" in line]
+    steps = [line for line in plan.splitlines() if "newretail.report" in line]
     assert len(steps) == 3, plan
     assert " run " in steps[0] and "02_stub_banners.ipynb" in steps[0]
     assert " collect " in steps[1] and " typeset " in steps[2]

@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from newretail import personalization as pz
-from newretail.dataset import Dataset, open_dataset
 from newretail.generate import calibrate, generate
 from newretail.methods import effects, learners
 from newretail.scenario import load_scenario
+from newretail.tables import Dataset, open_dataset
 
 
 @pytest.fixture(scope="module")

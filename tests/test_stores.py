@@ -13,11 +13,11 @@ from conftest import ROOT, run_notebook
 from scipy import stats
 
 from newretail import stores
-from newretail.dataset import Dataset, open_dataset
 from newretail.generate import generate
 from newretail.generate.city import simulate_city
 from newretail.generate.run import GROUP_CODES
 from newretail.scenario import Scenario, load_scenario
+from newretail.tables import Dataset, open_dataset
 
 SCENARIO = load_scenario("singles_day_2017")
 

@@ -19,12 +19,12 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from newretail.cli import app
-from newretail.dataset import Dataset
 from newretail.generate import calibrate
 from newretail.scenario import load_scenario
 from newretail.stress import GridError, load_grid, point, sweep
 from newretail.stress.engine import POINTS, TMP, point_setup
 from newretail.stress.grid import Point
+from newretail.tables import Dataset
 
 TINY = 5e-6  # 40k banner impressions, 3.7k inquiries per point
 BASE = load_scenario("singles_day_2017")

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from newretail.dataset import Dataset
 from newretail.intervals import group_totals
+from newretail.tables import Dataset
 
 US_PER_S = 1_000_000
 SECONDS_PER_DAY = 86_400

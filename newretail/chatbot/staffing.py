@@ -20,10 +20,10 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.chatbot._data import HUMAN, inquiries, interval_index
-from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
 from newretail.methods import MethodInputError
 from newretail.methods.queueing import ErlangC
+from newretail.tables import Dataset
 
 __all__ = [
     "PeakHourCheck",

@@ -14,9 +14,9 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.chatbot._data import BOT, HUMAN, group_sums, inquiries, interval_index, weight
-from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval
 from newretail.methods.intervals import poisson_interval, proportion_interval
+from newretail.tables import Dataset
 
 __all__ = ["DEFLECTION_DEFINITIONS", "Deflection", "InquiryVolume", "deflection", "inquiry_volume"]
 

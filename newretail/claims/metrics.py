@@ -16,10 +16,10 @@ import numpy as np
 import polars as pl
 
 from newretail import gmv
-from newretail.dataset import Dataset
 from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval, group_totals, ratio_interval, total_interval
 from newretail.methods.intervals import poisson_interval, proportion_interval
 from newretail.methods.intervals import ratio_interval as ratio_interval_counts
+from newretail.tables import Dataset
 
 ALPHA = 1.0 - CONFIDENCE
 DELIVERY_QUANTILE = 0.95

@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from newretail.dataset import Dataset, open_dataset
 from newretail.intervals import (
     CONFIDENCE,
     GROUPS,
@@ -42,6 +41,7 @@ from newretail.intervals import (
 )
 from newretail.methods.intervals import poisson_interval, proportion_interval
 from newretail.methods.intervals import ratio_interval as ratio_interval_counts
+from newretail.tables import Dataset, open_dataset
 
 __all__ = ["PARTIAL_IDS", "SINGLE_PASS_IDS", "PartialQuery", "evaluate_partials", "partition_totals"]
 
@@ -104,7 +104,7 @@ class PartialQuery:
 
 
 def _empty(table: str) -> pl.LazyFrame:
-    from newretail.schemas import polars_schema
+    from newretail.tables import polars_schema
 
     return pl.LazyFrame(schema=polars_schema(table)).with_columns(weight=pl.lit(1.0, dtype=pl.Float64))
 

@@ -13,10 +13,8 @@ import polars as pl
 
 from newretail.claims.metrics import Context
 from newretail.claims.registry import PRESS_IDS, REGISTRY, REPORT_IDS, Claim
-from newretail.dataset import Dataset, DatasetError, open_dataset
-from newretail.generate.run import sha256_file
 from newretail.scenario import PRESS_KEYS, TARGET_KEYS
-from newretail.schemas import polars_schema
+from newretail.tables import Dataset, DatasetError, open_dataset, polars_schema, sha256_file
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -333,7 +331,7 @@ def evaluate(
 
     Parameters
     ----------
-    dataset : a :class:`~newretail.dataset.Dataset` or its folder.
+    dataset : a :class:`~newretail.tables.Dataset` or its folder.
     ids : claim ids to evaluate (default: every report and press claim, see ``REGISTRY``).
     targets : figures to judge against instead of the dataset's scenario (keys of the scenario's ``targets`` or
         ``press``, e.g. ``{"ai_banner_ctr_ratio": 2.0}``); the rest come from the dataset's manifest.

@@ -11,11 +11,10 @@ from scipy.special import expit
 
 from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import SECONDS_PER_DAY, sample_ts_us
+from newretail.tables.categories import CREATIVE_SOURCES, PLACEMENTS
 
-PLACEMENTS = ("home_top", "campaign_hall", "search_feed", "product_side", "cart")
 PLACEMENT_P = np.array([0.15, 0.20, 0.30, 0.20, 0.15])
 PLACEMENT_QUALITY = np.array([0.8, 0.5, 0.0, -0.4, -0.7])  # log-odds of a click relative to search_feed
-CREATIVE_SOURCES = ("ai", "human")
 BRAND_SD = 0.35  # log-odds spread of brands' click appeal
 MAX_EXPOSURE = 20
 

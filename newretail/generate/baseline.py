@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from newretail.generate.shoppers import DEVICES, _enum, _ids
+from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import sample_ts_us
+from newretail.tables.categories import DEVICES
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from newretail.generate.shoppers import CHANNELS, DEVICES, _enum, _ids
+from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import sample_ts_us
 from newretail.scenario import Stores
+from newretail.tables.categories import CHANNELS, DEVICES, STORE_TYPES
 
-STORE_TYPES = ("hema", "sanjiang", "other")
 STORE_SPREAD = {"hema": 0.10, "sanjiang": 0.20, "other": 0.22}  # sd of location, share of city width
 LOG_SALES_RMB = {"hema": np.log(600_000.0), "sanjiang": np.log(180_000.0), "other": np.log(150_000.0)}
 STORE_LEVEL_SD = 0.30

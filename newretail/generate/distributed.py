@@ -1,10 +1,11 @@
 """The Dask engine: the same partition tasks as the local engine, run on a Dask distributed cluster.
 
-Every task draws from its own random stream and writes its files with :func:`newretail.generate.run.run_task`,
-exactly as a local worker process does, so a dataset made on a cluster is byte-identical to one made on this
-machine. Workers write straight into ``out``, which must therefore be the same path on shared storage for the
-client (which writes the manifest last) and every worker. Without a scheduler address a ``LocalCluster`` of
-``workers`` processes with one thread each is started for the run and closed afterwards.
+Every task draws from its own random stream and writes its files with the function the caller passes
+(:func:`newretail.generate.run.run_task`), exactly as a local worker process does, so a dataset made on a cluster
+is byte-identical to one made on this machine. Workers write straight into ``out``, which must therefore be the
+same path on shared storage for the client (which writes the manifest last) and every worker. Without a scheduler
+address a ``LocalCluster`` of ``workers`` processes with one thread each is started for the run and closed
+afterwards.
 
 ``dask[distributed]`` is an optional dependency (``pip install newretail[dask]``) and is imported lazily.
 """
@@ -13,16 +14,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newretail.generate.run import GenerateError, Plan, run_task
+from newretail.generate.errors import GenerateError
 
 if TYPE_CHECKING:
     from distributed import Client
+
+    from newretail.generate.run import Plan, Task
+
+TaskRunner = Callable[["Plan", "Task", str], list[dict[str, Any]]]
 
 CONNECT_TIMEOUT_S = 20.0  # s, how long to try to reach a scheduler before giving up
 TASKS_PER_THREAD = 2  # tasks in flight per worker thread: the scheduler is never far ahead, results are small
@@ -68,11 +73,15 @@ def _check_shared(out: Path, records: list[dict[str, Any]], scheduler: str | Non
         )
 
 
-def run_on_dask(p: Plan, out: str, *, workers: int, scheduler: str | None) -> Iterator[list[dict[str, Any]]]:
+def run_on_dask(
+    run_task: TaskRunner, p: Plan, out: str, *, workers: int, scheduler: str | None
+) -> Iterator[list[dict[str, Any]]]:
     """Run every partition task of ``p`` on a Dask cluster, yielding each task's file records as it finishes.
 
     Parameters
     ----------
+    run_task : draws one task and writes its files, returning their records
+        (:func:`newretail.generate.run.run_task`; passed in, so this engine does not import the local one).
     p : the dataset's plan (see :func:`newretail.generate.run.plan`).
     out : dataset folder; with a remote cluster, a path on storage shared by this machine and every worker.
     workers : processes of the LocalCluster started when ``scheduler`` is None (one thread each); with a
@@ -85,6 +94,8 @@ def run_on_dask(p: Plan, out: str, *, workers: int, scheduler: str | None) -> It
     """
     from distributed import as_completed
 
+    if not callable(run_task):
+        raise ValueError(f"run_task: expected a function of (plan, task, out), got {type(run_task).__name__}")
     root = Path(out)
     run = uuid.uuid4().hex[:8]  # task keys unique to this run, should the cluster serve several runs
     with ExitStack() as stack:

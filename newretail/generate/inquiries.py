@@ -17,14 +17,13 @@ from scipy.special import expit
 
 from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import sample_ts_us
+from newretail.tables.categories import CUE_STYLES, HANDLERS, INTENTS
 
-INTENTS = ("delivery", "refund", "size", "payment", "product", "coupon", "complaint")
 INTENT_P = np.array([0.32, 0.14, 0.12, 0.09, 0.14, 0.11, 0.08])
 INTENT_ANGER = np.array([0.22, 0.28, 0.10, 0.22, 0.10, 0.15, 0.50])  # mean true anger by intent
 ANGER_CONCENTRATION = 4.0
 BOT_DIFFICULTY = np.array([-1.0, 0.6, -0.5, 0.0, -0.3, -1.0, 1.0])  # log-odds of transfer to a human
 MISSED_ANGER_RESOLUTION = 0.3  # resolution rate of angry customers the bot kept, relative to others
-HANDLERS = ("bot", "human")
 SENTIMENT_NOISE = 0.12
 HANDLE_LOG_SD = 0.5
 
@@ -77,7 +76,6 @@ BODIES: dict[str, tuple[str, ...]] = {
 # Emotional cues by strength (0 calm to 4 furious). From strength 2 up a customer shows anger either in so many
 # words ("explicit") or without them ("implicit": repeated asking, pressure, threats, punctuation); calm customers
 # sometimes use an angry word in a negation ("negated"). A word list reads the first and third kind alike.
-CUE_STYLES = ("plain", "explicit", "implicit", "negated")
 CUES_PLAIN: tuple[tuple[str, ...], ...] = (
     ("thanks", "thank you qin", "", "have a nice day"),
     ("please check", "please help", "a bit slow", "waiting for answer"),

@@ -10,7 +10,6 @@ interrupted run, run again, skips finished partitions and ends with the same byt
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import math
 import os
@@ -28,9 +27,10 @@ import polars as pl
 from newretail import __version__
 from newretail.generate import banners, baseline, city, inquiries, shoppers, traffic
 from newretail.generate.calibrate import Calibration, calibrate
+from newretail.generate.errors import GenerateError
 from newretail.scenario import Scenario, load_scenario
+from newretail.tables import MANIFEST, file_record, save_manifest
 
-MANIFEST = "manifest.json"
 RUN_SPEC = ".run-spec.json"
 LOCK = ".lock"
 ROWS_PER_PARTITION = 1_000_000  # for tables not tied to user shards
@@ -59,10 +59,6 @@ BYTES_PER_ROW = {
     "baseline_visits": 8,
     "baseline_orders": 22,
 }
-
-
-class GenerateError(RuntimeError):
-    """Generation refused before writing anything (bad arguments, not enough disk, another dataset there)."""
 
 
 @dataclass(frozen=True)
@@ -212,28 +208,6 @@ def part_path(table: str, number: int) -> str:
     return f"{table}/part-{number:05d}.parquet"
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _file_record(out: Path, rel: str, fraction: float) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-
-    path = out / rel
-    return {
-        "path": rel,
-        "rows": pq.ParquetFile(path).metadata.num_rows,
-        "bytes": path.stat().st_size,
-        "sha256": sha256_file(path),
-        "fraction": fraction,
-    }
-
-
 def run_task(p: Plan, task: Task, out: str) -> list[dict[str, Any]]:
     """Draw one partition and write its files atomically; skip files already complete. Returns file records."""
     root = Path(out)
@@ -256,7 +230,7 @@ def run_task(p: Plan, task: Task, out: str) -> list[dict[str, Any]]:
                 if _disk_full(exc):
                     raise OSError(errno.ENOSPC, f"no space left on device while writing {rel}") from None
                 raise
-    return [_file_record(root, rel, task.fraction) for rel in rels]
+    return [file_record(root, rel, task.fraction) for rel in rels]
 
 
 def _disk_full(exc: BaseException) -> bool:
@@ -330,7 +304,7 @@ def _execute(p: Plan, out: Path, workers: int, engine: str, scheduler: str | Non
     if engine == "dask":
         from newretail.generate.distributed import run_on_dask
 
-        yield from run_on_dask(p, str(out), workers=workers, scheduler=scheduler)
+        yield from run_on_dask(run_task, p, str(out), workers=workers, scheduler=scheduler)
         return
     if workers <= 1:
         for task in p.tasks:
@@ -410,26 +384,14 @@ def generate(
 
 def write_manifest(p: Plan, out: Path, records: dict[str, dict[str, Any]]) -> Path:
     """Write ``manifest.json`` (atomically, last): the spec, calibration and every file's rows and sha256."""
-    from newretail.schemas import SCHEMAS
-
-    tables: dict[str, Any] = {}
+    files: dict[str, list[dict[str, Any]]] = {}
     for task in p.tasks:
         for table, number in task.parts:
-            entry = tables.setdefault(table, {"rows": 0, "files": []})
-            rec = records[part_path(table, number)]
-            entry["rows"] += rec["rows"]
-            entry["files"].append(rec)
-    ordered = {t: tables[t] for t in SCHEMAS if t in tables}
-    manifest = {
-        "format": 1,
+            files.setdefault(table, []).append(records[part_path(table, number)])
+    fields = {
         "name": p.scenario.name,
         **p.spec(),
         "sampling": p.fractions,
         "calibration": p.calibration.to_dict(),
-        "tables": ordered,
     }
-    path = out / MANIFEST
-    tmp = out / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    return save_manifest(out, fields, files)

@@ -14,21 +14,16 @@ from scipy import stats
 from scipy.special import expit
 
 from newretail.generate.traffic import sample_ts_us
+from newretail.tables.categories import AGE_BANDS, CHANNELS, DEVICES, PAGE_TYPES, SEGMENTS, SOURCES
 
-SEGMENTS = ("new", "casual", "regular", "loyal")
 SEGMENT_P = np.array([0.15, 0.35, 0.35, 0.15])
 SEGMENT_INTENT = np.array([-0.6, -0.2, 0.2, 0.7])
 SEGMENT_VIP_P = np.array([0.02, 0.05, 0.12, 0.35])
-AGE_BANDS = ("18-24", "25-34", "35-44", "45+")
 AGE_P = np.array([0.25, 0.38, 0.24, 0.13])
 TIER_P = np.array([0.18, 0.27, 0.25, 0.18, 0.12])
-SOURCES = ("search", "recommendation", "campaign", "direct")
 SOURCE_P = np.array([0.35, 0.30, 0.20, 0.15])
 SOURCE_LOGIT = np.array([0.20, 0.0, 0.30, -0.40])
-DEVICES = ("mobile", "pc")
-PAGE_TYPES = ("home", "search", "product", "campaign", "cart")
 PAGE_TYPE_P = np.array([0.15, 0.20, 0.45, 0.12, 0.08])
-CHANNELS = ("online", "store")
 
 
 @dataclass(frozen=True)

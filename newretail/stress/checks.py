@@ -22,16 +22,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
 
-from newretail.dataset import Dataset
-from newretail.generate.calibrate import Calibration
-from newretail.generate.shoppers import ShopperParams
+from newretail.generate.expected import bot_truth, gmv_growth_truth, population_truth
 from newretail.scenario import Scenario
+
+if TYPE_CHECKING:
+    from newretail.generate import Calibration
+from newretail.tables import Dataset
 
 __all__ = ["CHECKS", "Check", "Measure", "PointContext", "Reading", "evaluate_check", "rounding_halfwidth"]
 
@@ -316,50 +317,6 @@ CTR = Check(
 
 
 # ------------------------------------------------------------------------------------------------- personalization
-@lru_cache(maxsize=4)
-def _reference_users(activity_shape: float) -> dict[str, np.ndarray]:
-    """The calibration's own reference sample of users (same seed and size), so that at the base scenario the
-    population truth below equals the calibration's expected metrics."""
-    from newretail.generate.calibrate import CALIBRATION_DRAWS, CALIBRATION_SEED
-    from newretail.generate.shoppers import draw_users
-
-    stream = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)[0]
-    return draw_users(np.random.default_rng(stream), CALIBRATION_DRAWS, activity_shape)
-
-
-def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:
-    """Expected conversion figures and online GMV of the whole event under shopper parameters ``sp``.
-
-    Returns ``conversion_personalized``, ``conversion_other``, ``causal_lift`` (expected conversion of personalized
-    visits over the same visits without personalization, minus 1) and ``online_gmv_usd`` (full scale).
-    """
-    from scipy.special import expit
-
-    from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw
-
-    users = _reference_users(sp.user_activity_shape)
-    intent = (intent_raw(users) - sp.intent_mean) / sp.intent_sd
-    w = users["activity"]
-    prop = expit(sp.targeting_intercept + sp.targeting_slope * intent)
-
-    def conv(treated: float) -> np.ndarray:
-        effect = (sp.effect_intercept + sp.effect_slope * intent[:, None]) * treated
-        p = expit(sp.conversion_intercept + sp.intent_weight * intent[:, None] + SOURCE_LOGIT[None, :] + effect)
-        return np.asarray((p * SOURCE_P[None, :]).sum(axis=1))
-
-    c1, c0 = conv(1.0), conv(0.0)
-    buy = w * (prop * c1 + (1 - prop) * c0)
-    mult = float(np.sum(buy * np.where(users["is_vip"], sp.vip_value_multiplier, 1.0)) / np.sum(buy))
-    visits = sp.visits_per_user * scenario.behaviour.traffic.active_users
-    value = math.exp(sp.value_log_mean + sp.value_log_sd**2 / 2) * mult
-    return {
-        "conversion_personalized": float(np.sum(w * prop * c1) / np.sum(w * prop)),
-        "conversion_other": float(np.sum(w * (1 - prop) * c0) / np.sum(w * (1 - prop))),
-        "causal_lift": float(np.sum(w * prop * c1) / np.sum(w * prop * c0) - 1.0),
-        "online_gmv_usd": float(visits * np.sum(buy) / np.sum(w) * value),
-    }
-
-
 def _conversion(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     truth = population_truth(ctx.calibration.shoppers, ctx.scenario)
     rate, other = truth["conversion_personalized"], truth["conversion_other"]
@@ -426,34 +383,6 @@ def _inquiry_frame(ds: Dataset) -> pl.DataFrame:
         .sort("inquiry_id")
         .collect()
     )
-
-
-@lru_cache(maxsize=8)
-def _reference_inquiries(threshold: float) -> dict[str, np.ndarray]:
-    """The calibration's own reference sample of inquiries (same seed and size)."""
-    from newretail.generate.calibrate import CALIBRATION_DRAWS, CALIBRATION_SEED
-    from newretail.generate.inquiries import draw_inquiries
-
-    stream = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)[2]
-    return draw_inquiries(np.random.default_rng(stream), CALIBRATION_DRAWS, threshold)
-
-
-def bot_truth(cal: Calibration) -> dict[str, float]:
-    """Expected shares of all inquiries the bot handles, handles without a repeat contact, and resolves, under the
-    inquiry parameters ``cal.inquiries`` (over the calibration's reference sample)."""
-    from scipy.special import expit
-
-    from newretail.generate.inquiries import BOT_DIFFICULTY, MISSED_ANGER_RESOLUTION
-
-    p = cal.inquiries
-    draws = _reference_inquiries(p.escalation_threshold)
-    stay = np.where(draws["escalated"], 0.0, 1.0 - expit(p.transfer_intercept + BOT_DIFFICULTY[draws["intent"]]))
-    resolve = p.bot_resolution_rate * np.where(draws["needs_escalation"], MISSED_ANGER_RESOLUTION, 1.0)
-    return {
-        "handled": float(np.mean(stay)),
-        "handled_no_repeat": float(np.mean(stay * (1.0 - (1.0 - resolve) * p.repeat_contact_if_unresolved))),
-        "resolved": float(np.mean(stay * resolve)),
-    }
 
 
 def _chatbot_share(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
@@ -630,7 +559,6 @@ def _random_group_totals(lf: pl.LazyFrame, *, key: str, cluster: pl.Expr, value:
 def _growth(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     from newretail.intervals import bootstrap_interval
 
-    sp, bl = ctx.calibration.shoppers, ctx.calibration.baseline
     rmb_value = pl.col("weight") * pl.col("gmv_rmb")
     g17 = _random_group_totals(
         ds.scan("orders", weights=True),
@@ -648,16 +576,10 @@ def _growth(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     low, high = bootstrap_interval((g17, g16), growth)
     rmb = float(growth(g17, g16))
     # truth: the whole event's expected GMV under the parameters drawn from, stores included
-    from newretail.generate.city import expected_store_orders
-
-    fx17 = sp.fx_rmb_per_usd
-    _, store_rmb = expected_store_orders(ctx.scenario.behaviour.stores, ctx.calibration.city.pilot_stores)
-    online = population_truth(sp, ctx.scenario)["online_gmv_usd"]
-    e17_usd, e17_rmb = online + store_rmb / fx17, online * fx17 + store_rmb
-    e16_usd = bl.visits * bl.conversion * math.exp(bl.value_log_mean + bl.value_log_sd**2 / 2)
+    truth = gmv_growth_truth(ctx.calibration, ctx.scenario)
     return {
-        "usd": _with_truth(_claims_row(ds, "gmv_yoy_growth"), e17_usd / e16_usd - 1.0),
-        "rmb": Measure(rmb, float(low[0]), float(high[0]), e17_rmb / (e16_usd * bl.fx_rmb_per_usd) - 1.0),
+        "usd": _with_truth(_claims_row(ds, "gmv_yoy_growth"), truth["usd"]),
+        "rmb": Measure(rmb, float(low[0]), float(high[0]), truth["rmb"]),
     }
 
 

@@ -179,8 +179,8 @@ def evaluate_point(
     -------
     One row per reading of the claim (columns of ``ROW_SCHEMA``).
     """
-    from newretail.dataset import open_dataset
     from newretail.generate.run import plan, run_task, write_manifest
+    from newretail.tables import open_dataset
 
     check = CHECKS[point.claim]
     try:

@@ -13,9 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from newretail.cli import app
-from newretail.dataset import verify
 from newretail.generate import generate
-from newretail.generate.run import sha256_file
+from newretail.tables import sha256_file, verify
 
 SCALE = 1e-5
 RUNNER = CliRunner()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from newretail.dataset import verify
 from newretail.generate import GenerateError, generate
+from newretail.tables import verify
 
 SCALE = 1e-5
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newretail.dataset import verify
 from newretail.generate import generate
 from newretail.scenario import scenario_text
+from newretail.tables import verify
 
 SCALE = 1e-5
 KILL_SEEDS = [0, 1, 2]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from newretail.dataset import Dataset
+from newretail.tables import Dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,7 +1,7 @@
 """Every table's schema, declared once: column names carry units, descriptions say what a column means.
 
 ``newretail verify`` validates each partition against these, and ``docs/data_dictionary.md`` is generated
-from them (``python -m newretail.schemas``), so the two never disagree.
+from them (``python -m newretail.tables``), so the two never disagree.
 """
 
 from __future__ import annotations
@@ -9,10 +9,22 @@ from __future__ import annotations
 import dataframely as dy
 import polars as pl
 
-from newretail.generate.banners import CREATIVE_SOURCES, PLACEMENTS
-from newretail.generate.city import STORE_TYPES
-from newretail.generate.inquiries import CUE_STYLES, HANDLERS, INTENTS
-from newretail.generate.shoppers import AGE_BANDS, CHANNELS, DEVICES, PAGE_TYPES, SEGMENTS, SOURCES
+from newretail.tables.categories import (
+    AGE_BANDS,
+    CHANNELS,
+    CREATIVE_SOURCES,
+    CUE_STYLES,
+    DEVICES,
+    HANDLERS,
+    INTENTS,
+    PAGE_TYPES,
+    PLACEMENTS,
+    SEGMENTS,
+    SOURCES,
+    STORE_TYPES,
+)
+
+__all__ = ["SCHEMAS", "data_dictionary", "polars_schema"]
 
 TS = "microseconds since the event's local midnight"
 
@@ -229,7 +241,15 @@ SCHEMAS: dict[str, type[dy.Schema]] = {
 
 
 def polars_schema(table: str) -> pl.Schema:
-    """The polars schema (names and dtypes) a table's partitions must have."""
+    """The polars schema (names and dtypes) a table's partitions must have.
+
+    Raises
+    ------
+    KeyError
+        Naming the unknown table and the known ones.
+    """
+    if table not in SCHEMAS:
+        raise KeyError(f"table = {table!r}: no such table (tables: {', '.join(SCHEMAS)})")
     return pl.Schema({name: col.dtype for name, col in SCHEMAS[table].columns().items()})
 
 
@@ -238,7 +258,7 @@ def data_dictionary() -> str:
     lines = [
         "# Data dictionary",
         "",
-        "Generated from `newretail/schemas.py` by `python -m newretail.schemas`; do not edit by hand.",
+        "Generated from `newretail/tables/schemas.py` by `python -m newretail.tables`; do not edit by hand.",
         "Tables whose name starts with `truth_` hold the generator's ground truth: tests and validation",
         "sections read them, estimators never do.",
         "",
@@ -259,7 +279,3 @@ def data_dictionary() -> str:
             lines.append(f"| `{name}` | {dtype} | {'yes' if col.nullable else 'no'} | {col.description or ''} |")
         lines.append("")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(data_dictionary(), end="")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from newretail.paper.run import PaperError
+from newretail.report.execute import PaperError
 
 __all__ = ["SOURCE", "typeset"]
 

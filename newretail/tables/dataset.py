@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -10,9 +9,9 @@ from typing import Any
 
 import polars as pl
 
-from newretail.generate.run import MANIFEST, sha256_file
 from newretail.scenario import Scenario, ScenarioError, scenario_from_dict
-from newretail.schemas import SCHEMAS, polars_schema
+from newretail.tables.manifest import MANIFEST, ManifestError, load_manifest, sha256_file
+from newretail.tables.schemas import SCHEMAS, polars_schema
 
 __all__ = ["Dataset", "DatasetError", "open_dataset", "verify"]
 
@@ -103,21 +102,15 @@ def open_dataset(path: str | Path, *, check: bool = True) -> Dataset:
 
 def _open(path: str | Path) -> Dataset:
     folder = Path(path)
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise DatasetError(f"{folder}: no {MANIFEST}; the dataset is incomplete or not a dataset (generate it again)")
     try:
-        manifest = json.loads(manifest_path.read_text())
-        missing = [key for key in ("tables", "scenario", "seed", "scale") if key not in manifest]
-        if missing:
-            raise KeyError(", ".join(missing))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise DatasetError(f"{manifest_path}: damaged manifest ({exc})") from None
+        manifest = load_manifest(folder)
+    except ManifestError as exc:
+        raise DatasetError(str(exc)) from None
     ds = Dataset(folder, manifest)
     try:
         _ = ds.scenario  # validate the stored scenario now
     except ScenarioError as exc:
-        raise DatasetError(f"{manifest_path}: {exc}") from None
+        raise DatasetError(f"{folder / MANIFEST}: {exc}") from None
     return ds
 
 

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from newretail import __version__
-from newretail.dataset import open_dataset
-from newretail.generate.run import MANIFEST, sha256_file
-from newretail.paper.fmt import format_cell, format_interval, format_value
-from newretail.paper.run import PaperError
+from newretail.report.execute import PaperError
+from newretail.report.fmt import format_cell, format_interval, format_value
 from newretail.scenario import available_scenarios
+from newretail.tables import MANIFEST, open_dataset, sha256_file
 
 __all__ = ["SECTIONS", "Section", "collect", "evaluate_claims", "provenance"]
 

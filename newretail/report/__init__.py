@@ -1,6 +1,8 @@
-"""The reviewer's paper: run the notebooks, collect their figures and numbers, typeset ``paper.pdf``.
+"""The Python side of the reviewer's paper (the Typst sources are the repository's ``paper/`` folder): run the
+notebooks, collect their figures and numbers, typeset ``paper/build/paper.pdf``.
 
-Four steps, each a command of ``python -m newretail.paper`` that ``make paper`` calls with real file dependencies:
+Four steps, each a command of ``python -m newretail.report`` that ``make paper`` calls with real file dependencies
+(``deps`` first writes which package modules each notebook imports, so a notebook re-runs only when one changes):
 
 1. ``run NOTEBOOK``: execute one notebook with papermill on the dataset; install its figures, numbers and HTML.
 2. ``claims``: evaluate the claims table on the dataset into ``claims.json``.
@@ -14,9 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from newretail.paper.collect import SECTIONS, collect, evaluate_claims
-from newretail.paper.run import PaperError, discard_outputs, run_notebook
-from newretail.paper.typeset import SOURCE, typeset
+from newretail.report.collect import SECTIONS, collect, evaluate_claims
+from newretail.report.execute import PaperError, discard_outputs, run_notebook
+from newretail.report.typeset import SOURCE, typeset
 
 __all__ = [
     "SECTIONS",

@@ -1,4 +1,4 @@
-"""``python -m newretail.paper``: the steps ``make paper`` runs (run, claims, collect, typeset) and ``build``."""
+"""``python -m newretail.report``: the steps ``make paper`` runs (deps, run, claims, collect, typeset) and ``build``."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from newretail.paper import SOURCE, PaperError
+from newretail.report import SOURCE, PaperError
 
 app = typer.Typer(
-    name="newretail.paper",
+    name="newretail.report",
     help="Build the reviewer's paper: execute notebooks, collect results.json, typeset paper.pdf.",
     no_args_is_help=True,
     add_completion=False,
@@ -22,8 +22,23 @@ Out = Annotated[Path, typer.Option(help="Build folder.")]
 
 
 def _fail(exc: Exception) -> None:
-    typer.echo(f"newretail paper: error: {exc}", err=True)
+    typer.echo(f"newretail report: error: {exc}", err=True)
     raise typer.Exit(1)
+
+
+@app.command()
+def deps(
+    notebooks: Annotated[list[Path], typer.Argument(help="Notebooks (.ipynb) the paper runs.")],
+    out: Out = Path("paper/build"),
+) -> None:
+    """Write <out>/deps.mk: the package files each notebook (and the claims step) imports, for make."""
+    from newretail.report.deps import write_deps
+
+    try:
+        target = write_deps(notebooks, out)
+    except (OSError, ValueError) as exc:
+        _fail(exc)
+    typer.echo(f"wrote {target}")
 
 
 @app.command()
@@ -38,7 +53,7 @@ def run(
     """Execute one notebook and install its figures, numbers and HTML export."""
     import time
 
-    from newretail.paper.run import run_notebook
+    from newretail.report.execute import run_notebook
 
     start = time.perf_counter()
     try:
@@ -51,7 +66,7 @@ def run(
 @app.command()
 def claims(dataset: Dataset, out: Out = Path("paper/build")) -> None:
     """Evaluate the claims table into claims.json."""
-    from newretail.paper.collect import evaluate_claims
+    from newretail.report.collect import evaluate_claims
 
     try:
         target = evaluate_claims(dataset=dataset, out=out)
@@ -67,7 +82,7 @@ def collect(
     out: Out = Path("paper/build"),
 ) -> None:
     """Merge the notebooks' results, the claims and the provenance into results.json."""
-    from newretail.paper.collect import collect as run_collect
+    from newretail.report.collect import collect as run_collect
 
     stems = [Path(n).stem for n in notebooks or []]
     try:
@@ -83,7 +98,7 @@ def typeset(
     source: Annotated[Path, typer.Option(help="Folder of the Typst sources.")] = SOURCE,
 ) -> None:
     """Typeset results.json and the figures into paper.pdf."""
-    from newretail.paper.typeset import typeset as run_typeset
+    from newretail.report.typeset import typeset as run_typeset
 
     try:
         target = run_typeset(out=out, source=source)
@@ -101,8 +116,8 @@ def build(
     timeout: Annotated[float | None, typer.Option(help="Per-cell time limit, s.")] = None,
 ) -> None:
     """All steps in one go: run every notebook, claims, collect, typeset."""
-    from newretail.paper import build as run_build
-    from newretail.paper import discover_notebooks
+    from newretail.report import build as run_build
+    from newretail.report import discover_notebooks
 
     chosen = discover_notebooks(notebooks) if notebooks is not None else None
     try:

@@ -16,8 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from newretail.dataset import open_dataset
-from newretail.generate.run import MANIFEST, sha256_file
+from newretail.tables import MANIFEST, open_dataset, sha256_file
 
 __all__ = ["PaperError", "discard_outputs", "run_notebook"]
 

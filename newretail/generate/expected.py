@@ -1,0 +1,125 @@
+"""The generator's truth, public: the true and expected values of the figures, under the parameters a dataset was
+drawn from. Validation sections, tests and the stress tests read them here; nothing outside ``generate/`` needs the
+generator's internal constants (source log-odds, bot difficulty, ...) to know what the data should show.
+
+These are validation quantities, never inputs of an estimate: an analysis that reads them to estimate would be
+reading the answer.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from newretail.generate.calibrate import CALIBRATION_DRAWS, CALIBRATION_SEED, Calibration, calibrate
+from newretail.scenario import Scenario
+
+if TYPE_CHECKING:
+    from newretail.generate.shoppers import ShopperParams
+
+__all__ = ["bot_truth", "expected_values", "gmv_growth_truth", "population_truth"]
+
+
+def expected_values(scenario: Scenario) -> dict[str, float]:
+    """Expected figures of the whole event under ``scenario`` as calibrated (the calibration's ``expected``: visits,
+    online orders, ``conversion_personalized``, ``true_uplift_att``, ``ai_banner_ctr_ratio_causal``, ...; counts at
+    full scale, probabilities and ratios as shares), plus ``effect_logodds_at_mean_intent``, the true log-odds effect
+    of personalization at average purchase intent.
+    """
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"scenario: expected a Scenario, got {type(scenario).__name__}")
+    cal = calibrate(scenario)
+    return {**cal.expected, "effect_logodds_at_mean_intent": float(cal.shoppers.effect_intercept)}
+
+
+@lru_cache(maxsize=4)
+def _reference_users(activity_shape: float) -> dict[str, np.ndarray]:
+    """The calibration's own reference sample of users (same seed and size), so that at the base scenario the
+    population truth below equals the calibration's expected metrics."""
+    from newretail.generate.shoppers import draw_users
+
+    stream = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)[0]
+    return draw_users(np.random.default_rng(stream), CALIBRATION_DRAWS, activity_shape)
+
+
+def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:
+    """Expected conversion figures and online GMV of the whole event under shopper parameters ``sp``.
+
+    Returns ``conversion_personalized``, ``conversion_other`` (shares of visits), ``causal_lift`` (expected
+    conversion of personalized visits over the same visits without personalization, minus 1) and ``online_gmv_usd``
+    (USD, full scale).
+    """
+    from scipy.special import expit
+
+    from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw
+
+    users = _reference_users(sp.user_activity_shape)
+    intent = (intent_raw(users) - sp.intent_mean) / sp.intent_sd
+    w = users["activity"]
+    prop = expit(sp.targeting_intercept + sp.targeting_slope * intent)
+
+    def conv(treated: float) -> np.ndarray:
+        effect = (sp.effect_intercept + sp.effect_slope * intent[:, None]) * treated
+        p = expit(sp.conversion_intercept + sp.intent_weight * intent[:, None] + SOURCE_LOGIT[None, :] + effect)
+        return np.asarray((p * SOURCE_P[None, :]).sum(axis=1))
+
+    c1, c0 = conv(1.0), conv(0.0)
+    buy = w * (prop * c1 + (1 - prop) * c0)
+    mult = float(np.sum(buy * np.where(users["is_vip"], sp.vip_value_multiplier, 1.0)) / np.sum(buy))
+    visits = sp.visits_per_user * scenario.behaviour.traffic.active_users
+    value = math.exp(sp.value_log_mean + sp.value_log_sd**2 / 2) * mult
+    return {
+        "conversion_personalized": float(np.sum(w * prop * c1) / np.sum(w * prop)),
+        "conversion_other": float(np.sum(w * (1 - prop) * c0) / np.sum(w * (1 - prop))),
+        "causal_lift": float(np.sum(w * prop * c1) / np.sum(w * prop * c0) - 1.0),
+        "online_gmv_usd": float(visits * np.sum(buy) / np.sum(w) * value),
+    }
+
+
+@lru_cache(maxsize=8)
+def _reference_inquiries(threshold: float) -> dict[str, np.ndarray]:
+    """The calibration's own reference sample of inquiries (same seed and size)."""
+    from newretail.generate.inquiries import draw_inquiries
+
+    stream = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)[2]
+    return draw_inquiries(np.random.default_rng(stream), CALIBRATION_DRAWS, threshold)
+
+
+def bot_truth(cal: Calibration) -> dict[str, float]:
+    """Expected shares of all inquiries the bot handles (``handled``), handles without a repeat contact
+    (``handled_no_repeat``) and resolves (``resolved``), under the inquiry parameters ``cal.inquiries`` (over the
+    calibration's reference sample)."""
+    from scipy.special import expit
+
+    from newretail.generate.inquiries import BOT_DIFFICULTY, MISSED_ANGER_RESOLUTION
+
+    if not isinstance(cal, Calibration):
+        raise ValueError(f"cal: expected a Calibration, got {type(cal).__name__}")
+    p = cal.inquiries
+    draws = _reference_inquiries(p.escalation_threshold)
+    stay = np.where(draws["escalated"], 0.0, 1.0 - expit(p.transfer_intercept + BOT_DIFFICULTY[draws["intent"]]))
+    resolve = p.bot_resolution_rate * np.where(draws["needs_escalation"], MISSED_ANGER_RESOLUTION, 1.0)
+    return {
+        "handled": float(np.mean(stay)),
+        "handled_no_repeat": float(np.mean(stay * (1.0 - (1.0 - resolve) * p.repeat_contact_if_unresolved))),
+        "resolved": float(np.mean(stay * resolve)),
+    }
+
+
+def gmv_growth_truth(cal: Calibration, scenario: Scenario) -> dict[str, float]:
+    """Expected growth of the whole event's GMV (stores included) over the 2016 event, as shares: ``usd`` (both
+    years in USD) and ``rmb`` (each year in RMB at its own day's exchange rate), under the parameters ``cal``."""
+    from newretail.generate.city import expected_store_orders
+
+    if not isinstance(cal, Calibration):
+        raise ValueError(f"cal: expected a Calibration, got {type(cal).__name__}")
+    sp, bl = cal.shoppers, cal.baseline
+    fx17 = sp.fx_rmb_per_usd
+    _, store_rmb = expected_store_orders(scenario.behaviour.stores, cal.city.pilot_stores)
+    online = population_truth(sp, scenario)["online_gmv_usd"]
+    e17_usd, e17_rmb = online + store_rmb / fx17, online * fx17 + store_rmb
+    e16_usd = bl.visits * bl.conversion * math.exp(bl.value_log_mean + bl.value_log_sd**2 / 2)
+    return {"usd": e17_usd / e16_usd - 1.0, "rmb": e17_rmb / (e16_usd * bl.fx_rmb_per_usd) - 1.0}

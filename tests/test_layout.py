@@ -1,0 +1,340 @@
+"""The package's layering, read from the source with ``ast`` (nothing is imported): tables -> generate -> analyses ->
+claims -> stress -> report. Each rule names the modules that break it.
+
+Rules still broken by code that other work is moving are marked ``xfail(strict=False)`` with the offenders in the
+reason: when the move lands the test passes, and the mark can be removed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "newretail"
+ANALYSES = ("newretail.banners", "newretail.chatbot", "newretail.gmv", "newretail.personalization", "newretail.stores")
+ANALYSIS_PREFIXES = (*ANALYSES, "newretail.analyses")
+STATISTICS = ("scipy.stats", "statsmodels")
+# scipy.stats.qmc draws quasi-random design points (the stress grid's Sobol sequence): sampling, not inference
+STATISTICS_ALLOWED = ("scipy.stats.qmc",)
+# the modules known to break a rule while other work moves code: a rule is xfail while its offenders are among these
+# (and fails on any other); remove a set, and its xfail, when the move lands
+PENDING_STATISTICS = {"newretail.claims.metrics", "newretail.claims.partials", "newretail.stress.checks"}
+PENDING_GENERATE_IN_ANALYSES = {"newretail.stores"}  # the store study re-simulates the city (simulate_city)
+PENDING_SAME_NAMES = {"banners"}  # generate/banners.py and the banners analysis, until analyses/ exists
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES: dict[str, Path] = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+TREES: dict[str, ast.Module] = {name: ast.parse(path.read_text(), filename=str(path)) for name, path in MODULES.items()}
+
+
+def _is_package(name: str) -> bool:
+    return MODULES[name].name == "__init__.py"
+
+
+def _absolute(node: ast.ImportFrom, module: str) -> str:
+    if not node.level:
+        return node.module or ""
+    anchor = module.split(".") if _is_package(module) else module.split(".")[:-1]
+    anchor = anchor[: len(anchor) - (node.level - 1)]
+    return ".".join([*anchor, node.module] if node.module else anchor)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """Statements run when the module is imported: not inside functions, not under ``if TYPE_CHECKING``."""
+    out: list[ast.stmt] = []
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            out += _module_level(node.orelse)
+            continue
+        out.append(node)
+        for field in ("body", "orelse", "finalbody"):
+            out += _module_level(getattr(node, field, []) or [])
+        for handler in getattr(node, "handlers", []) or []:
+            out += _module_level(handler.body)
+    return out
+
+
+def _typing_only(tree: ast.Module) -> set[int]:
+    """ids of the nodes under ``if TYPE_CHECKING:`` (never run)."""
+    return {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and _is_type_checking(node)
+        for stmt in node.body
+        for inner in ast.walk(stmt)
+    }
+
+
+def imports(module: str, *, module_level: bool = False, runtime: bool = False) -> list[tuple[str, str | None, int]]:
+    """(imported module, imported name or None, line) of every import in ``module``'s source; only those run at
+    import time with ``module_level``, only those that can run at all (not under ``if TYPE_CHECKING``) with
+    ``runtime``."""
+    tree = TREES[module]
+    nodes = _module_level(tree.body) if module_level else list(ast.walk(tree))
+    if runtime:
+        skip = _typing_only(tree)
+        nodes = [n for n in nodes if id(n) not in skip]
+    found: list[tuple[str, str | None, int]] = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            found += [(alias.name, None, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node, module)
+            found += [(base, alias.name, node.lineno) for alias in node.names]
+    return found
+
+
+def _target(base: str, name: str | None) -> str:
+    """The module an import binds: ``from a import b`` is module ``a.b`` when that is a module of ours, else ``a``."""
+    if name is not None and f"{base}.{name}" in MODULES:
+        return f"{base}.{name}"
+    return base
+
+
+def _within(name: str, prefixes: tuple[str, ...] | str) -> bool:
+    prefixes = (prefixes,) if isinstance(prefixes, str) else prefixes
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _offenders(rule: dict[str, list[str]]) -> str:
+    return "; ".join(f"{m}: {', '.join(sorted(set(v)))}" for m, v in sorted(rule.items()))
+
+
+def test_the_reader_sees_the_package() -> None:
+    """The rules below read something: the layers exist and their imports are found."""
+    assert {"newretail.tables", "newretail.generate.run", "newretail.claims", "newretail.stress"} <= set(MODULES)
+    assert any(_within(m, "newretail.tables") for m, _, _ in imports("newretail.generate.run"))
+
+
+def test_tables_import_nothing_of_newretail_but_scenario() -> None:
+    bad: dict[str, list[str]] = defaultdict(list)
+    for module in MODULES:
+        if not _within(module, "newretail.tables"):
+            continue
+        for base, name, line in imports(module):
+            target = _target(base, name)
+            if _within(target, "newretail") and not _within(target, ("newretail.tables", "newretail.scenario")):
+                bad[module].append(f"{target} (line {line})")
+    assert not bad, _offenders(bad)
+
+
+def test_generate_imports_no_analysis_claims_stress_or_report() -> None:
+    upper = (*ANALYSIS_PREFIXES, "newretail.claims", "newretail.stress", "newretail.report", "newretail.report")
+    bad: dict[str, list[str]] = defaultdict(list)
+    for module in MODULES:
+        if _within(module, "newretail.generate"):
+            bad[module] += [_target(b, n) for b, n, _ in imports(module) if _within(_target(b, n), upper)]
+    bad = {m: v for m, v in bad.items() if v}
+    assert not bad, _offenders(bad)
+
+
+def _private_generate_names() -> dict[str, list[str]]:
+    """Underscore names of ``newretail.generate`` used outside it: imported, or read as an attribute of an imported
+    generate module (``shoppers._ids``)."""
+    bad: dict[str, list[str]] = defaultdict(list)
+    for module in MODULES:
+        if _within(module, "newretail.generate"):
+            continue
+        bound: set[str] = set()
+        for node in ast.walk(TREES[module]):
+            if isinstance(node, ast.ImportFrom) and _within(_absolute(node, module), "newretail.generate"):
+                base = _absolute(node, module)
+                for alias in node.names:
+                    if alias.name.startswith("_") or any(p.startswith("_") for p in base.split(".")):
+                        bad[module].append(f"{base}.{alias.name}")
+                    if f"{base}.{alias.name}" in MODULES:
+                        bound.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                private = [a.name for a in node.names if _within(a.name, "newretail.generate") and "._" in a.name]
+                bad[module] += private
+        for node in ast.walk(TREES[module]):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in bound
+                and node.attr.startswith("_")
+            ):
+                bad[module].append(f"{node.value.id}.{node.attr}")
+    return {m: v for m, v in bad.items() if v}
+
+
+def test_no_private_name_of_generate_is_used_outside_it() -> None:
+    bad = _private_generate_names()
+    assert not bad, _offenders(bad)
+
+
+def _analyses_generate_imports() -> dict[str, list[str]]:
+    bad: dict[str, list[str]] = defaultdict(list)
+    for module in MODULES:
+        if not _within(module, ANALYSIS_PREFIXES):
+            continue
+        for base, name, line in imports(module):
+            target = _target(base, name)
+            if _within(target, "newretail.generate") and target != "newretail.generate.expected":
+                bad[module].append(f"{base}.{name} (line {line})" if name else f"{base} (line {line})")
+    return dict(bad)
+
+
+def test_analyses_import_from_generate_only_its_expected_values() -> None:
+    bad = _analyses_generate_imports()
+    if bad and set(bad) <= PENDING_GENERATE_IN_ANALYSES:
+        pytest.xfail(
+            "strict=False: a study re-simulates with the generator from inside an analysis "
+            f"({_offenders(bad)}); it moves to the stress tests or a studies module with the analyses' split"
+        )
+    assert not bad, _offenders(bad)
+
+
+def _statistics_imports() -> dict[str, list[str]]:
+    bad: dict[str, list[str]] = defaultdict(list)
+    for module in MODULES:
+        if not _within(module, ("newretail.claims", "newretail.stress")):
+            continue
+        for base, name, line in imports(module):
+            full = f"{base}.{name}" if name else base
+            hit = _within(base, STATISTICS) or _within(full, STATISTICS)
+            if hit and not _within(full, STATISTICS_ALLOWED):
+                bad[module].append(f"{full} (line {line})")
+    return dict(bad)
+
+
+def test_claims_and_stress_import_no_statistics_library() -> None:
+    """Intervals and tests come from the analyses and ``newretail.methods``, not from scipy.stats or statsmodels."""
+    bad = _statistics_imports()
+    if bad and set(bad) <= PENDING_STATISTICS:
+        pytest.xfail(
+            "strict=False: the intervals have not moved to newretail.methods yet; offenders: " + _offenders(bad)
+        )
+    assert not bad, _offenders(bad)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for module in MODULES:
+        for base, name, _ in imports(module, module_level=True):
+            target = _target(base, name)
+            if target in MODULES and target != module:
+                graph[module].add(target)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_cycle_finder_finds_a_known_cycle() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles_among_newretail_modules() -> None:
+    """Module-level imports only (function-level imports and ``if TYPE_CHECKING`` blocks run later, if ever)."""
+    cycles = _cycles(_module_graph())
+    assert not cycles, "; ".join(" <-> ".join(c) for c in cycles)
+
+
+def _same_names() -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for module, path in MODULES.items():
+        if path.name != "__main__.py" and module != "newretail":
+            by_name[module.rsplit(".", 1)[-1]].append(module)
+    return {name: sorted(mods) for name, mods in by_name.items() if len(mods) > 1}
+
+
+def test_no_two_modules_share_a_name() -> None:
+    """``generate/banners.py`` beside ``banners.py`` makes a traceback or an import ambiguous to read."""
+    same = _same_names()
+    if same and set(same) <= PENDING_SAME_NAMES:
+        pytest.xfail(f"strict=False: the analyses move to newretail/analyses/ later; shared names: {same}")
+    assert not same, same
+
+
+def test_notebooks_use_no_private_name_of_generate() -> None:
+    bad: list[str] = []
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+            for node in ast.walk(ast.parse("\n".join(lines))):
+                if isinstance(node, ast.ImportFrom) and _within(node.module or "", "newretail.generate"):
+                    bad += [f"{nb.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    assert not bad, bad
+
+
+def test_stress_checks_read_the_truth_through_expected_values() -> None:
+    """The stress checks' truth comes from ``newretail.generate.expected``, not from the generator's constants."""
+    bad = [
+        f"{base}.{name} (line {line})"
+        for base, name, line in imports("newretail.stress.checks")
+        if _within(_target(base, name), "newretail.generate")
+        and _target(base, name) not in ("newretail.generate", "newretail.generate.expected")
+    ]
+    assert not bad, bad
+
+
+def test_no_cycles_in_tables_and_generate_even_through_function_level_imports() -> None:
+    """The table contract and the generator form a one-way graph however late an import runs (run -> distributed,
+    never back; schemas no longer import the generator)."""
+    graph: dict[str, set[str]] = {}
+    for module in MODULES:
+        if _within(module, ("newretail.tables", "newretail.generate")):
+            targets = {_target(b, n) for b, n, _ in imports(module, runtime=True)}
+            graph[module] = {
+                t
+                for t in targets
+                if t in MODULES and t != module and _within(t, ("newretail.tables", "newretail.generate"))
+            }
+    cycles = _cycles(graph)
+    assert not cycles, "; ".join(" <-> ".join(c) for c in cycles)
