@@ -10,6 +10,7 @@ or frame from another host. Prints the build time and the site's size.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -74,11 +75,16 @@ def build(build_dir: Path, out: Path) -> float:
     for plugin in config["plugins"]:
         if isinstance(plugin, dict) and "mkdocstrings" in plugin:
             plugin["mkdocstrings"]["handlers"]["python"]["paths"] = [str(ROOT)]
+        if isinstance(plugin, dict) and "mkdocs-jupyter" in plugin:
+            plugin["mkdocs-jupyter"]["cache_dir"] = str(work / ".cache")
     config["nav"] = [{"Home": "index.md"}] + [
         {section: [{page["title"]: page["path"]} for page in pages]} for section, pages in nav.items()
     ]
     (work / "mkdocs.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    subprocess.run([sys.executable, "-m", "mkdocs", "build", "--quiet", "-f", str(work / "mkdocs.yml")], check=True)
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--quiet", "-f", str(work / "mkdocs.yml")], check=True, env=env
+    )
     _copy_mathjax(out / "mathjax")
     elapsed = time.perf_counter() - start
     bad = external_fetches(out)

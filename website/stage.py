@@ -76,8 +76,47 @@ def _rewrite_links(text: str, where: str, docs: set[str], tutorials: set[str]) -
     return re.sub(r"\[([^\]]*)\]\x00[^)]*\)", r"\1", out)
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = (
+    "*Interactive: the sliders of this figure move in JupyterLab (`make lab`); shown here as `make paper` drew it.*"
+)
+
+
+def _widget_outputs(model_id: str, state: dict[str, Any], seen: set[str]) -> list[dict[str, Any]]:
+    """The outputs that Output widgets under ``model_id`` held when the notebook was saved (depth first)."""
+    if model_id in seen or model_id not in state:
+        return []
+    seen.add(model_id)
+    model = state[model_id]
+    outputs = list(model.get("state", {}).get("outputs", [])) if model.get("model_name") == "OutputModel" else []
+    for child in model.get("state", {}).get("children", []):
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            outputs += _widget_outputs(child.removeprefix("IPY_MODEL_"), state, seen)
+    return outputs
+
+
+def _static_widgets(nb: dict[str, Any]) -> None:
+    """Replace widget views by what their Output widgets last showed, and drop the widget state: a static page then
+    loads no widget JavaScript (which would come from a CDN) and still shows the figure."""
+    widgets = nb.get("metadata", {}).pop("widgets", {})
+    state = widgets.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    for cell in nb["cells"]:
+        outputs = []
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view is None:
+                outputs.append(out)
+                continue
+            shown = _widget_outputs(view.get("model_id", ""), state, set())
+            outputs.append({"output_type": "display_data", "metadata": {}, "data": {"text/markdown": WIDGET_NOTE}})
+            outputs += [o for o in shown if o.get("output_type") in ("display_data", "execute_result", "stream")]
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+
+
 def _stage_notebook(src: Path, dst: Path, docs: set[str], tutorials: set[str]) -> str:
     nb = json.loads(src.read_text())
+    _static_widgets(nb)
     cells = []
     for cell in nb["cells"]:
         if DROP_TAGS & set(cell.get("metadata", {}).get("tags", [])):

@@ -146,6 +146,27 @@ def small_dataset() -> Dataset:
     return load("singles_day_2017", scale=SMALL_SCALE, seed=SMALL_SEED, root=ROOT / "data" / "synthetic", workers=2)
 
 
+# ---- the website
+
+SITE = Path(os.environ.get("NEWRETAIL_SITE", ROOT / "paper" / "build" / "site"))
+
+
+@pytest.fixture(scope="session")
+def site_server() -> Iterator[str]:
+    """`python -m http.server` serving the built site (NEWRETAIL_SITE, default paper/build/site)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(SITE)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", timeout=30, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+
+
+
 # ---- JupyterLab: the notebooks, parameterized to the test scale, served by `jupyter lab` and run from its Run menu
 
 # the kernel of the notebook in the main area, read through the app JupyterLab exposes (expose_app_in_browser)
