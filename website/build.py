@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import stage  # noqa: E402
+import stage
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "website"
@@ -39,12 +39,11 @@ def external_fetches(site: Path) -> list[str]:
     """
     found = []
     for page in sorted(site.rglob("*.html")):
-        for url in FETCHED.findall(page.read_text(errors="replace")):
-            if re.match(r"^(https?:)?//", url.strip(), re.I):
-                found.append(f"{page.relative_to(site)}: {url}")
+        urls = FETCHED.findall(page.read_text(errors="replace"))
+        found += [f"{page.relative_to(site)}: {u}" for u in urls if re.match(r"^(https?:)?//", u.strip(), re.I)]
     for css in sorted(site.rglob("*.css")):
-        for m in re.finditer(r"url\(\s*[\"']?((?:https?:)?//[^\"')]+)", css.read_text(errors="replace"), re.I):
-            found.append(f"{css.relative_to(site)}: {m.group(1)}")
+        urls = re.findall(r"url\(\s*[\"']?((?:https?:)?//[^\"')]+)", css.read_text(errors="replace"), re.I)
+        found += [f"{css.relative_to(site)}: {u}" for u in urls]
     return found
 
 
