@@ -10,7 +10,7 @@ staged tree is
   notebooks rewritten to the site's pages;
 - ``api/*.md``: one page per ``[[page]]`` of ``docs/api/api.toml``, the public names of the modules listed there;
 - ``claims-table.md`` from ``claims.json``, ``paper.md`` with ``paper.pdf`` beside it;
-- ``nav.json``: the sections and pages in order, read by the site tool's configuration.
+- ``../nav.json``: the sections and pages in order (beside the staged tree, not published).
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def stage(build: Path, out: Path, tool: str) -> dict[str, Any]:
     index = (ROOT / "website" / "index.md").read_text()
     index += "\n## Tutorials\n\n" + "".join(f"1. [{p['title']}]({p['path']})\n" for p in nav["Tutorials"])
     (out / "index.md").write_text(index)
-    (out / "nav.json").write_text(json.dumps(nav, indent=1))
+    (out.parent / "nav.json").write_text(json.dumps(nav, indent=1))
     return nav
 
 

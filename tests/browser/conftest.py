@@ -258,8 +258,15 @@ def run_in_lab(browser: Any, lab: str) -> Iterator[Any]:
         page.log.attach(page)  # type: ignore[attr-defined]
         node.browser_page = page
         runs[name] = Run(page, float("nan"), {})
-        page.goto(f"{lab}/lab/tree/{name}.ipynb?token={TOKEN}")
+        # a workspace of its own, reset: only this notebook open, whatever the earlier pages had open
+        page.goto(f"{lab}/lab/workspaces/{name}/tree/{name}.ipynb?reset&token={TOKEN}")
         page.wait_for_function("() => window.jupyterapp?.shell?.currentWidget?.content?.model", timeout=120_000)
+        select = page.locator(".jp-Dialog button", has_text=re.compile(r"^Select$"))
+        try:  # JupyterLab sometimes asks which kernel, though the notebook names python3: take the preferred one
+            select.wait_for(timeout=5_000)
+            select.click()
+        except Exception:
+            pass
         page.wait_for_function(f"() => ({KERNEL_STATUS})() === 'idle'", timeout=120_000)
         start = time.monotonic()
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
