@@ -54,11 +54,23 @@ def _pages() -> list[str]:
     return ["index.html", *tutorial_pages()] if SITE.is_dir() else ["index.html"]
 
 
+# MathJax 2 (HTML-CSS output) probes web-font support with a font at about:blank, which Chromium reports as a CORS
+# error; no request leaves the machine. Only these two messages, only on a page where the probe happened, pass.
+MATHJAX_PROBE = ("Access to font at 'about:blank'", "console: Failed to load resource: net::ERR_FAILED")
+
+
+def _errors(page: Any) -> list[str]:
+    errors = page.log.errors
+    if any(MATHJAX_PROBE[0] in e for e in errors):
+        errors = [e for e in errors if MATHJAX_PROBE[0] not in e and e != MATHJAX_PROBE[1]]
+    return errors
+
+
 @pytest.mark.parametrize("path", _pages())
 def test_page_loads_without_console_errors(path: str, site_server: str, page: Any) -> None:
     page.goto(f"{site_server}/{path}", wait_until="networkidle")
     assert page.locator("article h1, .md-content h1").count() >= 1, f"{path}: no heading rendered"
-    assert page.log.errors == [], f"{path}: {page.log.errors}"
+    assert _errors(page) == [], f"{path}: {page.log.errors}"
     assert page.log.outside == [], f"{path} fetched from other hosts: {page.log.outside}"
 
 
@@ -83,7 +95,7 @@ def test_search_finds_synthetic_control(site_server: str, page: Any) -> None:
             continue
     assert results.count() >= 1, "no search results for 'synthetic control'"
     assert "synthetic control" in page.locator(".md-search-result").inner_text().lower()
-    assert page.log.errors == []
+    assert _errors(page) == []
 
 
 class _Links(html.parser.HTMLParser):
