@@ -22,7 +22,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package
+.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package site browser-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -92,6 +92,18 @@ $(BUILD)/results.json: $(EXECUTED) $(BUILD)/claims.json $(PAPER_CODE) requiremen
 
 $(BUILD)/paper.pdf: $(BUILD)/results.json $(wildcard $(PAPER_SRC)/*.typ $(PAPER_SRC)/*.bib) $(PAPER_CODE)
 	$(PAPER_STEP) typeset --source $(PAPER_SRC) --out $(BUILD)
+
+# the website: the notebooks as `make paper` executed them (no second run), docs/*.md, the API pages of
+# docs/api/api.toml, the claims table and the PDF, built by MkDocs Material (website/); works from `python -m http.server`
+SITE := $(BUILD)/site
+
+site: $(BUILD)/paper.pdf ## Build the tutorial website from what `make paper` built: paper/build/site
+	$(BIN)/python website/build.py --build $(BUILD) --out $(SITE)
+
+# real-browser tests (Debian's chromium, `.ci/setup-browser` installs it; Playwright from the lock): every notebook
+# Run All in JupyterLab at the test scale, notebook 06's slider, and the site if `make site` built it
+browser-test: setup ## Real-browser tests (JupyterLab Run All, sliders, the site); screenshots of failures in paper/build/screenshots
+	NEWRETAIL_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
 
 docs: setup ## Regenerate docs/data_dictionary.md from the table schemas
 	$(BIN)/python -m newretail.tables > docs/data_dictionary.md
