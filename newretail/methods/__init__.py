@@ -8,5 +8,8 @@ arguments, ``fit(df)`` returns ``self``, results end in ``_``.
 from __future__ import annotations
 
 from newretail.methods._frames import MethodInputError
+from newretail.methods.panel import DiD, EventStudy
+from newretail.methods.synth import SyntheticControl
 
 __all__ = ["MethodInputError"]
+__all__ += ["DiD", "EventStudy", "SyntheticControl"]  # panel methods
