@@ -36,44 +36,55 @@ __all__ = ["SyntheticControl", "SyntheticControlSummary", "simplex_least_squares
 DESIGNS = ("adh", "demeaned")
 
 
-def simplex_least_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def simplex_least_squares(a: np.ndarray, b: np.ndarray, *, max_iter: int = 500) -> np.ndarray:
     """Weights w >= 0 with sum(w) = 1 minimising ||a w - b||^2 (a: periods x donors).
 
-    Non-negative least squares with the sum constraint as a heavily weighted row finds the support; the weights on it
-    are then the exact equality-constrained least-squares solution (KKT system), kept when they are non-negative and
-    no weight left at zero would lower the loss.
+    A primal active-set method for this quadratic program: on the current support the weights solve the
+    equality-constrained least squares exactly (KKT system); a weight that would turn negative leaves the support at
+    the step's boundary, and the donor whose gradient most undercuts the support's enters, until the KKT conditions
+    hold. Starts from non-negative least squares with the sum constraint as a heavily weighted row.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     n = a.shape[1]
     if n == 1:
         return np.ones(1)
-    scale = max(float(np.abs(a).max()), 1e-12)
-    big = 1e4 * scale * np.sqrt(a.shape[0])
-    w, _ = optimize.nnls(np.vstack([a, np.full((1, n), big)]), np.concatenate([b, [big]]), maxiter=100 * n)
-    w = w / w.sum() if w.sum() > 0 else np.full(n, 1.0 / n)
-    for _ in range(3):  # polish on the support; a second pass if a weight left at zero should enter
-        s = np.flatnonzero(w > 1e-10)
+    scale = max(float(np.abs(a).max()), float(np.abs(b).max()), 1e-12)
+    a, b = a / scale, b / scale  # the solution does not change; the tolerances below become relative
+    big = 1e2 * np.sqrt(a.shape[0])
+    w0, _ = optimize.nnls(np.vstack([a, np.full((1, n), big)]), np.concatenate([b, [big]]), maxiter=100 * n)
+    w = w0 / w0.sum() if w0.sum() > 0 else np.full(n, 1.0 / n)
+    support = w > 1e-12
+    gram, cross = a.T @ a, a.T @ b
+    for _ in range(max_iter):
+        s = np.flatnonzero(support)
         kkt = np.zeros((s.size + 1, s.size + 1))
-        kkt[: s.size, : s.size] = 2 * a[:, s].T @ a[:, s]
+        kkt[: s.size, : s.size] = gram[np.ix_(s, s)]
         kkt[: s.size, s.size] = kkt[s.size, : s.size] = 1.0
-        rhs = np.concatenate([2 * a[:, s].T @ b, [1.0]])
-        sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
-        if (sol[: s.size] < -1e-12).any():
-            break
-        exact = np.zeros(n)
-        exact[s] = np.clip(sol[: s.size], 0, None)
-        exact /= exact.sum()
-        if np.sum((a @ exact - b) ** 2) > np.sum((a @ w - b) ** 2):
-            break
-        w = exact
-        grad = 2 * a.T @ (a @ w - b)
-        lam = -sol[s.size]  # the multiplier of the sum constraint: grad_j + (-lam) >= 0 off the support
-        enter = np.flatnonzero((w <= 1e-10) & (grad - lam < -1e-9 * max(1.0, abs(lam))))
-        if enter.size == 0:
-            break
-        w[enter] = 1e-9
+        sol = np.linalg.lstsq(kkt, np.concatenate([cross[s], [1.0]]), rcond=None)[0]
+        target = sol[: s.size]
+        if (target < -1e-14).any():  # move towards the target until a weight reaches zero; drop it
+            neg = target < 0
+            steps = w[s][neg] / (w[s][neg] - target[neg])
+            step = float(steps.min())
+            w[s] = w[s] + step * (target - w[s])
+            w[s[neg][np.argmin(steps)]] = 0.0
+            w = np.clip(w, 0, None)
+            w /= w.sum()
+            support = w > 1e-14
+            continue
+        w = np.zeros(n)
+        w[s] = np.clip(target, 0, None)
         w /= w.sum()
+        grad = gram @ w - cross
+        level = float(np.mean(grad[s]))  # the gradient is equal across the support at the optimum
+        slack = grad - level
+        slack[s] = 0.0
+        j = int(np.argmin(slack))
+        if slack[j] >= -1e-12:
+            break
+        support = w > 0
+        support[j] = True
     return w
 
 
@@ -163,7 +174,7 @@ class SyntheticControl:
     ``rmspe_ratio_`` among the treated unit and its placebos (1 = largest; ties count against the treated unit).
     p_value_ : placebo_rank_ / (placebos + 1). effect_ : mean gap after the treatment (outcome units). ci_ : the
     constant effects the placebo test of mean post-period gaps does not reject at ``alpha`` (symmetric).
-    placebo_gaps_ : frame (unit, time, gap). v_weights_ : predictor weights (predictors only).
+    placebo_gaps_ : frame (unit, time, gap); placebo_weights_ : dict placebo -> its donor weights. v_weights_ : predictor weights (predictors only).
     """
 
     def __init__(
@@ -277,9 +288,13 @@ class SyntheticControl:
             rng = np.random.default_rng(self.random_state)
             chosen = np.sort(rng.choice(donors, size=int(self.placebos), replace=False))
         ratios, effects, paths = [], [], []
+        self.placebo_weights_: dict[Any, dict[Any, float]] = {}
         for j in _progress(chosen, self.progress):
             pool = np.setdiff1d(donors, [j])  # the treated unit is never a placebo's donor
-            g = self._gap(y, x, int(j), pool, t0)[0]
+            g, _, wj, _ = self._gap(y, x, int(j), pool, t0)
+            self.placebo_weights_[_py(units[j])] = {
+                _py(units[d]): float(v) for d, v in zip(pool, wj, strict=True) if v > 0
+            }
             p_pre, p_post = rmspe(g)
             ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
             effects.append(float(g[t0:].mean()))
