@@ -174,7 +174,8 @@ class SyntheticControl:
     ``rmspe_ratio_`` among the treated unit and its placebos (1 = largest; ties count against the treated unit).
     p_value_ : placebo_rank_ / (placebos + 1). effect_ : mean gap after the treatment (outcome units). ci_ : the
     constant effects the placebo test of mean post-period gaps does not reject at ``alpha`` (symmetric).
-    placebo_gaps_ : frame (unit, time, gap); placebo_weights_ : dict placebo -> its donor weights. v_weights_ : predictor weights (predictors only).
+    placebo_gaps_ : frame (unit, time, gap); placebo_weights_ : dict placebo -> its donor weights.
+    v_weights_ : predictor weights (predictors only).
     """
 
     def __init__(
