@@ -163,7 +163,9 @@ class TwfeFit:
 
     @property
     def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.cov))
+        """Standard errors; NaN where the clustered covariance is degenerate (e.g. one treated cluster per bin)."""
+        diag = np.diag(self.cov)
+        return np.sqrt(np.where(diag >= 0, diag, np.nan))
 
     def interval(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
         half = stats.t.ppf(1 - alpha / 2, self.dof) * self.se
