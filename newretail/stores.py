@@ -6,7 +6,8 @@ Distances are in km, times in minutes, sales in RMB per store and day; effects o
 
 - :func:`delivery_promise`: share of orders within the radius delivered within the promise, by fleet and hour.
 - :func:`household_coverage`: households within the catchments; its ``plot`` draws the city map.
-- :func:`store_panel`, :class:`DiD`, :class:`EventStudy`, :class:`SyntheticControl`: the pilot's uplift.
+- :func:`store_panel`, :func:`pilot_synthetic_control`: the pilot's panel for :mod:`newretail.methods` (DiD,
+  EventStudy, SyntheticControl), which estimate the uplift.
 - :func:`net_uplift`: store uplift less the online orders the pilot's catchment moved into the stores.
 - :func:`failure_modes`: the estimators on fresh cities where pilots were chosen on growth or where the pilot takes
   sales from nearby control stores, against the true effect.
@@ -24,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from scipy import optimize, stats
+from scipy import stats
 
 from newretail.generate.city import simulate_city
+from newretail.methods import DiD, SyntheticControl
+from newretail.methods._panel_data import read_panel, twfe_fit
 from newretail.scenario import Scenario
 from newretail.tables import Dataset
 from newretail.tables.categories import STORE_TYPES
@@ -37,23 +40,20 @@ if TYPE_CHECKING:
 __all__ = [
     "Coverage",
     "DeliveryPromise",
-    "DiD",
-    "EventStudy",
     "FailureModes",
     "NetUplift",
     "PilotTruth",
-    "SyntheticControl",
     "delivery_promise",
     "failure_modes",
     "household_coverage",
     "net_uplift",
+    "pilot_synthetic_control",
     "pilot_truth",
     "store_panel",
 ]
 
 Source = Dataset | Mapping[str, pl.DataFrame]
 FLEETS = ("hema", "sanjiang pilot")
-PANEL_COLUMNS = ("store_id", "day", "treated", "y")
 
 
 def _check_alpha(alpha: float) -> None:
@@ -365,7 +365,8 @@ def store_panel(
 
     Returns
     -------
-    Columns ``store_id``, ``day``, ``treated`` (the store is a pilot), ``y`` (log of the outcome) and
+    Columns ``store_id``, ``day``, ``treated`` (the store is a pilot), ``pilot_open`` (a pilot store on day 0 or
+    later: the treatment indicator of :class:`newretail.methods.DiD`), ``y`` (log of the outcome) and
     ``distance_to_pilot_km``.
     """
     allowed_outcomes = ("sales_rmb", "transactions", "catchment_online_rmb")
@@ -395,7 +396,14 @@ def store_panel(
         .select("store_id", "day", pl.col(outcome).cast(pl.Float64).alias("value"))
         .join(chosen, on="store_id")
         .filter((pl.col("value") > 0).all().over("store_id"))
-        .select("store_id", "day", "treated", y=pl.col("value").log(), distance_to_pilot_km="distance_to_pilot_km")
+        .select(
+            "store_id",
+            "day",
+            "treated",
+            pilot_open=pl.col("treated") & (pl.col("day") >= 0),
+            y=pl.col("value").log(),
+            distance_to_pilot_km="distance_to_pilot_km",
+        )
         .sort("store_id", "day")
     )
     if panel.filter("treated").height == 0 or panel.filter(~pl.col("treated")).height == 0:
@@ -403,332 +411,34 @@ def store_panel(
     return panel
 
 
-@dataclass(frozen=True)
-class _Layout:
-    """Integer codes of a panel's stores and days."""
-
-    store: np.ndarray
-    day: np.ndarray
-    store_ids: np.ndarray
-    days: np.ndarray
-    treated_store: np.ndarray  # bool per store code
-    y: np.ndarray
+PILOT_UNIT = -1  # store_id of the pilots' average in :func:`pilot_synthetic_control`
 
 
-def _layout(panel: pl.DataFrame) -> _Layout:
-    missing = [c for c in PANEL_COLUMNS if c not in panel.columns]
-    if missing:
-        raise ValueError(f"panel: missing column(s) {', '.join(missing)}; build it with store_panel()")
-    if panel.height == 0 or not np.isfinite(panel["y"].to_numpy()).all():
-        raise ValueError("panel: empty, or y has missing or infinite values")
-    store_ids, store = np.unique(panel["store_id"].to_numpy(), return_inverse=True)
-    days, day = np.unique(panel["day"].to_numpy(), return_inverse=True)
-    if panel.height != store_ids.size * days.size:
-        raise ValueError("panel: must be balanced (every store on every day)")
-    treated = np.zeros(store_ids.size, dtype=bool)
-    treated[store[panel["treated"].to_numpy()]] = True
-    if not treated.any() or treated.all():
-        raise ValueError("panel: needs both treated (pilot) and control stores")
-    if not (days.min() < 0 <= days.max()):
-        raise ValueError("panel: needs days before the pilot (day < 0) and after it (day >= 0)")
-    return _Layout(store, day, store_ids, days, treated, panel["y"].to_numpy().astype(np.float64))
-
-
-def _within(lay: _Layout, values: np.ndarray, *, trends: bool) -> np.ndarray:
-    """Residuals of the columns of ``values`` (rows x k) on store and day fixed effects (and store trends).
-
-    Exact for a balanced panel: as a stores x days matrix Y, the residual is (I - J/N) Y (I - H), where J/N
-    averages over stores (day effects) and H projects each store's series on a constant (store effects) or on a
-    constant and a linear trend (store trends); the two projections commute.
-    """
-    n_s, n_d = lay.store_ids.size, lay.days.size
-    cube = np.empty((values.shape[1], n_s, n_d))
-    cube[:, lay.store, lay.day] = values.T
-    cube = cube - cube.mean(axis=1, keepdims=True)
-    if trends:
-        z = np.column_stack([np.ones(n_d), lay.days / 30.0])
-        cube = cube - cube @ (z @ np.linalg.solve(z.T @ z, z.T))
-    else:
-        cube = cube - cube.mean(axis=2, keepdims=True)
-    return cube[:, lay.store, lay.day].T
-
-
-def _absorbed(lay: _Layout, *, trends: bool) -> int:
-    """Parameters absorbed by :func:`_within`: store and day effects (and store trends)."""
-    n_s, n_d = lay.store_ids.size, lay.days.size
-    return n_s + n_d - 1 + (n_s - 1 if trends else 0)
-
-
-@dataclass(frozen=True)
-class _Fit:
-    """Coefficients, their store-clustered covariance, and the t degrees of freedom (clusters - 1)."""
-
-    coef: np.ndarray
-    cov: np.ndarray
-    dof: int
-
-    def se(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.cov))
-
-    def interval(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-        half = stats.t.ppf(1 - alpha / 2, self.dof) * self.se()
-        return self.coef - half, self.coef + half
-
-    def p_values(self) -> np.ndarray:
-        return 2 * stats.t.sf(np.abs(self.coef / self.se()), self.dof)
-
-    def joint_p_value(self, index: np.ndarray) -> float:
-        """Wald F test that the coefficients at ``index`` are all zero."""
-        b = self.coef[index]
-        stat = float(b @ np.linalg.solve(self.cov[np.ix_(index, index)], b)) / index.size
-        return float(stats.f.sf(stat, index.size, self.dof))
-
-
-def _cluster_fit(y: np.ndarray, x: np.ndarray, groups: np.ndarray, *, absorbed: int) -> _Fit:
-    """OLS of within-transformed ``y`` on ``x`` with errors clustered by ``groups`` (statsmodels).
-
-    statsmodels' small-sample factor G/(G-1) (N-1)/(N-K) counts the K columns of ``x``; the fixed effects
-    absorbed before the fit are counted too, so the result equals the regression with all the dummies.
-    """
-    import statsmodels.api as sm
-
-    res = sm.OLS(y, x).fit(cov_type="cluster", cov_kwds={"groups": groups})
-    n, k = x.shape
-    cov = np.asarray(res.cov_params()) * (n - k) / (n - k - absorbed)
-    return _Fit(np.asarray(res.params, dtype=np.float64), cov, int(np.unique(groups).size) - 1)
-
-
-class DiD:
-    """Difference-in-differences with store and day fixed effects and store-clustered errors.
-
-    log y[store, day] = a[store] + b[day] + effect * pilot * (day >= 0) (+ trend[store] * day) + e
-
-    Parameters
-    ----------
-    alpha : 1 - confidence level of the interval.
-    store_trends : add a linear trend per store (a remedy when pilots were chosen on their growth).
-
-    Attributes (after ``fit``)
-    --------------------------
-    effect_ : the pilot's effect on log sales; ``se_``, ``ci_`` (t interval, stores - 1 degrees of freedom),
-    ``p_value_``, ``n_stores_``, ``n_treated_``.
-    """
-
-    def __init__(self, *, alpha: float = 0.05, store_trends: bool = False) -> None:
-        self.alpha = alpha
-        self.store_trends = store_trends
-
-    def fit(self, panel: pl.DataFrame) -> DiD:
-        """Fit on a panel from :func:`store_panel`; returns self."""
-        _check_alpha(self.alpha)
-        lay = _layout(panel)
-        post = ((lay.days[lay.day] >= 0) & lay.treated_store[lay.store]).astype(np.float64)
-        trends = self.store_trends
-        xy = _within(lay, np.column_stack([post, lay.y]), trends=trends)
-        fit = _cluster_fit(xy[:, 1], xy[:, :1], lay.store, absorbed=_absorbed(lay, trends=trends))
-        low, high = fit.interval(self.alpha)
-        self.effect_ = float(fit.coef[0])
-        self.se_ = float(fit.se()[0])
-        self.ci_ = (float(low[0]), float(high[0]))
-        self.p_value_ = float(fit.p_values()[0])
-        self.n_stores_ = int(lay.store_ids.size)
-        self.n_treated_ = int(lay.treated_store.sum())
-        return self
-
-
-class EventStudy:
-    """Pilot-minus-control differences by week relative to the pilot's start, with store and day fixed effects
-    and store-clustered errors; week -1 is the reference.
-
-    Attributes (after ``fit``): ``coefs_`` (week, first_day, estimate, ci_low, ci_high), ``pretrend_p_value_``
-    (joint Wald test that every week before the pilot is zero).
-    """
-
-    def __init__(self, *, alpha: float = 0.05, bin_days: int = 7) -> None:
-        self.alpha = alpha
-        self.bin_days = bin_days
-
-    def fit(self, panel: pl.DataFrame) -> EventStudy:
-        """Fit on a panel from :func:`store_panel`; returns self."""
-        _check_alpha(self.alpha)
-        if not (isinstance(self.bin_days, int) and self.bin_days >= 1):
-            raise ValueError(f"bin_days = {self.bin_days!r}: must be a whole number of days, 1 or more")
-        lay = _layout(panel)
-        week = np.floor_divide(lay.days, self.bin_days)
-        weeks = np.array([w for w in np.unique(week) if w != -1])
-        row_week = week[lay.day]
-        treated = lay.treated_store[lay.store]
-        inter = ((row_week[:, None] == weeks[None, :]) & treated[:, None]).astype(float)
-        xy = _within(lay, np.column_stack([inter, lay.y]), trends=False)
-        k = weeks.size
-        fit = _cluster_fit(xy[:, k], xy[:, :k], lay.store, absorbed=_absorbed(lay, trends=False))
-        low, high = fit.interval(self.alpha)
-        coefs = pl.DataFrame(
-            {
-                "week": weeks.astype(np.int32),
-                "first_day": (weeks * self.bin_days).astype(np.int32),
-                "estimate": fit.coef,
-                "ci_low": low,
-                "ci_high": high,
-            }
-        )
-        reference = pl.DataFrame(
-            {"week": [-1], "first_day": [-self.bin_days], "estimate": [0.0], "ci_low": [0.0], "ci_high": [0.0]},
-            schema=coefs.schema,
-        )
-        self.coefs_ = pl.concat([coefs, reference]).sort("week")
-        pre = np.flatnonzero(weeks < -1)
-        self.pretrend_p_value_ = fit.joint_p_value(pre) if pre.size else float("nan")
-        return self
-
-    def plot(self, *, truth: float | None = None, title: str = "Event study") -> Figure:
-        """Weekly estimates with intervals; ``truth`` draws the true effect after the start."""
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 3.8), constrained_layout=True)
-        c = self.coefs_
-        ax.errorbar(
-            c["week"],
-            c["estimate"],
-            yerr=[c["estimate"] - c["ci_low"], c["ci_high"] - c["estimate"]],
-            fmt="o",
-            capsize=3,
-            color="#1f77b4",
-            label=f"estimate, {1 - self.alpha:.0%} interval",
-        )
-        ax.axhline(0, color="black", lw=0.8)
-        ax.axvline(-0.5, color="grey", ls=":", lw=1)
-        if truth is not None:
-            ax.hlines(
-                truth, -0.5, float(c["week"].to_numpy().max()) + 0.5, color="#d62728", ls="--", label="true effect"
-            )
-        ax.set(
-            xlabel=f"weeks since the pilot started ({self.bin_days}-day bins; week -1 = reference)",
-            ylabel="pilot - control, log sales",
-        )
-        ax.set_title(f"{title} (pre-trend test p = {self.pretrend_p_value_:.2g})")
-        ax.legend(fontsize=8, loc="upper left")
-        return fig
-
-
-def _simplex_weights(donors: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Non-negative weights summing to one that bring ``donors @ w`` closest to ``target`` (least squares).
-
-    Solved as non-negative least squares with the sum constraint added as a heavily weighted row.
-    """
-    scale = max(float(np.abs(donors).max()), 1e-12)
-    big = 1e3 * scale * np.sqrt(donors.shape[0])
-    a = np.vstack([donors, np.full((1, donors.shape[1]), big)])
-    b = np.concatenate([target, [big]])
-    w, _ = optimize.nnls(a, b, maxiter=50 * donors.shape[1])
-    total = w.sum()
-    return w / total if total > 0 else np.full(w.size, 1.0 / w.size)
-
-
-def _synth_gap(
-    y: np.ndarray, treated: np.ndarray, donors: np.ndarray, pre: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Gap path (treated average minus its synthetic control) for a set of treated rows of ``y`` (stores x days),
-    on series demeaned over the pre-period; returns (gap per day, donor weights)."""
-    series = y - y[:, pre].mean(axis=1, keepdims=True)
-    target = series[treated].mean(axis=0)
-    w = _simplex_weights(series[donors][:, pre].T, target[pre])
-    return target - w @ series[donors], w
-
-
-class SyntheticControl:
-    """Synthetic control of the pilot stores' average, from the control stores, with placebo-in-space inference.
-
-    The treated unit is the average log outcome of the pilot stores; each store's series is demeaned over the
-    pre-period and the synthetic control is the convex combination of control stores closest to the pilots before
-    day 0 (least squares on the daily path; weights non-negative and summing to one). The effect is the mean gap
-    after day 0.
-
-    Placebo in space: ``placebos`` random groups of as many control stores as there are pilots are each treated as
-    if they were the pilot, with the other controls as donors. Their effects form the distribution of the estimate
-    under no effect: the p-value is the share of placebo effects at least as large in absolute value (two-sided,
-    counting the estimate itself), and the interval holds the constant effects that test does not reject at
-    ``alpha`` (symmetric about the estimate).
-
-    Attributes (after ``fit``)
-    --------------------------
-    effect_, ci_, p_value_, pre_rmspe_ (log), weights_ (store_id, weight), path_ (day, pilots, synthetic, gap),
-    placebo_effects_ (array), placebo_paths_ (placebos x days array of gaps).
-    """
-
-    def __init__(self, *, placebos: int = 200, alpha: float = 0.05, random_state: int = 0) -> None:
-        self.placebos = placebos
-        self.alpha = alpha
-        self.random_state = random_state
-
-    def fit(self, panel: pl.DataFrame) -> SyntheticControl:
-        """Fit on a panel from :func:`store_panel`; returns self."""
-        _check_alpha(self.alpha)
-        if not (isinstance(self.placebos, int) and self.placebos >= 19):
-            raise ValueError(f"placebos = {self.placebos!r}: must be a whole number, 19 or more")
-        lay = _layout(panel)
-        y = np.empty((lay.store_ids.size, lay.days.size))
-        y[lay.store, lay.day] = lay.y
-        pre, post = lay.days < 0, lay.days >= 0
-        treated = lay.treated_store
-        controls = np.flatnonzero(~treated)
-        n_treated = int(treated.sum())
-        if controls.size < n_treated + 2:
-            raise ValueError(f"panel: {controls.size} control stores are too few for {n_treated} pilots' placebos")
-        gap, w = _synth_gap(y, treated, ~treated, pre)
-        rng = np.random.default_rng(self.random_state)
-        paths = np.empty((self.placebos, lay.days.size))
-        for i in range(self.placebos):  # one small least-squares problem per placebo group
-            group = rng.choice(controls, size=n_treated, replace=False)
-            fake = np.zeros(treated.size, dtype=bool)
-            fake[group] = True
-            paths[i], _ = _synth_gap(y, fake, ~treated & ~fake, pre)
-        effects = paths[:, post].mean(axis=1)
-        effect = float(gap[post].mean())
-        self.effect_ = effect
-        self.p_value_ = float((1 + np.sum(np.abs(effects) >= abs(effect))) / (1 + effects.size))
-        # the effects theta the placebo test does not reject: |effect - theta| within the j-th largest |placebo|
-        j = int(np.floor(self.alpha * (effects.size + 1) - 1)) + 1
-        half = float(np.sort(np.abs(effects))[::-1][min(j, effects.size) - 1])
-        self.ci_ = (effect - half, effect + half)
-        self.pre_rmspe_ = float(np.sqrt(np.mean(gap[pre] ** 2)))
-        synthetic = y[treated].mean(axis=0) - gap
-        self.weights_ = (
-            pl.DataFrame({"store_id": lay.store_ids[~treated], "weight": w}).filter(pl.col("weight") > 1e-4)
-        ).sort("weight", descending=True)
-        self.path_ = pl.DataFrame(
-            {"day": lay.days, "pilots": y[treated].mean(axis=0), "synthetic": synthetic, "gap": gap}
-        )
-        self.placebo_effects_ = effects
-        self.placebo_paths_ = paths
-        return self
-
-    def plot(self, *, truth: float | None = None) -> Figure:
-        """Gap between the pilots and their synthetic control by day, over the placebo gaps."""
-        import matplotlib.pyplot as plt
-
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, constrained_layout=True)
-        p = self.path_
-        days = p["day"].to_numpy()
-        top.plot(days, p["pilots"], color="#d62728", label="pilot stores (mean log sales)")
-        top.plot(days, p["synthetic"], color="#1f77b4", ls="--", label="synthetic control")
-        top.axvline(-0.5, color="grey", ls=":")
-        top.set_ylabel("log sales, RMB per day")
-        top.legend(fontsize=8, loc="upper left")
-        for path in self.placebo_paths_:
-            bottom.plot(days, path, color="grey", alpha=0.12, lw=0.6)
-        bottom.plot(days, p["gap"], color="#d62728", lw=1.6, label="pilots - synthetic")
-        bottom.axhline(0, color="black", lw=0.8)
-        bottom.axvline(-0.5, color="grey", ls=":")
-        if truth is not None:
-            bottom.hlines(truth, 0, days.max(), color="black", ls="--", label="true effect")
-        bottom.set(xlabel="days since the pilot started", ylabel="gap, log sales")
-        bottom.set_title(
-            f"Placebo groups in grey; effect {self.effect_:+.3f}, "
-            f"{1 - self.alpha:.0%} interval [{self.ci_[0]:+.3f}, {self.ci_[1]:+.3f}], p = {self.p_value_:.3f}"
-        )
-        bottom.legend(fontsize=8, loc="upper left")
-        return fig
+def pilot_synthetic_control(
+    panel: pl.DataFrame,
+    *,
+    design: str = "demeaned",
+    placebos: int | str = "all",
+    alpha: float = 0.05,
+    random_state: int = 0,
+) -> SyntheticControl:
+    """Synthetic control of the pilot stores' average log outcome (one unit, ``store_id`` = ``PILOT_UNIT``) from
+    the control stores of a :func:`store_panel`, the pilot starting on day 0; in-space placebos are single control
+    stores (:class:`newretail.methods.SyntheticControl`). ``effect_`` is the mean gap on the log scale."""
+    for column in ("store_id", "day", "treated", "y"):
+        if column not in panel.columns:
+            raise ValueError(f"panel: missing column {column!r}; build it with store_panel()")
+    pilots = panel.filter("treated").group_by("day").agg(pl.col("y").mean())
+    units = pl.concat(
+        [
+            pilots.select(pl.lit(PILOT_UNIT, pl.Int64).alias("store_id"), "day", "y"),
+            panel.filter(~pl.col("treated")).select(pl.col("store_id").cast(pl.Int64), "day", "y"),
+        ]
+    )
+    sc = SyntheticControl(
+        "store_id", "day", "y", PILOT_UNIT, 0, design=design, placebos=placebos, alpha=alpha, random_state=random_state
+    )
+    return sc.fit(units)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -834,25 +544,31 @@ def net_uplift(source: Source, *, radius_km: float, alpha: float = 0.05) -> NetU
     _check_alpha(alpha)
     sales = store_panel(source, outcome="sales_rmb")
     online = store_panel(source, outcome="catchment_online_rmb", buffer_km=2 * radius_km)
-    lay_s, lay_o = _layout(sales), _layout(online)
-    d_s = ((lay_s.days[lay_s.day] >= 0) & lay_s.treated_store[lay_s.store]).astype(np.float64)
-    d_o = ((lay_o.days[lay_o.day] >= 0) & lay_o.treated_store[lay_o.store]).astype(np.float64)
-    w_s = _within(lay_s, np.column_stack([d_s, lay_s.y]), trends=False)
-    w_o = _within(lay_o, np.column_stack([d_o, lay_o.y]), trends=False)
-    n_s, n_o = d_s.size, d_o.size
-    x = np.zeros((n_s + n_o, 2))
-    x[:n_s, 0], x[n_s:, 1] = w_s[:, 0], w_o[:, 0]
-    groups = np.concatenate([lay_s.store_ids[lay_s.store], lay_o.store_ids[lay_o.store]])
-    absorbed = _absorbed(lay_s, trends=False) + _absorbed(lay_o, trends=False)
-    fit = _cluster_fit(np.concatenate([w_s[:, 1], w_o[:, 1]]), x, groups, absorbed=absorbed)
+    # one regression for both outcomes: each store-outcome pair its own unit, each outcome its own day effects
+    stacked = pl.concat(
+        [
+            frame.select(
+                unit=pl.col("store_id").cast(pl.Int64) * 2 + k,
+                time=pl.col("day").cast(pl.Int64) + k * 1_000_000,
+                cluster=pl.col("store_id").cast(pl.Int64),
+                y="y",
+                d_sales=pl.col("pilot_open") & (k == 0),
+                d_online=pl.col("pilot_open") & (k == 1),
+            )
+            for k, frame in enumerate((sales, online))
+        ]
+    )
+    panel = read_panel(stacked, unit="unit", time="time", outcome="y", treated=None, cluster="cluster")
+    x = stacked.select("d_sales", "d_online").to_numpy().astype(np.float64)[panel.order]
+    fit = twfe_fit(panel, x)
     tau, delta = float(fit.coef[0]), float(fit.coef[1])
     cov = fit.cov
     crit = float(stats.t.ppf(1 - alpha / 2, fit.dof))
 
-    post_s = d_s.astype(bool)
-    post_o = d_o.astype(bool)
-    sales_post = np.exp(lay_s.y[post_s])
-    online_post = np.exp(lay_o.y[post_o])
+    d_s, d_o = sales["pilot_open"].to_numpy(), online["pilot_open"].to_numpy()
+    lay_s_y, lay_o_y = sales["y"].to_numpy(), online["y"].to_numpy()
+    sales_post = np.exp(lay_s_y[d_s])
+    online_post = np.exp(lay_o_y[d_o])
     extra = float(np.mean(sales_post * (1 - np.exp(-tau))))
     lost = float(np.mean(online_post * (np.exp(-delta) - 1)))
     g_extra = np.array([np.mean(sales_post * np.exp(-tau)), 0.0])
@@ -874,7 +590,7 @@ def net_uplift(source: Source, *, radius_km: float, alpha: float = 0.05) -> NetU
         online_effect_log=delta,
         cannibalised_share=share,
         cannibalised_share_ci=(share - crit * se_share, share + crit * se_share),
-        online_controls=int((~lay_o.treated_store).sum()),
+        online_controls=int(online.filter(~pl.col("treated"))["store_id"].n_unique()),
     )
 
 
@@ -931,13 +647,19 @@ def _estimates(
     tables: Mapping[str, pl.DataFrame], design: str, *, placebos: int, seed: int, buffer_km: float
 ) -> list[dict[str, Any]]:
     panel = store_panel(tables)
-    out: list[tuple[str, Any]] = [("DiD", DiD().fit(panel))]
+
+    def did(frame: pl.DataFrame, *, trends: bool = False) -> tuple[float, tuple[float, float]]:
+        fit = DiD("store_id", "day", "y", "pilot_open", unit_trends=trends).fit(frame)
+        return fit.effect_, fit.ci_
+
+    out = [("DiD", did(panel))]
     if design == "pilots chosen on growth":
-        out.append(("DiD + store trends", DiD(store_trends=True).fit(panel)))
+        out.append(("DiD + store trends", did(panel, trends=True)))
     if design == "spill-over to nearby controls":
-        out.append((f"DiD, {buffer_km:g} km buffer", DiD().fit(store_panel(tables, buffer_km=buffer_km))))
-    out.append(("synthetic control", SyntheticControl(placebos=placebos, random_state=seed).fit(panel)))
-    return [{"estimator": name, "estimate": m.effect_, "ci_low": m.ci_[0], "ci_high": m.ci_[1]} for name, m in out]
+        out.append((f"DiD, {buffer_km:g} km buffer", did(store_panel(tables, buffer_km=buffer_km))))
+    sc = pilot_synthetic_control(panel, placebos=placebos, random_state=seed)
+    out.append(("synthetic control", (sc.effect_, sc.ci_)))
+    return [{"estimator": name, "estimate": e, "ci_low": ci[0], "ci_high": ci[1]} for name, (e, ci) in out]
 
 
 def failure_modes(

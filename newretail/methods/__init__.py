@@ -11,14 +11,19 @@ from newretail.methods._frames import MethodInputError
 from newretail.methods.effects import Effect, aipw_effect, average_effect
 from newretail.methods.intervals import poisson_interval, proportion_interval, ratio_interval
 from newretail.methods.learners import CrossFit, PropensityModel, TLearner, XLearner, cross_fit
+from newretail.methods.panel import DiD, EventStudy
 from newretail.methods.queueing import ErlangC
+from newretail.methods.synth import SyntheticControl
 
 __all__ = [
     "CrossFit",
+    "DiD",
     "Effect",
     "ErlangC",
+    "EventStudy",
     "MethodInputError",
     "PropensityModel",
+    "SyntheticControl",
     "TLearner",
     "XLearner",
     "aipw_effect",

@@ -500,17 +500,19 @@ EFFICIENCY = Check(
 # ---------------------------------------------------------------------------------------------------------- stores
 def _pilot(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     from newretail import stores
+    from newretail.methods import DiD
 
     truth = float(stores.pilot_truth(ds).effect_log)
     radius = ctx.scenario.targets.hema_radius_km
     out = {}
     for name, buffer_km, trends in (("did", 0.0, False), ("did_buffer", radius, False), ("did_trends", 0.0, True)):
         try:
-            fit = stores.DiD(store_trends=trends).fit(stores.store_panel(ds, buffer_km=buffer_km))
+            panel = stores.store_panel(ds, buffer_km=buffer_km)
+            fit = DiD("store_id", "day", "y", "pilot_open", unit_trends=trends).fit(panel)
         except ValueError as exc:
             out[name] = Measure(NAN, NAN, NAN, truth, note=str(exc))
             continue
-        out[name] = Measure(fit.effect_, fit.ci_[0], fit.ci_[1], truth, note=f"{fit.n_stores_} stores")
+        out[name] = Measure(fit.effect_, fit.ci_[0], fit.ci_[1], truth, note=f"{fit.n_units_} stores")
     return out
 
 
@@ -525,7 +527,7 @@ PILOT = Check(
             "DiD, all other supermarkets as controls",
             "covers-truth",
             "Difference-in-differences of log daily sales, pilot stores against the other Sanjiang and other "
-            "supermarkets, store and day fixed effects, store-clustered interval (newretail.stores.DiD).",
+            "supermarkets, store and day fixed effects, store-clustered interval (newretail.methods.DiD).",
         ),
         Reading(
             "did_buffer",

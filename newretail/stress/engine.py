@@ -51,6 +51,7 @@ CODE_MODULES = (
     "intervals.py",
     "gmv.py",
     "stores.py",
+    "methods/*.py",
     "stress/checks.py",
     "stress/engine.py",
 )

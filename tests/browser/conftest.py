@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from newretail.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parents[2]

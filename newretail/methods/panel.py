@@ -1,0 +1,291 @@
+"""Difference-in-differences and event studies on a unit-by-time panel, two-way fixed effects, clustered errors.
+
+Both take a long frame (polars or pandas, rows in any order) and the names of its columns: the unit, the time (numeric
+or a date), the outcome and the treatment indicator D_it (bool or 0/1, on in the periods a unit is treated; staggered
+adoption allowed). Effects are in the outcome's units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from newretail.methods._frames import MethodInputError, check_alpha
+from newretail.methods._panel_data import read_panel, twfe_fit
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["DiD", "DiDSummary", "EventStudy", "EventStudySummary"]
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=size, constrained_layout=True)
+        return fig, ax
+    return ax.get_figure(), ax  # type: ignore[return-value]
+
+
+def _names(**columns: Any) -> None:
+    for arg, value in columns.items():
+        if value is not None and not isinstance(value, str):
+            raise MethodInputError(f"{arg}: a column name (str) expected, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DiDSummary:
+    """A fitted DiD: the effect of D_it on the outcome (outcome units) with its ``1 - alpha`` t interval."""
+
+    outcome: str
+    effect: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    alpha: float
+    n_units: int
+    n_treated_units: int
+    n_obs: int
+    unit_trends: bool
+
+    def plot(self, ax: Axes | None = None, *, truth: float | None = None) -> Figure:
+        """The estimate with its interval (and ``truth``, when known, as a dashed line)."""
+        fig, ax = _axes(ax, (5.0, 2.2))
+        ax.errorbar(
+            [self.effect], [0], xerr=[[self.effect - self.ci_low], [self.ci_high - self.effect]], fmt="o", capsize=5
+        )
+        ax.axvline(0, color="black", lw=0.8)
+        if truth is not None:
+            ax.axvline(truth, color="#d62728", ls="--", label="truth")
+            ax.legend(fontsize=8)
+        ax.set_yticks([])
+        ax.set_xlabel(f"effect on {self.outcome}")
+        ax.set_title(
+            f"DiD {self.effect:+.4g}, {1 - self.alpha:.0%} interval [{self.ci_low:+.4g}, {self.ci_high:+.4g}]",
+            fontsize=10,
+        )
+        return fig
+
+
+class DiD:
+    """Two-way fixed-effects difference-in-differences with cluster-robust errors.
+
+    y_it = a_i + b_t (+ c_i t) + effect * D_it + e_it, fitted by :func:`~newretail.methods._panel_data.twfe_fit`
+    (unit and time effects exact, small-sample factor of Stata/fixest, t interval with clusters - 1 degrees of
+    freedom). With staggered adoption this is the usual TWFE average, which weighs early against late adopters.
+
+    Parameters
+    ----------
+    unit, time, outcome, treated : column names; ``treated`` is D_it (bool or 0/1).
+    cluster : column of cluster labels; None clusters by ``unit``.
+    alpha : 1 - confidence level of ``ci_``, in (0, 0.5].
+    unit_trends : add a linear time trend per unit (a remedy when units were treated for their growth).
+    allow_reversal : accept units whose D_it switches off again (refused by default: usually a data error).
+
+    Attributes
+    ----------
+    effect_, se_, ci_ (low, high), p_value_ : the effect in outcome units. n_units_, n_treated_units_, n_obs_.
+    """
+
+    def __init__(
+        self,
+        unit: str,
+        time: str,
+        outcome: str,
+        treated: str,
+        *,
+        cluster: str | None = None,
+        alpha: float = 0.05,
+        unit_trends: bool = False,
+        allow_reversal: bool = False,
+    ) -> None:
+        self.unit = unit
+        self.time = time
+        self.outcome = outcome
+        self.treated = treated
+        self.cluster = cluster
+        self.alpha = alpha
+        self.unit_trends = unit_trends
+        self.allow_reversal = allow_reversal
+
+    def fit(self, df: Any) -> DiD:
+        """Fit on a long frame (polars or pandas); returns self."""
+        alpha = check_alpha(self.alpha)
+        _names(unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated, cluster=self.cluster)
+        panel = read_panel(
+            df,
+            unit=self.unit,
+            time=self.time,
+            outcome=self.outcome,
+            treated=self.treated,
+            cluster=self.cluster,
+            allow_reversal=bool(self.allow_reversal),
+        )
+        fit = twfe_fit(panel, panel.d.astype(np.float64)[:, None], trends=bool(self.unit_trends))
+        low, high = fit.interval(alpha)
+        self.effect_ = float(fit.coef[0])
+        self.se_ = float(fit.se[0])
+        self.ci_ = (float(low[0]), float(high[0]))
+        self.p_value_ = float(fit.p_values()[0])
+        self.n_units_ = panel.n_units
+        self.n_treated_units_ = int(panel.treated_units.sum())
+        self.n_obs_ = fit.n_obs
+        return self
+
+    def summary(self) -> DiDSummary:
+        """The fitted effect as a frozen result (call :meth:`fit` first)."""
+        if not hasattr(self, "effect_"):
+            raise MethodInputError("DiD: call fit(df) before summary()")
+        return DiDSummary(
+            self.outcome,
+            self.effect_,
+            self.se_,
+            self.ci_[0],
+            self.ci_[1],
+            self.p_value_,
+            float(self.alpha),
+            self.n_units_,
+            self.n_treated_units_,
+            self.n_obs_,
+            bool(self.unit_trends),
+        )
+
+
+@dataclass(frozen=True)
+class EventStudySummary:
+    """Coefficients by event time (periods since each unit's first treated period, binned by ``bin_width``) with
+    ``1 - alpha`` intervals; the ``reference`` bin is 0 by construction. ``pretrend_p``: joint Wald F test that every
+    coefficient before the event is zero."""
+
+    outcome: str
+    coefs: pl.DataFrame
+    pretrend_p: float
+    alpha: float
+    reference: int
+    bin_width: int
+
+    def plot(self, ax: Axes | None = None, *, truth: float | None = None, title: str = "Event study") -> Figure:
+        """Coefficient plot: estimate and interval by event time (``truth``: a dashed line after the event)."""
+        fig, ax = _axes(ax, (7.0, 3.8))
+        c = self.coefs
+        est = c["estimate"].to_numpy()
+        ax.errorbar(
+            c["event_time"].to_numpy(),
+            est,
+            yerr=[est - c["ci_low"].to_numpy(), c["ci_high"].to_numpy() - est],
+            fmt="o",
+            capsize=3,
+            color="#1f77b4",
+            label=f"estimate, {1 - self.alpha:.0%} interval",
+        )
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axvline(-0.5, color="grey", ls=":", lw=1)
+        if truth is not None:
+            top = float(c["event_time"].max()) + 0.5  # type: ignore[arg-type]
+            ax.hlines(truth, -0.5, top, color="#d62728", ls="--", label="true effect")
+        unit = "periods" if self.bin_width == 1 else f"bins of {self.bin_width} periods"
+        ax.set(xlabel=f"event time ({unit}; {self.reference} = reference)", ylabel=f"effect on {self.outcome}")
+        ax.set_title(f"{title} (pre-trend test p = {self.pretrend_p:.2g})")
+        ax.legend(fontsize=8, loc="upper left")
+        return fig
+
+
+class EventStudy:
+    """Dynamic two-way fixed-effects regression: one coefficient per event time, ``reference`` left out.
+
+    Event time is the number of periods (positions among the panel's sorted times) since the unit's first treated
+    period, floor-divided by ``bin_width``; never-treated units are the controls. ``window=(low, high)`` pools event
+    times beyond it into the end bins. Errors clustered by unit; ``pretrend_p_`` is the joint F test of the
+    coefficients before the event (reference excluded).
+
+    Attributes
+    ----------
+    coefs_ : frame (event_time, estimate, se, ci_low, ci_high), one row per event-time bin including the reference.
+    pretrend_p_ : float (NaN when no pre-event bin besides the reference).
+    """
+
+    def __init__(
+        self,
+        unit: str,
+        time: str,
+        outcome: str,
+        treated: str,
+        *,
+        window: tuple[int, int] | None = None,
+        reference: int = -1,
+        alpha: float = 0.05,
+        bin_width: int = 1,
+    ) -> None:
+        self.unit = unit
+        self.time = time
+        self.outcome = outcome
+        self.treated = treated
+        self.window = window
+        self.reference = reference
+        self.alpha = alpha
+        self.bin_width = bin_width
+
+    def _check(self) -> tuple[float, tuple[int, int] | None]:
+        alpha = check_alpha(self.alpha)
+        _names(unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated)
+        if isinstance(self.bin_width, bool) or not isinstance(self.bin_width, int) or self.bin_width < 1:
+            raise MethodInputError(f"bin_width: a whole number of periods, 1 or more, got {self.bin_width!r}")
+        if isinstance(self.reference, bool) or not isinstance(self.reference, int):
+            raise MethodInputError(f"reference: a whole event time, got {self.reference!r}")
+        if self.window is None:
+            return alpha, None
+        w = self.window
+        ok = isinstance(w, (tuple, list)) and len(w) == 2 and all(isinstance(v, int) for v in w)
+        if not ok or not w[0] <= self.reference <= w[1] or w[0] >= w[1]:
+            raise MethodInputError(f"window: (low, high) event times around reference={self.reference}, got {w!r}")
+        return alpha, (int(w[0]), int(w[1]))
+
+    def fit(self, df: Any) -> EventStudy:
+        """Fit on a long frame (polars or pandas); returns self."""
+        alpha, window = self._check()
+        panel = read_panel(df, unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated)
+        first = panel.first_treated()[panel.u]
+        ever = first >= 0
+        event = np.floor_divide(panel.t - first, self.bin_width)
+        if window is not None:
+            event = np.clip(event, *window)
+        bins = np.unique(event[ever])
+        if self.reference not in bins:
+            raise MethodInputError(f"reference: event time {self.reference} is not in the data (has {bins.tolist()})")
+        bins = bins[bins != self.reference]
+        x = ((event[:, None] == bins[None, :]) & ever[:, None]).astype(np.float64)
+        fit = twfe_fit(panel, x)
+        low, high = fit.interval(alpha)
+        coefs = pl.DataFrame(
+            {"event_time": bins, "estimate": fit.coef, "se": fit.se, "ci_low": low, "ci_high": high},
+            schema={k: pl.Int64 if k == "event_time" else pl.Float64 for k in ("event_time", "estimate", "se")}
+            | {"ci_low": pl.Float64, "ci_high": pl.Float64},
+        )
+        ref = pl.DataFrame(
+            {"event_time": [self.reference], "estimate": [0.0], "se": [0.0], "ci_low": [0.0], "ci_high": [0.0]},
+            schema=coefs.schema,
+        )
+        self.coefs_ = pl.concat([coefs, ref]).sort("event_time")
+        pre = np.flatnonzero(bins < 0)
+        self.pretrend_p_ = fit.joint_p_value(pre) if pre.size else float("nan")
+        self.n_units_ = panel.n_units
+        self.n_treated_units_ = int(panel.treated_units.sum())
+        return self
+
+    def summary(self) -> EventStudySummary:
+        """The fitted coefficients as a frozen result (call :meth:`fit` first)."""
+        if not hasattr(self, "coefs_"):
+            raise MethodInputError("EventStudy: call fit(df) before summary()")
+        return EventStudySummary(
+            self.outcome, self.coefs_, self.pretrend_p_, float(self.alpha), int(self.reference), int(self.bin_width)
+        )
+
+    def plot(self, ax: Axes | None = None, *, truth: float | None = None, title: str = "Event study") -> Figure:
+        """Shortcut for ``summary().plot(...)``."""
+        return self.summary().plot(ax, truth=truth, title=title)
