@@ -85,6 +85,7 @@ SECTIONS: tuple[Section, ...] = (
         ("hema", "store", "offline", "sanjiang"),
     ),
     Section("stress", "Stress tests and robustness", match=("stress", "robust")),
+    Section("methods", "The methods on real data", match=("methods", "real_data")),
     Section("other", "Further analyses"),
 )
 """The paper's sections in order; a notebook whose stem matches none lands in "Further analyses"."""
