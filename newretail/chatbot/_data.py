@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from newretail.dataset import Dataset
-from newretail.intervals import group_totals
+from newretail.methods.resampling import group_totals
 
 US_PER_S = 1_000_000
 SECONDS_PER_DAY = 86_400
@@ -27,7 +27,7 @@ def weight(ds: Dataset) -> float:
 
 def group_sums(ds: Dataset, sums: Mapping[str, pl.Expr]) -> dict[str, np.ndarray]:
     """Weighted sums of ``sums`` within random groups of inquiries (rows are independent draws, so each inquiry is
-    its own cluster); feed them to :func:`newretail.intervals.bootstrap_interval`."""
+    its own cluster); feed them to :func:`newretail.methods.resampling.bootstrap_interval`."""
     w = pl.col("weight")
     return group_totals(inquiries(ds), cluster=pl.col("inquiry_id"), sums={k: w * e for k, e in sums.items()})
 

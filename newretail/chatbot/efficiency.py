@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from newretail.chatbot._data import BOT, HUMAN, group_sums, interval_index
 from newretail.chatbot.staffing import erlang_c_agents
 from newretail.dataset import Dataset
-from newretail.intervals import bootstrap_interval
+from newretail.methods.resampling import bootstrap_interval
 
 __all__ = ["EFFICIENCY_DEFINITIONS", "Efficiency", "efficiency_ratios"]
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from newretail.chatbot._data import HUMAN, inquiries, interval_index
 from newretail.dataset import Dataset
-from newretail.intervals import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
+from newretail.methods.resampling import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
 
 __all__ = [
     "PeakHourCheck",

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from newretail.chatbot._data import BOT, HUMAN, group_sums, inquiries, interval_index, weight
 from newretail.dataset import Dataset
-from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval
+from newretail.methods.resampling import CONFIDENCE, Estimate, bootstrap_interval
 
 __all__ = ["DEFLECTION_DEFINITIONS", "Deflection", "InquiryVolume", "deflection", "inquiry_volume"]
 

@@ -2,7 +2,7 @@
 partition by partition, in this process or on a Dask cluster that sees the dataset on shared storage.
 
 Most claims are sums, means, counts or ratios of them, and their intervals come from random-group totals
-(``cluster % 100``, see :mod:`newretail.intervals`), per-group counts or per-category counts. All of these add up
+(``cluster % 100``, see :mod:`newretail.methods.resampling`), per-group counts or per-category counts. All of these add up
 exactly over partitions: each partition file is aggregated on its own (one task per file, one read of the file),
 the small partial tables are summed by key, and the intervals are made from the combined totals with the same
 functions the single-pass path uses. Up to the order of floating-point additions the values are the same.
@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from newretail.dataset import Dataset, open_dataset
-from newretail.intervals import (
+from newretail.methods.resampling import (
     CONFIDENCE,
     GROUPS,
     Estimate,

@@ -10,3 +10,6 @@ from __future__ import annotations
 from newretail.methods._frames import MethodInputError
 
 __all__ = ["MethodInputError"]
+from newretail.methods.resampling import Clustered, bootstrap_interval, group_totals, multiway_interval
+
+__all__ += ["Clustered", "bootstrap_interval", "group_totals", "multiway_interval"]
