@@ -16,7 +16,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data test lint paper lab lock clean docs bench stress-dense
+.PHONY: help setup data test lint paper lab lock clean docs bench stress-dense coverage
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -74,6 +74,11 @@ $(BUILD)/results.json: $(EXECUTED) $(BUILD)/claims.json $(PAPER_CODE) requiremen
 
 $(BUILD)/paper.pdf: $(BUILD)/results.json $(wildcard $(PAPER_SRC)/*.typ $(PAPER_SRC)/*.bib) $(PAPER_CODE)
 	$(PAPER_STEP) typeset --source $(PAPER_SRC) --out $(BUILD)
+
+COVERAGE_SEEDS ?= 120
+COVERAGE_SCALE ?= 5e-6
+coverage: setup ## Coverage study of the claims' intervals over COVERAGE_SEEDS days -> docs/coverage.md (resumable)
+	$(BIN)/newretail coverage --scale $(COVERAGE_SCALE) --seeds $(COVERAGE_SEEDS) --workers $(WORKERS)
 
 docs: setup ## Regenerate docs/data_dictionary.md from the table schemas
 	$(BIN)/python -m newretail.schemas > docs/data_dictionary.md

@@ -154,9 +154,14 @@ class Dependence(_Frozen):
         "some shoppers buy more readily than their observed features say",
     )
     shopper_click_sd: NonNegative = Field(
-        0.8,
+        1.0,
         description="sd (log-odds) of a shopper's random effect on clicking banners, shared by every impression "
         "the shopper sees: banner blindness varies a lot between people",
+    )
+    shopper_allocation_sd: NonNegative = Field(
+        1.5,
+        description="sd (log-odds) of a shopper's random effect on being shown an AI creative: Lu Ban serves some "
+        "shoppers mostly AI banners, so a shopper's click effect does not cancel in the CTR ratio",
     )
     design_click_sd: NonNegative = Field(
         0.4,
@@ -182,7 +187,7 @@ class Dependence(_Frozen):
         1.0, description="gamma shape of the burst's extra impressions (lower = more over-dispersed)"
     )
     inquiry_burst_mean: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = Field(
-        1.8,
+        2.5,
         description="mean inquiries per burst of one shopper about one problem (1 + gamma-Poisson): customers "
         "write again about the same issue, with the same intent and anger",
     )

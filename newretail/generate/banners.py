@@ -38,6 +38,7 @@ class BannerParams:
     designs_per_brand: int = 16  # designs per brand and creative source
     burst_mean: float = 1.0  # impressions per burst of one shopper
     burst_shape: float = 1.0  # gamma shape of a burst's extra impressions
+    allocation_sd: float = 0.0  # log-odds sd of the shopper's random effect on being shown an AI creative
 
     @property
     def effect_sd(self) -> float:
@@ -80,7 +81,9 @@ def impression_grid(p: BannerParams, density: np.ndarray) -> tuple[dict[str, np.
         "placement": placement.ravel(),
         "brand": brand.ravel(),
         "exposure_index": exposure.ravel(),
-        "ai_prob": expit(p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement.ravel()]),
+        "ai_prob": effects.expit_mean(
+            p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement.ravel()], p.allocation_sd
+        ),
     }
     return cells, mass.ravel()
 
@@ -134,18 +137,27 @@ def banner_tables(
     appeal: np.ndarray,
     *,
     partition: int,
-    n: int,
+    n: int | None = None,
     n_users: int,
     seed: int = 0,
+    expected: float | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """``n`` banner impressions with their clicks, and their ground truth.
+    """Banner impressions with their clicks, and their ground truth: exactly ``n``, or a compound Poisson number
+    of mean ``expected`` (bursts arriving as a Poisson process).
 
-    Impressions come in bursts from one shopper; a click's log-odds carry the shopper's, the design's and the
-    hour's random effects, each a normal fixed by ``seed`` and the entity's id (the same in every partition).
+    Impressions come in bursts from one shopper; the chance of an AI creative carries the shopper's random effect
+    (Lu Ban targets some shoppers more), and a click's log-odds the shopper's, the design's and the hour's, each
+    a normal fixed by ``seed`` and the entity's id (the same in every partition).
     """
+    user_id, _ = effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    n = user_id.size
     draws = draw_impressions(rng, n, p, density)
+    draws["ai_prob"] = expit(
+        p.allocation_intercept
+        + p.allocation_slope * PLACEMENT_QUALITY[draws["placement"]]
+        + p.allocation_sd * effects.entity_normal(seed, effects.SHOPPER_ALLOCATION, user_id)
+    )
     ai = rng.random(n) < draws["ai_prob"]
-    user_id, _ = effects.bursts(rng, n, n_users, p.burst_mean, p.burst_shape)
     d = p.designs_per_brand
     design_id = (
         np.where(ai, p.brands * d, 0) + draws["brand"].astype(np.int64) * d + rng.integers(0, d, size=n)

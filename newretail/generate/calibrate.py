@@ -178,17 +178,22 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
 
 
 def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[banners.BannerParams, dict[str, float]]:
-    b, t = sc.behaviour.banners, sc.targets
+    b, t, dep = sc.behaviour.banners, sc.targets, sc.behaviour.dependence
     q = banners.PLACEMENT_QUALITY
     alloc = _solve(
         lambda a: (
-            float(np.sum(banners.PLACEMENT_P * expit(a + b.placement_allocation_skew * q))) - b.ai_impression_share
+            float(
+                np.sum(
+                    banners.PLACEMENT_P
+                    * effects.expit_mean(a + b.placement_allocation_skew * q, dep.shopper_allocation_sd)
+                )
+            )
+            - b.ai_impression_share
         ),
         -30,
         30,
         "AI impression share",
     )
-    dep = sc.behaviour.dependence
     draft = banners.BannerParams(
         alloc,
         b.placement_allocation_skew,
@@ -203,6 +208,7 @@ def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[banners.Banne
         designs_per_brand=dep.designs_per_brand,
         burst_mean=dep.banner_burst_mean,
         burst_shape=dep.banner_burst_shape,
+        allocation_sd=dep.shopper_allocation_sd,
     )  # click_probability without a shift integrates over the shopper, design and hour effects
     draws, mass = banners.impression_grid(draft, density)  # exact: no sampling error
     appeal = banners.appeal_quantiles(b.brands)

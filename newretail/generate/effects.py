@@ -15,13 +15,14 @@ from scipy.special import expit, ndtri
 
 __all__ = ["GH_NODES", "bursts", "entity_normal", "expit_mean", "gauss_hermite"]
 
-GH_NODES = 40  # Gauss-Hermite nodes: exact to ~1e-12 for the logistic integrals used here (sd up to ~2)
+GH_NODES = 40  # Gauss-Hermite nodes: logistic integrals to ~1e-10 relative at sd 1, ~1e-7 at sd 2
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 # stream tags of the per-entity effects (any distinct constants)
 SHOPPER_CONVERSION = 11
 SHOPPER_CLICK = 12
 SHOPPER_TRANSFER = 13
+SHOPPER_ALLOCATION = 16
 DESIGN_CLICK = 14
 HOUR_CLICK = 15
 
@@ -72,25 +73,44 @@ def expit_mean(logit: np.ndarray | float, sd: float) -> np.ndarray:
 
 
 def bursts(
-    rng: np.random.Generator, n: int, n_users: int, mean_size: float, shape: float
+    rng: np.random.Generator,
+    n_users: int,
+    mean_size: float,
+    shape: float,
+    *,
+    n: int | None = None,
+    expected: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cut ``n`` rows into bursts from one shopper each: sizes 1 + negative binomial (mean ``mean_size``, shape
-    ``shape``: gamma-Poisson), the shopper of a burst uniform among ``n_users``. Returns (user id, burst index) per
-    row; the last burst is cut at ``n`` rows. ``mean_size`` 1 gives one row per burst (independent rows)."""
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    """Rows in bursts from one shopper each: sizes 1 + negative binomial (mean ``mean_size``, shape ``shape``:
+    gamma-Poisson), the shopper of a burst uniform among ``n_users``. Returns (user id, burst index) per row.
+
+    With ``expected`` the number of bursts is Poisson (mean ``expected / mean_size``), so the number of rows is
+    compound Poisson: over-dispersed arrivals, as many rows as expected on average. With ``n`` exactly ``n`` rows
+    (the last burst is cut). ``mean_size`` 1 gives one row per burst (independent rows).
+    """
+    if (n is None) == (expected is None):
+        raise ValueError("bursts: give exactly one of n and expected")
     extra = mean_size - 1.0
-    sizes_parts: list[np.ndarray] = []
-    drawn = 0
-    while drawn < n:
-        k = max(16, int((n - drawn) / mean_size * 1.1) + 16)
+
+    def sizes_of(k: int) -> np.ndarray:
         if extra > 0:
-            s = 1 + rng.negative_binomial(shape, shape / (shape + extra), size=k)
-        else:
-            s = np.ones(k, dtype=np.int64)
-        sizes_parts.append(s)
-        drawn += int(s.sum())
-    sizes = np.concatenate(sizes_parts)
-    burst = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)[:n]
+            return np.asarray(1 + rng.negative_binomial(shape, shape / (shape + extra), size=k), dtype=np.int64)
+        return np.ones(k, dtype=np.int64)
+
+    if expected is not None:
+        sizes = sizes_of(int(rng.poisson(expected / mean_size)))
+        total = int(sizes.sum())
+    else:
+        total = int(n or 0)
+        parts: list[np.ndarray] = []
+        drawn = 0
+        while drawn < total:
+            s = sizes_of(max(16, int((total - drawn) / mean_size * 1.1) + 16))
+            parts.append(s)
+            drawn += int(s.sum())
+        sizes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    burst = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)[:total]
     users = rng.integers(0, max(n_users, 1), size=int(burst[-1]) + 1, dtype=np.int64)
     return users[burst], burst

@@ -257,16 +257,19 @@ def inquiry_tables(
     density: np.ndarray,
     *,
     partition: int,
-    n: int,
+    n: int | None = None,
     n_users: int,
     seed: int = 0,
+    expected: float | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """``n`` inquiries with text, routing and outcome, and their ground truth.
+    """Inquiries with text, routing and outcome, and their ground truth: exactly ``n``, or a compound Poisson
+    number of mean ``expected`` (bursts arriving as a Poisson process: over-dispersed arrivals).
 
     Inquiries come in bursts from one shopper about one problem (shared intent and anger); the bot's chance of
     passing an inquiry to a human carries the shopper's random effect (fixed by ``seed`` and the user id).
     """
-    user_id, burst = effects.bursts(rng, n, n_users, p.burst_mean, p.burst_shape)
+    user_id, burst = effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    n = user_id.size
     draws = draw_inquiries(rng, n, p.escalation_threshold, burst)
     level, style = cue_levels(rng, draws["anger"])
     shift = p.transfer_sd * effects.entity_normal(seed, effects.SHOPPER_TRANSFER, user_id)
