@@ -218,7 +218,9 @@ def stress(
 
 @app.command()
 def coverage(
-    scenario: Annotated[str, typer.Option(help="Shipped scenario name or path to a scenario TOML.")] = "singles_day_2017",
+    scenario: Annotated[
+        str, typer.Option(help="Shipped scenario name or path to a scenario TOML.")
+    ] = "singles_day_2017",
     scale: Annotated[float, typer.Option(help="Scale of each generated day, in (0, 1].")] = 5e-6,
     seeds: Annotated[int, typer.Option(help="Number of days (seeds) to generate and measure.")] = 120,
     first_seed: Annotated[int, typer.Option(help="First seed; the study uses first_seed .. first_seed+seeds-1.")] = 1,

@@ -18,7 +18,14 @@ import numpy as np
 import polars as pl
 
 from newretail.dataset import Dataset
-from newretail.methods.resampling import GROUPS, Estimate, bootstrap_interval, group_totals, ratio_interval, total_interval
+from newretail.methods.resampling import (
+    GROUPS,
+    Estimate,
+    bootstrap_interval,
+    group_totals,
+    ratio_interval,
+    total_interval,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -149,53 +149,53 @@ class Dependence(_Frozen):
     of 1) give independent rows."""
 
     shopper_conversion_sd: NonNegative = Field(
-        0.5,
+        default=0.5,
         description="sd (log-odds) of a shopper's random effect on converting, shared by all the shopper's visits: "
         "some shoppers buy more readily than their observed features say",
     )
     shopper_click_sd: NonNegative = Field(
-        1.0,
+        default=1.0,
         description="sd (log-odds) of a shopper's random effect on clicking banners, shared by every impression "
         "the shopper sees: banner blindness varies a lot between people",
     )
     shopper_allocation_sd: NonNegative = Field(
-        1.5,
+        default=1.5,
         description="sd (log-odds) of a shopper's random effect on being shown an AI creative: Lu Ban serves some "
         "shoppers mostly AI banners, so a shopper's click effect does not cancel in the CTR ratio",
     )
     design_click_sd: NonNegative = Field(
-        0.4,
+        default=0.6,
         description="sd (log-odds) of a banner design's random effect on clicks, shared by every impression of "
         "the design: some designs simply work better",
     )
     designs_per_brand: PositiveInt = Field(
-        8,
+        default=2,
         description="designs per brand and creative source: human creatives and the Lu Ban templates AI "
         "creatives are generated from; few designs make their effects weigh on the CTR",
     )
     hour_click_sd: NonNegative = Field(
-        0.2,
+        default=0.2,
         description="sd (log-odds) of an hour-of-day shock on banner clicks, shared by AI and human creatives "
         "(flash promotions, app pushes)",
     )
     banner_burst_mean: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = Field(
-        4.0,
+        default=4.0,
         description="mean impressions per browsing burst of one shopper (1 + gamma-Poisson): a shopper scrolling a "
         "feed sees several banners in a row",
     )
     banner_burst_shape: Positive = Field(
-        1.0, description="gamma shape of the burst's extra impressions (lower = more over-dispersed)"
+        default=1.0, description="gamma shape of the burst's extra impressions (lower = more over-dispersed)"
     )
     inquiry_burst_mean: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = Field(
-        2.5,
+        default=2.5,
         description="mean inquiries per burst of one shopper about one problem (1 + gamma-Poisson): customers "
         "write again about the same issue, with the same intent and anger",
     )
     inquiry_burst_shape: Positive = Field(
-        0.5, description="gamma shape of the burst's repeat inquiries (lower = more over-dispersed arrivals)"
+        default=0.5, description="gamma shape of the burst's repeat inquiries (lower = more over-dispersed arrivals)"
     )
     shopper_transfer_sd: NonNegative = Field(
-        1.0,
+        default=1.0,
         description="sd (log-odds) of a shopper's random effect on the bot passing an inquiry to a human: some "
         "customers ask for a person whatever the question",
     )
@@ -209,7 +209,7 @@ class Behaviour(_Frozen):
     chatbot: Chatbot
     stores: Stores
     growth: Growth
-    dependence: Dependence = Dependence()
+    dependence: Dependence = Field(default_factory=Dependence)
 
 
 class Sampling(_Frozen):

@@ -4,11 +4,11 @@ Expectations are exact where the model allows: over the exact joint distribution
 (Gauss-Hermite quadrature and Poisson sums), every (placement, brand, exposure) cell of the banners, and the
 escalation integrals of the inquiries, and over every random effect of ``[behaviour.dependence]`` (shoppers'
 effects on converting, clicking and transfer, designs' and hours' effects on clicks: Gauss-Hermite quadrature;
-bursts of rows from one shopper leave each row's distribution unchanged), so calibration carries no sampling error and the targets stay inside
-their intervals at any scale. Only the delivery percentiles use a fixed reference sample of the generator's own
-draws (seeded with ``CALIBRATION_SEED``, independent of the dataset seed); the city is generated whole at every
-scale, so its data's own sampling error dominates. Nothing here copies a target into an output: each parameter is
-solved, and ``expected`` recomputes every metric forward from the solved parameters.
+bursts of rows from one shopper leave each row's distribution unchanged), so calibration carries no sampling
+error and the targets stay inside their intervals at any scale. Only the delivery percentiles use a fixed
+reference sample of the generator's own draws (seeded with ``CALIBRATION_SEED``, independent of the dataset
+seed); the city is generated whole at every scale, so its data's own sampling error dominates. Nothing here
+copies a target into an output: each parameter is solved, and ``expected`` recomputes every metric forward from the solved parameters.
 """
 
 from __future__ import annotations

@@ -218,12 +218,12 @@ def render(rows: pl.DataFrame, *, command: str, commit: str, date: str, scenario
         "| claim | coverage | iid coverage | design effect (intervals) | design effect (seeds) | width ratio |",
         "|---|---|---|---|---|---|",
     ]
-    for r in table.iter_rows(named=True):
-        lines.append(
-            f"| `{r['claim']}` | {_pct(r['coverage'])} [{_pct(r['coverage_low'])}, {_pct(r['coverage_high'])}] "
-            f"| {_pct(r['iid_coverage'])} [{_pct(r['iid_coverage_low'])}, {_pct(r['iid_coverage_high'])}] "
-            f"| {r['deff_interval']:.2f} | {r['deff_seeds']:.2f} | {r['width_ratio']:.2f} |"
-        )
+    lines.extend(
+        f"| `{r['claim']}` | {_pct(r['coverage'])} [{_pct(r['coverage_low'])}, {_pct(r['coverage_high'])}] "
+        f"| {_pct(r['iid_coverage'])} [{_pct(r['iid_coverage_low'])}, {_pct(r['iid_coverage_high'])}] "
+        f"| {r['deff_interval']:.2f} | {r['deff_seeds']:.2f} | {r['width_ratio']:.2f} |"
+        for r in table.iter_rows(named=True)
+    )
     return "\n".join(lines) + "\n"
 
 
