@@ -8,7 +8,8 @@ bursts of rows from one shopper leave each row's distribution unchanged), so cal
 error and the targets stay inside their intervals at any scale. Only the delivery percentiles use a fixed
 reference sample of the generator's own draws (seeded with ``CALIBRATION_SEED``, independent of the dataset
 seed); the city is generated whole at every scale, so its data's own sampling error dominates. Nothing here
-copies a target into an output: each parameter is solved, and ``expected`` recomputes every metric forward from the solved parameters.
+copies a target into an output: each parameter is solved, and ``expected`` recomputes every metric forward from
+the solved parameters.
 """
 
 from __future__ import annotations

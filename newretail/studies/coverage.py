@@ -206,7 +206,8 @@ def render(rows: pl.DataFrame, *, command: str, commit: str, date: str, scenario
         f"Scenario: `{scenario}`, scale {scale:g}, {seeds} seeds (one generated day each).",
         "",
         "Each day is measured twice: with the claim's interval, which accounts for the dependence that touches it "
-        "(the clusters its definition names in `newretail claims --definitions`), and with the naive interval that "
+        "(the clusters named in its definition: `newretail.claims.REGISTRY[id].definition`, docs/claims.md), and with "
+        "the naive interval that "
         "treats every row as independent (exact Poisson for counts, Wilson for the chatbot share, two independent "
         "proportions for the CTR ratio, a bootstrap over random groups of single rows otherwise). Coverage is the "
         "share of days whose interval contains the calibrated expected value (the target); the brackets are "
