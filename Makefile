@@ -22,7 +22,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package site browser-test
+.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package site browser-test coverage mutation
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -104,6 +104,11 @@ site: $(BUILD)/paper.pdf ## Build the tutorial website from what `make paper` bu
 # Run All in JupyterLab at the test scale, notebook 06's slider, and the site if `make site` built it
 browser-test: setup ## Real-browser tests (JupyterLab Run All, sliders, the site); screenshots of failures in paper/build/screenshots
 	NEWRETAIL_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/browser -p no:cacheprovider
+
+COVERAGE_SEEDS ?= 120
+COVERAGE_SCALE ?= 5e-6
+coverage: setup ## Coverage study of the claims' intervals over COVERAGE_SEEDS days -> docs/coverage.md (resumable)
+	$(BIN)/newretail coverage --scale $(COVERAGE_SCALE) --seeds $(COVERAGE_SEEDS) --workers $(WORKERS)
 
 docs: setup ## Regenerate docs/data_dictionary.md from the table schemas
 	$(BIN)/python -m newretail.tables > docs/data_dictionary.md

@@ -244,6 +244,61 @@ def stress(
 
 
 @app.command()
+def coverage(
+    scenario: Annotated[
+        str, typer.Option(help="Shipped scenario name or path to a scenario TOML.")
+    ] = "singles_day_2017",
+    scale: Annotated[float, typer.Option(help="Scale of each generated day, in (0, 1].")] = 5e-6,
+    seeds: Annotated[int, typer.Option(help="Number of days (seeds) to generate and measure.")] = 120,
+    first_seed: Annotated[int, typer.Option(help="First seed; the study uses first_seed .. first_seed+seeds-1.")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    cache: Annotated[
+        Path | None, typer.Option(help="Per-seed cache folder [default: .cache/coverage/<scenario>-<scale>].")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Markdown report; the per-seed rows go beside it (.parquet).")] = Path(
+        "docs/coverage.md"
+    ),
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Coverage of each data-based report claim's interval, and of the iid one, over many generated days
+    (parallel and resumable: finished seeds are cached)."""
+    import datetime
+    import subprocess
+
+    from newretail.studies.coverage import render, study
+
+    if seeds < 1 or first_seed < 0:
+        fail(f"seeds = {seeds}, first_seed = {first_seed}: need at least one seed and a first seed >= 0")
+    name = Path(scenario).stem
+    folder = cache if cache is not None else Path(".cache/coverage") / f"{name}-{scale:g}"
+    try:
+        with progress_bar("coverage", name, "seeds", quiet=quiet) as tick:
+            rows = study(
+                list(range(first_seed, first_seed + seeds)),
+                scenario=scenario,
+                scale=scale,
+                cache=folder,
+                workers=workers,
+                on_progress=tick,
+            )
+    except ValueError as exc:
+        fail(str(exc))
+    command = f"newretail coverage --scenario {scenario} --scale {scale:g} --seeds {seeds} --first-seed {first_seed}"
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = render(rows, command=command, commit=commit, date=date, scenario=name, scale=scale)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows.write_parquet(out.with_suffix(".parquet"))
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"{rows['seed'].n_unique()} seeds -> {out} and {out.with_suffix('.parquet')}")
+
+
+@app.command()
 def doctor(
     scenario: Annotated[str, typer.Option(help="Scenario you are about to generate.")] = "singles_day_2017",
     scale: Annotated[float, typer.Option(help="Scale you are about to generate.")] = 1e-4,

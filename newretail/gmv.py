@@ -3,7 +3,7 @@ and which of visitors, conversion and order value carries the growth over the 20
 
 Every quantity is a weighted sum over sampled tables (``weight`` = rows of the full event a row stands for), read
 with streaming polars queries. Intervals are 95% bootstrap intervals over random groups of users (2017) and of
-visits (2016), see :mod:`newretail.intervals`. Money is in USD unless a name says RMB; times are minutes or
+visits (2016), see :mod:`newretail.methods.resampling`. Money is in USD unless a name says RMB; times are minutes or
 seconds since the event's local midnight.
 """
 
@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from newretail.intervals import GROUPS, Estimate, bootstrap_interval, group_totals, ratio_interval, total_interval
+from newretail.methods.resampling import (
+    GROUPS,
+    Estimate,
+    bootstrap_interval,
+    group_totals,
+    ratio_interval,
+    total_interval,
+)
 from newretail.tables import Dataset
 
 if TYPE_CHECKING:

@@ -142,6 +142,65 @@ class Growth(_Frozen):
     conversion_share: Share
 
 
+class Dependence(_Frozen):
+    """The dependence a real day's logs have: random effects of shoppers, banner designs and hours, and bursts of
+    rows from one shopper. Magnitudes are modelling choices (no public source gives them for this day); each one
+    is chosen to be moderate and to make an interval that ignores it visibly too narrow. All zero (and burst means
+    of 1) give independent rows."""
+
+    shopper_conversion_sd: NonNegative = Field(
+        default=0.5,
+        description="sd (log-odds) of a shopper's random effect on converting, shared by all the shopper's visits: "
+        "some shoppers buy more readily than their observed features say",
+    )
+    shopper_click_sd: NonNegative = Field(
+        default=1.0,
+        description="sd (log-odds) of a shopper's random effect on clicking banners, shared by every impression "
+        "the shopper sees: banner blindness varies a lot between people",
+    )
+    shopper_allocation_sd: NonNegative = Field(
+        default=1.5,
+        description="sd (log-odds) of a shopper's random effect on being shown an AI creative: Lu Ban serves some "
+        "shoppers mostly AI banners, so a shopper's click effect does not cancel in the CTR ratio",
+    )
+    design_click_sd: NonNegative = Field(
+        default=0.6,
+        description="sd (log-odds) of a banner design's random effect on clicks, shared by every impression of "
+        "the design: some designs simply work better",
+    )
+    designs_per_brand: PositiveInt = Field(
+        default=2,
+        description="designs per brand and creative source: human creatives and the Lu Ban templates AI "
+        "creatives are generated from; few designs make their effects weigh on the CTR",
+    )
+    hour_click_sd: NonNegative = Field(
+        default=0.2,
+        description="sd (log-odds) of an hour-of-day shock on banner clicks, shared by AI and human creatives "
+        "(flash promotions, app pushes)",
+    )
+    banner_burst_mean: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = Field(
+        default=4.0,
+        description="mean impressions per browsing burst of one shopper (1 + gamma-Poisson): a shopper scrolling a "
+        "feed sees several banners in a row",
+    )
+    banner_burst_shape: Positive = Field(
+        default=1.0, description="gamma shape of the burst's extra impressions (lower = more over-dispersed)"
+    )
+    inquiry_burst_mean: Annotated[float, Field(ge=1.0, allow_inf_nan=False)] = Field(
+        default=2.5,
+        description="mean inquiries per burst of one shopper about one problem (1 + gamma-Poisson): customers "
+        "write again about the same issue, with the same intent and anger",
+    )
+    inquiry_burst_shape: Positive = Field(
+        default=0.5, description="gamma shape of the burst's repeat inquiries (lower = more over-dispersed arrivals)"
+    )
+    shopper_transfer_sd: NonNegative = Field(
+        default=1.0,
+        description="sd (log-odds) of a shopper's random effect on the bot passing an inquiry to a human: some "
+        "customers ask for a person whatever the question",
+    )
+
+
 class Behaviour(_Frozen):
     traffic: Traffic
     personalization: Personalization
@@ -150,6 +209,7 @@ class Behaviour(_Frozen):
     chatbot: Chatbot
     stores: Stores
     growth: Growth
+    dependence: Dependence = Field(default_factory=Dependence)
 
 
 class Sampling(_Frozen):

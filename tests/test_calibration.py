@@ -124,3 +124,47 @@ def test_generated_data_agree_with_expectations(small_dataset: Dataset) -> None:
         .filter((pl.col("store_type") == "hema") & (pl.col("distance_km") <= t.hema_radius_km))
     )
     assert hema["delivery_min"].quantile(0.95) == pytest.approx(t.hema_delivery_minutes, rel=0.05)
+
+
+def test_a_generated_day_matches_the_expectations_within_its_intervals(small_dataset: Dataset) -> None:
+    """Data against calibration: every data-based report figure of a generated day lies within four standard
+    errors of its calibrated expectation, the standard error read from the claim's own (clustered) interval.
+    Calibration integrates over the random effects; if it did not (or the intervals ignored them), the shopper,
+    design and burst effects would push some figure outside."""
+    from newretail.claims import evaluate
+    from newretail.studies.coverage import data_claims
+
+    expected = small_dataset.manifest["calibration"]["expected"]
+    result = evaluate(small_dataset, list(data_claims()))
+    for claim in data_claims():
+        row = result[claim]
+        se = (row.ci_high - row.ci_low) / (2 * 1.96)
+        assert se > 0, claim
+        assert abs(row.reproduced - expected[claim]) < 4 * se, (claim, row.reproduced, expected[claim], se)
+
+
+def test_random_effect_integral_matches_quadrature() -> None:
+    """The Gauss-Hermite expectation that calibration uses, against scipy's adaptive quadrature."""
+    from scipy import integrate, stats
+    from scipy.special import expit
+
+    from newretail.generate import effects
+
+    for mean, sd in [(-4.0, 1.0), (0.3, 0.5), (3.0, 1.5), (-2.0, 0.0)]:
+        peer = integrate.quad(lambda z, m=mean, s=sd: expit(m + s * z) * stats.norm.pdf(z), -14, 14, epsabs=1e-15)[0]
+        assert float(effects.expit_mean(mean, sd)) == pytest.approx(peer, rel=1e-8)
+
+
+def test_entity_effects_do_not_depend_on_partitioning() -> None:
+    """A shopper's effect is a function of (seed, stream, id): drawn in one call or in pieces, the same numbers;
+    standard normal across ids (KS test), and other for another seed."""
+    from scipy import stats
+
+    from newretail.generate import effects
+
+    ids = np.arange(200_000, dtype=np.int64)
+    whole = effects.entity_normal(5, effects.SHOPPER_CLICK, ids)
+    pieces = np.concatenate([effects.entity_normal(5, effects.SHOPPER_CLICK, part) for part in np.array_split(ids, 7)])
+    assert np.array_equal(whole, pieces)
+    assert stats.kstest(whole, "norm").pvalue > 1e-3
+    assert not np.allclose(whole[:100], effects.entity_normal(6, effects.SHOPPER_CLICK, ids[:100]))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from newretail.intervals import group_totals
+from newretail.methods.resampling import group_totals
 from newretail.tables import Dataset
 
 US_PER_S = 1_000_000
@@ -26,10 +26,10 @@ def weight(ds: Dataset) -> float:
 
 
 def group_sums(ds: Dataset, sums: Mapping[str, pl.Expr]) -> dict[str, np.ndarray]:
-    """Weighted sums of ``sums`` within random groups of inquiries (rows are independent draws, so each inquiry is
-    its own cluster); feed them to :func:`newretail.intervals.bootstrap_interval`."""
+    """Weighted sums of ``sums`` within random groups of whole shoppers (a shopper's repeat inquiries depend on each
+    other); feed them to :func:`newretail.methods.resampling.bootstrap_interval`."""
     w = pl.col("weight")
-    return group_totals(inquiries(ds), cluster=pl.col("inquiry_id"), sums={k: w * e for k, e in sums.items()})
+    return group_totals(inquiries(ds), cluster=pl.col("user_id"), sums={k: w * e for k, e in sums.items()})
 
 
 def interval_index(interval_min: int) -> pl.Expr:

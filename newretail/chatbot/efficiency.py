@@ -16,8 +16,8 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.chatbot._data import BOT, HUMAN, group_sums, interval_index
-from newretail.intervals import bootstrap_interval
 from newretail.methods.queueing import ErlangC
+from newretail.methods.resampling import bootstrap_interval
 from newretail.tables import Dataset
 
 __all__ = ["EFFICIENCY_DEFINITIONS", "Efficiency", "efficiency_ratios"]

@@ -22,8 +22,8 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-from newretail.intervals import CONFIDENCE, Estimate
 from newretail.methods.intervals import proportion_interval
+from newretail.methods.resampling import CONFIDENCE, Estimate
 
 __all__ = ["ANGRY_WORDS", "EscalationClassifier", "EscalationStudy", "KeywordEscalation", "escalation_study"]
 

@@ -20,9 +20,9 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.chatbot._data import HUMAN, inquiries, interval_index
-from newretail.intervals import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
 from newretail.methods import MethodInputError
 from newretail.methods.queueing import ErlangC
+from newretail.methods.resampling import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
 from newretail.tables import Dataset
 
 __all__ = [

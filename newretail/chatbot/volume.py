@@ -14,8 +14,8 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from newretail.chatbot._data import BOT, HUMAN, group_sums, inquiries, interval_index, weight
-from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval
-from newretail.methods.intervals import poisson_interval, proportion_interval
+from newretail.methods.intervals import poisson_interval
+from newretail.methods.resampling import CONFIDENCE, Estimate, bootstrap_interval, ratio_interval, total_interval
 from newretail.tables import Dataset
 
 __all__ = ["DEFLECTION_DEFINITIONS", "Deflection", "InquiryVolume", "deflection", "inquiry_volume"]
@@ -80,15 +80,15 @@ def inquiry_volume(ds: Dataset) -> InquiryVolume:
     """Inquiries the bot handled and all inquiries on the day (full-scale counts), the bot's share, and the
     inquiries per minute by handler.
 
-    Counts carry exact Poisson intervals (the number of sampled inquiries is Poisson), the share a Wilson score
-    interval; all at 95%.
+    Customers write in bursts (repeat inquiries about one problem), so counts and the share carry 95% BCa
+    bootstrap intervals over random groups of whole shoppers (``user_id``), not the Poisson and Wilson intervals of
+    independent rows, which would be too narrow.
     """
-    per_row = weight(ds)
     counts = inquiries(ds).select(n=pl.len(), bot=BOT.sum()).collect(engine="streaming")
-    n, bot = int(counts["n"][0]), int(counts["bot"][0])
+    n = int(counts["n"][0])
     if n == 0:
         raise ValueError(f"dataset {ds.path}: the inquiries table is empty (generate at a larger scale)")
-    _, low, high = proportion_interval(bot, n, alpha=1.0 - CONFIDENCE)
+    g = group_sums(ds, {"bot": BOT, "all": pl.lit(1.0)})
     found = (
         inquiries(ds)
         .group_by(interval_index(1).alias("minute"), "handled_by")
@@ -105,9 +105,9 @@ def inquiry_volume(ds: Dataset) -> InquiryVolume:
     )
     t = ds.scenario.targets
     return InquiryVolume(
-        bot_inquiries=_poisson_count(bot, per_row),
-        all_inquiries=_poisson_count(n, per_row),
-        bot_share=Estimate(bot / n, float(low), float(high)),
+        bot_inquiries=total_interval(g["bot"]),
+        all_inquiries=total_interval(g["all"]),
+        bot_share=ratio_interval(g["bot"], g["all"]),
         target_bot_inquiries=t.chatbot_inquiries,
         target_share=t.chatbot_share,
         per_minute=per_minute,

@@ -16,13 +16,23 @@ import numpy as np
 import polars as pl
 
 from newretail import gmv
-from newretail.intervals import CONFIDENCE, Estimate, bootstrap_interval, group_totals, ratio_interval, total_interval
 from newretail.methods.intervals import poisson_interval, proportion_interval
 from newretail.methods.intervals import ratio_interval as ratio_interval_counts
+from newretail.methods.resampling import (
+    CONFIDENCE,
+    Clustered,
+    Estimate,
+    bootstrap_interval,
+    group_totals,
+    multiway_interval,
+    ratio_interval,
+    total_interval,
+)
 from newretail.tables import Dataset
 
 ALPHA = 1.0 - CONFIDENCE
 DELIVERY_QUANTILE = 0.95
+RANDOM_GROUPS = 100  # random groups of clusters for the cluster-robust variances
 
 
 @dataclass
@@ -35,6 +45,11 @@ class Context:
     conversion_reading: str
     human_occupancy: float
     cache: dict[str, Any] = field(default_factory=dict)
+    iid: bool = False  # compute every interval as if rows were independent (the coverage study's naive intervals)
+
+    def cluster(self, clustered: pl.Expr, row: pl.Expr) -> pl.Expr:
+        """The random-group key: the claim's cluster, or the row's own key under ``iid``."""
+        return row if self.iid else clustered
 
     def once(self, key: str, compute: Callable[[], Any]) -> Any:
         """Run ``compute`` the first time ``key`` is asked for, then reuse its result."""
@@ -80,12 +95,29 @@ def _poisson_count(lf: pl.LazyFrame) -> Estimate:
 
 
 def gmv_usd(ctx: Context) -> Measured:
+    if ctx.iid:
+        return Measured(total_interval(_order_groups(ctx)["gmv"]))
     est = ctx.once("gmv_usd", lambda: gmv.gmv_total(ctx.ds, currency="usd"))
     return Measured(est)
 
 
+def _yoy_iid(ctx: Context) -> Estimate:
+    g16 = group_totals(
+        ctx.ds.scan("baseline_orders", weights=True),
+        cluster=pl.col("visit_id"),
+        sums={"gmv": pl.col("gmv_usd") * pl.col("weight")},
+    )["gmv"]
+    g17 = _order_groups(ctx)["gmv"]
+
+    def growth(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.sum(a, axis=axis) / np.sum(b, axis=axis) - 1.0
+
+    low, high = bootstrap_interval((g17, g16), growth)
+    return Estimate(float(g17.sum() / g16.sum() - 1.0), float(low[0]), float(high[0]))
+
+
 def gmv_yoy_growth(ctx: Context) -> Measured:
-    est = gmv.yoy_growth(ctx.ds)
+    est = _yoy_iid(ctx) if ctx.iid else gmv.yoy_growth(ctx.ds)
     implied = ctx.targets["gmv_usd"] / (1.0 + ctx.targets["gmv_yoy_growth"])
     return Measured(
         est,
@@ -142,7 +174,7 @@ def _order_groups(ctx: Context) -> dict[str, np.ndarray]:
         "order_groups",
         lambda: group_totals(
             ctx.ds.scan("orders", weights=True),
-            cluster=pl.coalesce(pl.col("user_id"), pl.col("order_id")),
+            cluster=ctx.cluster(pl.coalesce(pl.col("user_id"), pl.col("order_id")), pl.col("order_id")),
             sums={
                 "orders": w,
                 "parcel": w * pl.col("parcel_delivery"),
@@ -191,7 +223,11 @@ def _banner_counts(ctx: Context) -> dict[str, float]:
 
 
 def ai_banners(ctx: Context) -> Measured:
-    est = _poisson_count(ctx.ds.scan("banner_impressions", weights=True).filter(pl.col("creative_source") == "ai"))
+    ai = ctx.ds.scan("banner_impressions", weights=True).filter(pl.col("creative_source") == "ai")
+    if ctx.iid:
+        est = _poisson_count(ai)
+    else:  # impressions come in bursts from one shopper: the count is over-dispersed, bootstrap whole shoppers
+        est = total_interval(group_totals(ai, cluster=pl.col("user_id"), sums={"n": pl.col("weight")})["n"])
     c = _banner_counts(ctx)
     total = c.get("ai_w", 0.0) + c.get("human_w", 0.0)
     share = c.get("ai_w", 0.0) / total if total else math.nan
@@ -202,18 +238,46 @@ def ai_banners(ctx: Context) -> Measured:
     )
 
 
+def _ctr_ratio(ai_n: float, ai_k: float, hu_n: float, hu_k: float) -> float:
+    return (ai_k / ai_n) / (hu_k / hu_n)
+
+
 def ai_banner_ctr_ratio(ctx: Context) -> Measured:
     c = _banner_counts(ctx)
     ai_n, ai_k = c.get("ai_n", 0.0), c.get("ai_clicks", 0.0)
     hu_n, hu_k = c.get("human_n", 0.0), c.get("human_clicks", 0.0)
     if min(ai_n, hu_n, ai_k, hu_k) <= 0:
         return Measured(Estimate(math.nan, math.nan, math.nan), note="no clicks on one of the two kinds of creative")
-    ratio, low, high = ratio_interval_counts(ai_k, ai_n, hu_k, hu_n, method="katz", alpha=ALPHA)
     ctr_ai, ctr_human = ai_k / ai_n, hu_k / hu_n
+    details = {"ctr_ai": ctr_ai, "ctr_human": ctr_human}
+    if ctx.iid:
+        ratio, low, high = ratio_interval_counts(ai_k, ai_n, hu_k, hu_n, method="katz", alpha=ALPHA)
+        est = Estimate(float(ratio), float(low), float(high))
+    else:  # clicks depend within a shopper and within a design: two-way cluster-robust variance
+        res = ctr_ratio_clustered(ctx)
+        est = res.estimate
+        details["design_effect"] = res.design_effect
     return Measured(
-        Estimate(ratio, float(low), float(high)),
-        note=f"CTR {ctr_ai:.2%} (AI) against {ctr_human:.2%} (human), not adjusted for placement",
-        details={"ctr_ai": ctr_ai, "ctr_human": ctr_human},
+        est, note=f"CTR {ctr_ai:.2%} (AI) against {ctr_human:.2%} (human), not adjusted for placement", details=details
+    )
+
+
+def ctr_ratio_clustered(ctx: Context) -> Clustered:
+    """The CTR ratio with its two-way (shopper, design) cluster-robust interval and design effect."""
+    ai, clicked = pl.col("creative_source") == "ai", pl.col("clicked")
+    sums = {"ai_n": ai, "ai_k": ai & clicked, "hu_n": ~ai, "hu_k": ~ai & clicked}
+    lf = ctx.ds.scan("banner_impressions")
+    user, design = pl.col("user_id"), pl.col("design_id")
+
+    def totals(key: pl.Expr) -> dict[str, np.ndarray]:
+        return group_totals(lf, cluster=key, sums=sums, groups=RANDOM_GROUPS)
+
+    return multiway_interval(
+        {"shopper": totals(user), "design": totals(design)},
+        _ctr_ratio,
+        intersections={"shopper x design": totals(user * 7919 + design)},
+        iid=totals(pl.col("impression_id")),
+        log=True,
     )
 
 
@@ -228,7 +292,7 @@ def _visit_groups(ctx: Context) -> dict[str, np.ndarray]:
         "visit_groups",
         lambda: group_totals(
             ctx.ds.scan("visits", weights=True),
-            cluster=pl.col("user_id"),
+            cluster=ctx.cluster(pl.col("user_id"), pl.col("visit_id")),
             sums={
                 "visits_p": w * p,
                 "visits_o": w * ~p,
@@ -276,7 +340,11 @@ def personalized_page_conversion(ctx: Context) -> Measured:
 
 
 def chatbot_inquiries(ctx: Context) -> Measured:
-    est = _poisson_count(ctx.ds.scan("inquiries", weights=True).filter(pl.col("handled_by") == "bot"))
+    bot = ctx.ds.scan("inquiries", weights=True).filter(pl.col("handled_by") == "bot")
+    if ctx.iid:
+        est = _poisson_count(bot)
+    else:  # shoppers write in bursts (gamma-Poisson): the count is over-dispersed, bootstrap whole shoppers
+        est = total_interval(group_totals(bot, cluster=pl.col("user_id"), sums={"n": pl.col("weight")})["n"])
     share = ctx.targets["chatbot_share"]
     return Measured(
         est,
@@ -291,11 +359,11 @@ def chatbot_share(ctx: Context) -> Measured:
         .collect(engine="streaming")
     )
     n, bot = int(out["n"][0]), int(out["bot"][0])
-    if int(out["w"][0]) > 1:  # rows at several sampling fractions: a weighted share needs the bootstrap
+    if int(out["w"][0]) > 1 or not ctx.iid:  # weighted rows, or repeat inquiries: bootstrap whole shoppers
         w = pl.col("weight")
         g = group_totals(
             ctx.ds.scan("inquiries", weights=True),
-            cluster=pl.col("inquiry_id"),
+            cluster=ctx.cluster(pl.col("user_id"), pl.col("inquiry_id")),
             sums={"bot": w * (pl.col("handled_by") == "bot"), "all": w},
         )
         return Measured(ratio_interval(g["bot"], g["all"]))
@@ -309,7 +377,7 @@ def chatbot_efficiency_ratio(ctx: Context) -> Measured:
     bot, human = pl.col("handled_by") == "bot", pl.col("handled_by") == "human"
     g = group_totals(
         ctx.ds.scan("inquiries", weights=True),
-        cluster=pl.col("inquiry_id"),
+        cluster=ctx.cluster(pl.col("user_id"), pl.col("inquiry_id")),
         sums={
             "n_bot": bot,
             "conc_bot": bot * pl.col("concurrent_sessions"),

@@ -2,7 +2,8 @@
 partition by partition, in this process or on a Dask cluster that sees the dataset on shared storage.
 
 Most claims are sums, means, counts or ratios of them, and their intervals come from random-group totals
-(``cluster % 100``, see :mod:`newretail.intervals`), per-group counts or per-category counts. All of these add up
+(``cluster % 100``, see :mod:`newretail.methods.resampling`), per-group counts or per-category counts. All of
+these add up
 exactly over partitions: each partition file is aggregated on its own (one task per file, one read of the file),
 the small partial tables are summed by key, and the intervals are made from the combined totals with the same
 functions the single-pass path uses. Up to the order of floating-point additions the values are the same.
@@ -31,16 +32,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from newretail.intervals import (
+from newretail.claims.metrics import _ctr_ratio
+from newretail.methods.intervals import poisson_interval
+from newretail.methods.resampling import (
     CONFIDENCE,
     GROUPS,
     Estimate,
     bootstrap_interval,
+    multiway_interval,
     ratio_interval,
     total_interval,
 )
-from newretail.methods.intervals import poisson_interval, proportion_interval
-from newretail.methods.intervals import ratio_interval as ratio_interval_counts
 from newretail.tables import Dataset, open_dataset
 
 __all__ = ["PARTIAL_IDS", "SINGLE_PASS_IDS", "PartialQuery", "evaluate_partials", "partition_totals"]
@@ -196,6 +198,19 @@ def _nan() -> Estimate:
     return Estimate(math.nan, math.nan, math.nan)
 
 
+def _ctr_sums() -> tuple[tuple[str, pl.Expr], ...]:
+    """The banner sums of the CTR ratio (in :func:`newretail.claims.metrics.ctr_ratio_clustered`'s order), plus
+    the weighted AI impressions."""
+    ai, clicked = pl.col("creative_source") == "ai", pl.col("clicked")
+    return (
+        ("ai_n", ai),
+        ("ai_k", ai & clicked),
+        ("hu_n", ~ai),
+        ("hu_k", ~ai & clicked),
+        ("ai_w", ai * pl.col("weight")),
+    )
+
+
 def _queries(radius_km: float) -> dict[str, PartialQuery]:
     w = pl.col("weight")
     p, c = pl.col("personalized"), pl.col("converted")
@@ -236,12 +251,21 @@ def _queries(radius_km: float) -> dict[str, PartialQuery]:
             by=(("creative_source", pl.col("creative_source").cast(pl.String)),),
             sums=(("clicks", pl.col("clicked")), ("w", w)),
         ),
+        **{
+            f"banner_{name}": PartialQuery("banner_impressions", by=_group_key(key), sums=_ctr_sums())
+            for name, key in (
+                ("shopper", pl.col("user_id")),
+                ("design", pl.col("design_id")),
+                ("both", pl.col("user_id") * 7919 + pl.col("design_id")),
+                ("row", pl.col("impression_id")),
+            )
+        },
         "inquiries": PartialQuery(
             "inquiries", by=(("handled_by", pl.col("handled_by").cast(pl.String)),), sums=(("w", w),)
         ),
         "inquiry_groups": PartialQuery(
             "inquiries",
-            by=_group_key(pl.col("inquiry_id")),
+            by=_group_key(pl.col("user_id")),  # clusters: shoppers (bursts of repeat inquiries)
             sums=(
                 ("n_bot", bot),
                 ("conc_bot", bot * pl.col("concurrent_sessions")),
@@ -329,25 +353,26 @@ def evaluate_partials(
         out["personalized_page_conversion"] = Estimate(float(lift(*samples)), float(low[0]), float(high[0]))
 
     ai, human = _row(r["banners"], "creative_source", "ai"), _row(r["banners"], "creative_source", "human")
-    out["ai_banners"] = _poisson(ai.get("n", 0.0), ai.get("w", 0.0))
+    ctr_names = ("ai_n", "ai_k", "hu_n", "hu_k")
+    banner = {k: _groups(r[f"banner_{k}"], (*ctr_names, "ai_w")) for k in ("shopper", "design", "both", "row")}
+    out["ai_banners"] = total_interval(banner["shopper"]["ai_w"])
     ai_n, ai_k, hu_n, hu_k = ai.get("n", 0.0), ai.get("clicks", 0.0), human.get("n", 0.0), human.get("clicks", 0.0)
     if min(ai_n, hu_n, ai_k, hu_k) <= 0:
         out["ai_banner_ctr_ratio"] = _nan()
     else:
-        ratio_r, low_r, high_r = ratio_interval_counts(ai_k, ai_n, hu_k, hu_n, method="katz", alpha=ALPHA)
-        out["ai_banner_ctr_ratio"] = Estimate(ratio_r, float(low_r), float(high_r))
+        sub = {k: {n: banner[k][n] for n in ctr_names} for k in banner}
+        out["ai_banner_ctr_ratio"] = multiway_interval(
+            {"shopper": sub["shopper"], "design": sub["design"]},
+            _ctr_ratio,
+            intersections={"shopper x design": sub["both"]},
+            iid=sub["row"],
+            log=True,
+        ).estimate
 
-    bot = _row(r["inquiries"], "handled_by", "bot")
     n_all = float(r["inquiries"]["n"].sum())
-    out["chatbot_inquiries"] = _poisson(bot.get("n", 0.0), bot.get("w", 0.0))
     g = _groups(r["inquiry_groups"], ("n_bot", "conc_bot", "handle_bot", "n_human", "handle_human", "w_bot", "w_all"))
-    if len({rec["fraction"] for rec in ds.files("inquiries")}) > 1:
-        out["chatbot_share"] = ratio_interval(g["w_bot"], g["w_all"])
-    elif n_all == 0:
-        out["chatbot_share"] = _nan()
-    else:
-        _, low_s, high_s = proportion_interval(int(bot.get("n", 0.0)), int(n_all), alpha=ALPHA)
-        out["chatbot_share"] = Estimate(bot.get("n", 0.0) / n_all, float(low_s), float(high_s))
+    out["chatbot_inquiries"] = total_interval(g["w_bot"])
+    out["chatbot_share"] = _nan() if n_all == 0 else ratio_interval(g["w_bot"], g["w_all"])
     occupancy = sc.behaviour.chatbot.human_occupancy
 
     def ratio(nb: np.ndarray, cb: np.ndarray, hb: np.ndarray, nh: np.ndarray, hh: np.ndarray, axis: int = -1) -> Any:

@@ -52,6 +52,7 @@ class Claim:
 
 _BOOT = (
     "95% BCa bootstrap over 100 random groups of whole users (random-group totals), so rows of one user stay together"
+    " (clusters: shoppers, who carry a random effect on converting and several visits and orders each)"
 )
 
 CLAIMS: tuple[Claim, ...] = (
@@ -87,8 +88,9 @@ CLAIMS: tuple[Claim, ...] = (
         source='"deliver 400 million customized ads" (' + REPORT + ")",
         definition=(
             "Weighted count of banner_impressions with creative_source = 'ai': impressions delivered with an "
-            "AI-made creative, each made for one user. Interval: exact Poisson (Garwood) interval of the sampled "
-            "count, scaled by the sampling weight (impressions are drawn independently, their number is Poisson)."
+            "AI-made creative, each made for one user. Interval: BCa bootstrap over 100 random groups of whole "
+            "shoppers (clusters: shoppers; impressions come in bursts from one shopper, so the count is "
+            "over-dispersed and the exact Poisson interval of independent rows is too narrow)."
         ),
         unit="count",
         compute=metrics.ai_banners,
@@ -101,7 +103,9 @@ CLAIMS: tuple[Claim, ...] = (
         definition=(
             "Observed click-through rate of AI creatives over that of human creatives (clicks over impressions in "
             "banner_impressions), as a vendor would report it: not adjusted for where the banners were placed. "
-            "Interval: Katz log interval of a ratio of two independent proportions (newretail.methods.ratio_interval)."
+            "Interval: two-way cluster-robust variance (clusters: shoppers and designs, design_id; Cameron-Gelbach-"
+            "Miller) of the linearised log ratio over 100 random groups of each, normal on the log scale: clicks of "
+            "one shopper, and of one design, share a random effect."
         ),
         unit="ratio",
         compute=metrics.ai_banner_ctr_ratio,
@@ -141,8 +145,9 @@ CLAIMS: tuple[Claim, ...] = (
         source='"handle 3.5 million customer inquiries" (' + REPORT + ")",
         definition=(
             "Weighted count of inquiries with handled_by = 'bot': inquiries the bot handled to the end (all "
-            "inquiries are this over chatbot_share). Interval: exact Poisson (Garwood) interval of the sampled "
-            "count, scaled by the sampling weight."
+            "inquiries are this over chatbot_share). Interval: BCa bootstrap over 100 random groups of whole "
+            "shoppers (clusters: shoppers; customers write in bursts about one problem, so arrivals are "
+            "over-dispersed)."
         ),
         unit="count",
         compute=metrics.chatbot_inquiries,
@@ -154,7 +159,9 @@ CLAIMS: tuple[Claim, ...] = (
         source='"handled 95% of customer inquiries" (' + REPORT + ")",
         definition=(
             "Share of inquiries with handled_by = 'bot' (handled to the end without a human; an inquiry the bot "
-            "passed to staff counts as human). Interval: Wilson interval (statsmodels) over independent inquiries."
+            "passed to staff counts as human). Interval: BCa bootstrap of the ratio over 100 random groups of whole "
+            "shoppers (clusters: shoppers; repeat inquiries share intent, anger and the shopper's effect on "
+            "transfer, so Wilson's interval of independent inquiries is too narrow)."
         ),
         unit="share",
         compute=metrics.chatbot_share,
@@ -168,7 +175,7 @@ CLAIMS: tuple[Claim, ...] = (
             "Inquiries per bot instance-hour over inquiries per paid agent-hour: (mean concurrent_sessions of bot "
             "inquiries x 3600 s / mean handle_s of bot inquiries) / (human_occupancy x 3600 s / mean handle_s of "
             "human inquiries), with human_occupancy the scenario's share of a paid hour an agent spends on "
-            "inquiries. Interval: bootstrap over 100 random groups of inquiries."
+            "inquiries. Interval: bootstrap over 100 random groups of whole shoppers (clusters: shoppers)."
         ),
         unit="ratio",
         compute=metrics.chatbot_efficiency_ratio,

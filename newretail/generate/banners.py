@@ -9,6 +9,7 @@ import polars as pl
 from scipy import stats
 from scipy.special import expit
 
+from newretail.generate import effects
 from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import SECONDS_PER_DAY, sample_ts_us
 from newretail.tables.categories import CREATIVE_SOURCES, PLACEMENTS
@@ -30,6 +31,18 @@ class BannerParams:
     novelty_decay: float  # per repeated exposure
     repeat_exposure_prob: float
     brands: int
+    shopper_sd: float = 0.0  # log-odds sd of the shopper's random effect on clicking
+    design_sd: float = 0.0  # log-odds sd of the design's random effect
+    hour_sd: float = 0.0  # log-odds sd of the hour-of-day shock
+    designs_per_brand: int = 16  # designs per brand and creative source
+    burst_mean: float = 1.0  # impressions per burst of one shopper
+    burst_shape: float = 1.0  # gamma shape of a burst's extra impressions
+    allocation_sd: float = 0.0  # log-odds sd of the shopper's random effect on being shown an AI creative
+
+    @property
+    def effect_sd(self) -> float:
+        """sd (log-odds) of the sum of the shopper, design and hour effects (independent normals)."""
+        return float(np.sqrt(self.shopper_sd**2 + self.design_sd**2 + self.hour_sd**2))
 
 
 def appeal_quantiles(brands: int) -> np.ndarray:
@@ -67,7 +80,9 @@ def impression_grid(p: BannerParams, density: np.ndarray) -> tuple[dict[str, np.
         "placement": placement.ravel(),
         "brand": brand.ravel(),
         "exposure_index": exposure.ravel(),
-        "ai_prob": expit(p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement.ravel()]),
+        "ai_prob": effects.expit_mean(
+            p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement.ravel()], p.allocation_sd
+        ),
     }
     return cells, mass.ravel()
 
@@ -92,11 +107,26 @@ def draw_impressions(rng: np.random.Generator, n: int, p: BannerParams, density:
     }
 
 
-def click_probability(p: BannerParams, draws: dict[str, np.ndarray], appeal: np.ndarray, ai: np.ndarray) -> np.ndarray:
-    """True click probability of each impression given its creative source (``ai`` of 0 or 1)."""
+def click_logit(p: BannerParams, draws: dict[str, np.ndarray], appeal: np.ndarray, ai: np.ndarray) -> np.ndarray:
+    """Log-odds of a click of each impression given its creative source (``ai`` of 0 or 1), before the shopper,
+    design and hour effects."""
     novelty = np.exp(-p.novelty_decay * (draws["exposure_index"] - 1.0))
     logit = p.click_intercept + PLACEMENT_QUALITY[draws["placement"]] + appeal[draws["brand"]]
-    return expit(logit + ai * p.ai_effect * novelty)
+    return np.asarray(logit + ai * p.ai_effect * novelty)
+
+
+def click_probability(
+    p: BannerParams, draws: dict[str, np.ndarray], appeal: np.ndarray, ai: np.ndarray, shift: np.ndarray | None = None
+) -> np.ndarray:
+    """Click probability of each impression given its creative source (``ai`` of 0 or 1).
+
+    With ``shift`` (the impression's shopper + design + hour effects, log-odds) the impression's own probability;
+    without it, the expectation over those effects (what calibration matches to the targets).
+    """
+    logit = click_logit(p, draws, appeal, ai)
+    if shift is None:
+        return effects.expit_mean(logit, p.effect_sd)
+    return np.asarray(expit(logit + shift))
 
 
 def banner_tables(
@@ -106,26 +136,51 @@ def banner_tables(
     appeal: np.ndarray,
     *,
     partition: int,
-    n: int,
+    n: int | None = None,
     n_users: int,
+    seed: int = 0,
+    expected: float | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """``n`` banner impressions with their clicks, and their ground truth."""
+    """Banner impressions with their clicks, and their ground truth: exactly ``n``, or a compound Poisson number
+    of mean ``expected`` (bursts arriving as a Poisson process).
+
+    Impressions come in bursts from one shopper; the chance of an AI creative carries the shopper's random effect
+    (Lu Ban targets some shoppers more), and a click's log-odds the shopper's, the design's and the hour's, each
+    a normal fixed by ``seed`` and the entity's id (the same in every partition).
+    """
+    user_id, _ = effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    n = user_id.size
     draws = draw_impressions(rng, n, p, density)
+    draws["ai_prob"] = expit(
+        p.allocation_intercept
+        + p.allocation_slope * PLACEMENT_QUALITY[draws["placement"]]
+        + p.allocation_sd * effects.entity_normal(seed, effects.SHOPPER_ALLOCATION, user_id)
+    )
     ai = rng.random(n) < draws["ai_prob"]
-    p_ai = click_probability(p, draws, appeal, np.ones(n))
-    p_human = click_probability(p, draws, appeal, np.zeros(n))
+    d = p.designs_per_brand
+    design_id = (
+        np.where(ai, p.brands * d, 0) + draws["brand"].astype(np.int64) * d + rng.integers(0, d, size=n)
+    ).astype(np.int64)
+    hour = (draws["ts_us"] // 3_600_000_000).clip(0, 23)
+    shift = (
+        p.shopper_sd * effects.entity_normal(seed, effects.SHOPPER_CLICK, user_id)
+        + p.design_sd * effects.entity_normal(seed, effects.DESIGN_CLICK, design_id)
+        + p.hour_sd * effects.entity_normal(seed, effects.HOUR_CLICK, np.arange(24))[hour]
+    )
+    p_ai = click_probability(p, draws, appeal, np.ones(n), shift)
+    p_human = click_probability(p, draws, appeal, np.zeros(n), shift)
     p_click = np.where(ai, p_ai, p_human)
     clicked = rng.random(n) < p_click
     impression_id = _ids(5, partition, n)
-    human_creative = draws["brand"].astype(np.int64) * 16 + rng.integers(0, 16, size=n)
-    creative_id = np.where(ai, impression_id, human_creative)
+    creative_id = np.where(ai, impression_id, design_id)
     impressions = pl.DataFrame(
         {
             "impression_id": impression_id,
-            "user_id": rng.integers(0, max(n_users, 1), size=n, dtype=np.int64),
+            "user_id": user_id,
             "ts_us": draws["ts_us"],
             "brand_id": draws["brand"],
             "creative_id": creative_id,
+            "design_id": design_id,
             "creative_source": _enum(np.where(ai, 0, 1), CREATIVE_SOURCES),
             "placement": _enum(draws["placement"], PLACEMENTS),
             "exposure_index": draws["exposure_index"],

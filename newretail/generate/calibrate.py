@@ -2,10 +2,13 @@
 
 Expectations are exact where the model allows: over the exact joint distribution of the shopper features
 (Gauss-Hermite quadrature and Poisson sums), every (placement, brand, exposure) cell of the banners, and the
-escalation integrals of the inquiries, so calibration carries no sampling error and the targets stay inside
-their intervals at any scale. Only the delivery percentiles use a fixed reference sample of the generator's own
-draws (seeded with ``CALIBRATION_SEED``, independent of the dataset seed); the city is generated whole at every
-scale, so its data's own sampling error dominates. ``expected`` recomputes each metric forward from the parameters.
+escalation integrals of the inquiries, and over every random effect of ``[behaviour.dependence]`` (shoppers'
+effects on converting, clicking and transfer, designs' and hours' effects on clicks: Gauss-Hermite quadrature;
+bursts of rows from one shopper leave each row's distribution unchanged), so calibration carries no sampling
+error and the targets stay inside their intervals at any scale. Only the delivery percentiles use a fixed
+reference sample of the generator's own draws (seeded with ``CALIBRATION_SEED``, independent of the dataset
+seed); the city is generated whole at every scale, so its data's own sampling error dominates. ``expected``
+recomputes every metric forward from the parameters.
 
 What is *solved* (a root search, so that an expected value equals a figure): the personalization intercept
 (personalized_visit_share), the conversion intercept (personalized_page_conversion; under the "lift" reading the
@@ -36,7 +39,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit
 
-from newretail.generate import banners, baseline, city, inquiries, shoppers, traffic
+from newretail.generate import banners, baseline, city, effects, inquiries, shoppers, traffic
 from newretail.generate.traffic import CalibrationError
 from newretail.scenario import Scenario
 
@@ -76,14 +79,15 @@ def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
 def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str, float]]:
     t, pr, tr = sc.targets, sc.press, sc.behaviour.traffic
     pz, od, st = sc.behaviour.personalization, sc.behaviour.orders, sc.behaviour.stores
+    sd = sc.behaviour.dependence.shopper_conversion_sd  # integrated over by Gauss-Hermite quadrature
     # exact feature distribution (no sampling error); activity is independent of the features, so weighting
     # users by their visits leaves these expectations unchanged
     users = shoppers.user_feature_distribution()
     w = users["mass"]
     raw = shoppers.intent_raw(users)
     mean = _weighted_mean(raw, w)
-    sd = float(np.sqrt(_weighted_mean((raw - mean) ** 2, w)))
-    intent = (raw - mean) / sd
+    raw_sd = float(np.sqrt(_weighted_mean((raw - mean) ** 2, w)))
+    intent = (raw - mean) / raw_sd
     s = pz.personalized_visit_share
     g0 = _solve(
         lambda a: _weighted_mean(expit(a + pz.targeting_strength * intent), w) - s, -30, 30, "personalization share"
@@ -94,8 +98,8 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
 
     def conv(alpha: float, tau0: float, treated: float) -> np.ndarray:
         effect = (tau0 + pz.effect_heterogeneity * intent[:, None]) * treated
-        p = expit(alpha + pz.intent_weight * intent[:, None] + src_logit + effect)
-        return (p * src_p).sum(axis=1)
+        p = effects.expit_mean(alpha + pz.intent_weight * intent[:, None] + src_logit + effect, sd)
+        return np.asarray((p * src_p).sum(axis=1))
 
     def conv_personalized(alpha: float, tau0: float) -> float:
         return _weighted_mean(conv(alpha, tau0, 1.0), w * prop)
@@ -144,7 +148,7 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
 
     params = shoppers.ShopperParams(
         intent_mean=mean,
-        intent_sd=sd,
+        intent_sd=raw_sd,
         targeting_intercept=g0,
         targeting_slope=pz.targeting_strength,
         conversion_intercept=alpha,
@@ -164,6 +168,7 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
         spike_height=height,
         payment_delay_s=delay,
         fx_rmb_per_usd=tr.fx_rmb_per_usd,
+        conversion_sd=sd,
     )
     uplift = conv(alpha, tau0, 1.0) - conv(alpha, tau0, 0.0)
     expected = {
@@ -189,19 +194,38 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
 
 
 def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[banners.BannerParams, dict[str, float]]:
-    b, t = sc.behaviour.banners, sc.targets
+    b, t, dep = sc.behaviour.banners, sc.targets, sc.behaviour.dependence
     q = banners.PLACEMENT_QUALITY
     alloc = _solve(
         lambda a: (
-            float(np.sum(banners.PLACEMENT_P * expit(a + b.placement_allocation_skew * q))) - b.ai_impression_share
+            float(
+                np.sum(
+                    banners.PLACEMENT_P
+                    * effects.expit_mean(a + b.placement_allocation_skew * q, dep.shopper_allocation_sd)
+                )
+            )
+            - b.ai_impression_share
         ),
         -30,
         30,
         "AI impression share",
     )
     draft = banners.BannerParams(
-        alloc, b.placement_allocation_skew, 0.0, 0.0, b.novelty_decay, b.repeat_exposure_prob, b.brands
-    )
+        alloc,
+        b.placement_allocation_skew,
+        0.0,
+        0.0,
+        b.novelty_decay,
+        b.repeat_exposure_prob,
+        b.brands,
+        shopper_sd=dep.shopper_click_sd,
+        design_sd=dep.design_click_sd,
+        hour_sd=dep.hour_click_sd,
+        designs_per_brand=dep.designs_per_brand,
+        burst_mean=dep.banner_burst_mean,
+        burst_shape=dep.banner_burst_shape,
+        allocation_sd=dep.shopper_allocation_sd,
+    )  # click_probability without a shift integrates over the shopper, design and hour effects
     draws, mass = banners.impression_grid(draft, density)  # exact: no sampling error
     appeal = banners.appeal_quantiles(b.brands)
     pi = draws["ai_prob"]
@@ -233,7 +257,8 @@ def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[banners.Banne
 
 
 def _calibrate_inquiries(sc: Scenario) -> tuple[inquiries.InquiryParams, dict[str, float]]:
-    c, t = sc.behaviour.chatbot, sc.targets
+    c, t, dep = sc.behaviour.chatbot, sc.targets, sc.behaviour.dependence
+    sd = dep.shopper_transfer_sd
     alerted, needs = inquiries.escalation_probabilities(c.anger_escalation_threshold)  # exact
     ceiling = float(np.sum(inquiries.INTENT_P * (1.0 - alerted)))
     if t.chatbot_share >= ceiling:
@@ -242,7 +267,7 @@ def _calibrate_inquiries(sc: Scenario) -> tuple[inquiries.InquiryParams, dict[st
             f"keep at most {ceiling:.1%}; raise anger_escalation_threshold or lower the target"
         )
     threshold = c.anger_escalation_threshold
-    h0 = _solve(lambda h: inquiries.expected_bot_share(threshold, h) - t.chatbot_share, -30, 30, "chatbot share")
+    h0 = _solve(lambda h: inquiries.expected_bot_share(threshold, h, sd) - t.chatbot_share, -30, 30, "chatbot share")
     concurrency = t.chatbot_efficiency_ratio * c.human_occupancy * c.bot_handle_s / c.human_handle_s
     params = inquiries.InquiryParams(
         transfer_intercept=h0,
@@ -253,8 +278,11 @@ def _calibrate_inquiries(sc: Scenario) -> tuple[inquiries.InquiryParams, dict[st
         bot_resolution_rate=c.bot_resolution_rate,
         human_resolution_rate=c.human_resolution_rate,
         repeat_contact_if_unresolved=c.repeat_contact_if_unresolved,
+        transfer_sd=sd,
+        burst_mean=dep.inquiry_burst_mean,
+        burst_shape=dep.inquiry_burst_shape,
     )
-    share = inquiries.expected_bot_share(threshold, h0)
+    share = inquiries.expected_bot_share(threshold, h0, sd)
     total = t.chatbot_inquiries / t.chatbot_share  # the bot handled chatbot_inquiries, chatbot_share of all
     expected = {
         "inquiries_total": total,

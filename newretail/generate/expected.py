@@ -54,6 +54,7 @@ def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:
     """
     from scipy.special import expit
 
+    from newretail.generate.effects import expit_mean
     from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw
 
     users = _reference_users(sp.user_activity_shape)
@@ -63,7 +64,8 @@ def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:
 
     def conv(treated: float) -> np.ndarray:
         effect = (sp.effect_intercept + sp.effect_slope * intent[:, None]) * treated
-        p = expit(sp.conversion_intercept + sp.intent_weight * intent[:, None] + SOURCE_LOGIT[None, :] + effect)
+        logit = sp.conversion_intercept + sp.intent_weight * intent[:, None] + SOURCE_LOGIT[None, :] + effect
+        p = expit_mean(logit, sp.conversion_sd)  # over the shoppers' random effect on converting
         return np.asarray((p * SOURCE_P[None, :]).sum(axis=1))
 
     c1, c0 = conv(1.0), conv(0.0)

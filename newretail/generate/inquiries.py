@@ -15,6 +15,7 @@ import polars as pl
 from scipy import integrate, stats
 from scipy.special import expit
 
+from newretail.generate import effects
 from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import sample_ts_us
 from newretail.tables.categories import CUE_STYLES, HANDLERS, INTENTS
@@ -124,13 +125,25 @@ class InquiryParams:
     bot_resolution_rate: float
     human_resolution_rate: float
     repeat_contact_if_unresolved: float
+    transfer_sd: float = 0.0  # log-odds sd of the shopper's random effect on transfer to a human
+    burst_mean: float = 1.0  # inquiries per burst of one shopper about one problem
+    burst_shape: float = 1.0  # gamma shape of a burst's repeat inquiries
 
 
-def draw_inquiries(rng: np.random.Generator, n: int, threshold: float) -> dict[str, np.ndarray]:
-    """Intent, true anger and the bot's noisy reading of it for ``n`` inquiries."""
-    intent = rng.choice(len(INTENTS), size=n, p=INTENT_P).astype(np.int8)
+def draw_inquiries(
+    rng: np.random.Generator, n: int, threshold: float, burst: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Intent, true anger and the bot's noisy reading of it for ``n`` inquiries.
+
+    With ``burst`` (a burst index per row, from 0), the rows of one burst share their intent and true anger (one
+    problem, written about several times); the bot's reading of each text is noisy on its own.
+    """
+    groups = n if burst is None or n == 0 else int(burst[-1]) + 1
+    intent = rng.choice(len(INTENTS), size=groups, p=INTENT_P).astype(np.int8)
     mean = INTENT_ANGER[intent]
     anger = rng.beta(mean * ANGER_CONCENTRATION, (1.0 - mean) * ANGER_CONCENTRATION)
+    if burst is not None and n:
+        intent, anger = intent[burst], anger[burst]
     score = np.clip(anger + rng.normal(0.0, SENTIMENT_NOISE, size=n), 0.0, 1.0)
     return {
         "intent": intent,
@@ -162,16 +175,18 @@ def escalation_probabilities(threshold: float) -> tuple[np.ndarray, np.ndarray]:
     return alerted, needs
 
 
-def expected_bot_share(threshold: float, transfer_intercept: float) -> float:
-    """Exact expected share of inquiries the bot keeps (not alerted, not transferred)."""
+def expected_bot_share(threshold: float, transfer_intercept: float, transfer_sd: float = 0.0) -> float:
+    """Exact expected share of inquiries the bot keeps (not alerted, not transferred), integrated over the
+    shoppers' random effect on transfer (normal, sd ``transfer_sd`` in log-odds)."""
     alerted, _ = escalation_probabilities(threshold)
-    transfer = expit(transfer_intercept + BOT_DIFFICULTY)
+    transfer = effects.expit_mean(transfer_intercept + BOT_DIFFICULTY, transfer_sd)
     return float(np.sum(INTENT_P * (1.0 - alerted) * (1.0 - transfer)))
 
 
-def bot_share(draws: dict[str, np.ndarray], transfer_intercept: float) -> np.ndarray:
-    """Probability that each inquiry stays with the bot (not escalated, not transferred)."""
-    transfer = expit(transfer_intercept + BOT_DIFFICULTY[draws["intent"]])
+def bot_share(draws: dict[str, np.ndarray], transfer_intercept: float, shift: np.ndarray | float = 0.0) -> np.ndarray:
+    """Probability that each inquiry stays with the bot (not escalated, not transferred), given the shopper's
+    random effect on transfer ``shift`` (log-odds)."""
+    transfer = expit(transfer_intercept + BOT_DIFFICULTY[draws["intent"]] + shift)
     return np.where(draws["escalated"], 0.0, 1.0 - transfer)
 
 
@@ -240,13 +255,23 @@ def inquiry_tables(
     density: np.ndarray,
     *,
     partition: int,
-    n: int,
+    n: int | None = None,
     n_users: int,
+    seed: int = 0,
+    expected: float | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """``n`` inquiries with text, routing and outcome, and their ground truth."""
-    draws = draw_inquiries(rng, n, p.escalation_threshold)
+    """Inquiries with text, routing and outcome, and their ground truth: exactly ``n``, or a compound Poisson
+    number of mean ``expected`` (bursts arriving as a Poisson process: over-dispersed arrivals).
+
+    Inquiries come in bursts from one shopper about one problem (shared intent and anger); the bot's chance of
+    passing an inquiry to a human carries the shopper's random effect (fixed by ``seed`` and the user id).
+    """
+    user_id, burst = effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    n = user_id.size
+    draws = draw_inquiries(rng, n, p.escalation_threshold, burst)
     level, style = cue_levels(rng, draws["anger"])
-    stays = rng.random(n) < bot_share(draws, p.transfer_intercept)
+    shift = p.transfer_sd * effects.entity_normal(seed, effects.SHOPPER_TRANSFER, user_id)
+    stays = rng.random(n) < bot_share(draws, p.transfer_intercept, shift)
     resolve_rate = np.where(
         stays,
         np.where(draws["needs_escalation"], p.bot_resolution_rate * MISSED_ANGER_RESOLUTION, p.bot_resolution_rate),
@@ -260,7 +285,7 @@ def inquiry_tables(
     inquiries = pl.DataFrame(
         {
             "inquiry_id": inquiry_id,
-            "user_id": rng.integers(0, max(n_users, 1), size=n, dtype=np.int64),
+            "user_id": user_id,
             "ts_us": sample_ts_us(rng, density, n),
             "intent": _enum(draws["intent"], INTENTS),
             "text": inquiry_text(rng, draws["intent"], level, style),

@@ -177,15 +177,23 @@ def draw_task(p: Plan, task: Task) -> dict[str, pl.DataFrame]:
     if task.group == "shoppers":
         first = task.index * sc.sampling.users_per_partition
         return shoppers.shopper_tables(
-            rng, cal.shoppers, density, partition=task.index, first_user_id=first, n_users=int(task.size)
+            rng,
+            cal.shoppers,
+            density,
+            partition=task.index,
+            first_user_id=first,
+            n_users=int(task.size),
+            seed=p.seed,
         )
     if task.group == "banners":
         appeal = banners.brand_appeal(p.seed, cal.banners.brands)
-        n = int(rng.poisson(task.size))
-        return banners.banner_tables(rng, cal.banners, density, appeal, partition=task.index, n=n, n_users=n_users)
+        return banners.banner_tables(
+            rng, cal.banners, density, appeal, partition=task.index, expected=task.size, n_users=n_users, seed=p.seed
+        )
     if task.group == "inquiries":
-        n = int(rng.poisson(task.size))
-        return inquiries.inquiry_tables(rng, cal.inquiries, density, partition=task.index, n=n, n_users=n_users)
+        return inquiries.inquiry_tables(
+            rng, cal.inquiries, density, partition=task.index, expected=task.size, n_users=n_users, seed=p.seed
+        )
     if task.group == "city":
         return city.city_tables(
             rng,

@@ -13,6 +13,7 @@ import polars as pl
 from scipy import stats
 from scipy.special import expit
 
+from newretail.generate import effects
 from newretail.generate.traffic import sample_ts_us
 from newretail.tables.categories import AGE_BANDS, CHANNELS, DEVICES, PAGE_TYPES, SEGMENTS, SOURCES
 
@@ -51,6 +52,7 @@ class ShopperParams:
     spike_height: float  # midnight spike relative to the diurnal curve
     payment_delay_s: float  # s, mean delay from order to payment
     fx_rmb_per_usd: float
+    conversion_sd: float = 0.0  # log-odds sd of the shopper's random effect on converting
 
 
 def cart_items_mean(latent: np.ndarray, segment: np.ndarray | int) -> np.ndarray:
@@ -177,11 +179,17 @@ def shopper_tables(
     partition: int,
     first_user_id: int,
     n_users: int,
+    seed: int = 0,
 ) -> dict[str, pl.DataFrame]:
-    """One shard of users with their visits, page views, online orders and the visits' ground truth."""
+    """One shard of users with their visits, page views, online orders and the visits' ground truth.
+
+    Each shopper's random effect on converting (``p.conversion_sd`` times a normal fixed by ``seed`` and the
+    user id) is shared by all the shopper's visits.
+    """
     users = draw_users(rng, n_users, p.user_activity_shape)
     user_id = np.arange(first_user_id, first_user_id + n_users, dtype=np.int64)
     intent_user = (intent_raw(users) - p.intent_mean) / p.intent_sd
+    shift_user = p.conversion_sd * effects.entity_normal(seed, effects.SHOPPER_CONVERSION, user_id)
 
     # visits: Poisson per user around the user's activity
     n_visits = rng.poisson(p.visits_per_user * users["activity"])
@@ -193,8 +201,9 @@ def shopper_tables(
     mobile = rng.random(n_v) < p.mobile_share
     propensity = expit(p.targeting_intercept + p.targeting_slope * intent)
     personalized = rng.random(n_v) < propensity
-    p0 = expit(conversion_logit(p, intent, source, np.zeros(n_v)))
-    p1 = expit(conversion_logit(p, intent, source, np.ones(n_v)))
+    shift = shift_user[owner]
+    p0 = expit(conversion_logit(p, intent, source, np.zeros(n_v)) + shift)
+    p1 = expit(conversion_logit(p, intent, source, np.ones(n_v)) + shift)
     p_actual = np.where(personalized, p1, p0)
     converted = rng.random(n_v) < p_actual
     extra = rng.negative_binomial(

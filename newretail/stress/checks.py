@@ -550,16 +550,16 @@ PILOT = Check(
 
 # ------------------------------------------------------------------------------------------------------------- gmv
 def _random_group_totals(lf: pl.LazyFrame, *, key: str, cluster: pl.Expr, value: pl.Expr) -> np.ndarray:
-    """Totals of ``value`` within the random groups of clusters of :func:`newretail.intervals.group_totals`
+    """Totals of ``value`` within the random groups of clusters of :func:`newretail.methods.resampling.group_totals`
     (``cluster % GROUPS``), summed in numpy over rows in ``key`` order so that they are the same bits on every run."""
-    from newretail.intervals import GROUPS
+    from newretail.methods.resampling import GROUPS
 
     rows = lf.select(key, g=(cluster % GROUPS).cast(pl.Int64), v=value.cast(pl.Float64)).sort(key).collect()
     return np.bincount(rows["g"].to_numpy(), weights=rows["v"].to_numpy(), minlength=GROUPS)
 
 
 def _growth(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
-    from newretail.intervals import bootstrap_interval
+    from newretail.methods.resampling import bootstrap_interval
 
     rmb_value = pl.col("weight") * pl.col("gmv_rmb")
     g17 = _random_group_totals(

@@ -93,6 +93,11 @@ class BannerImpressions(dy.Schema):
     ts_us = dy.Int64(description=f"time shown, {TS}")
     brand_id = dy.Int32(min=0, description="advertising brand")
     creative_id = dy.Int64(description="creative shown; AI creatives are made for one user")
+    design_id = dy.Int64(
+        min=0,
+        description="design the creative comes from: a human creative is its own design, an AI creative is "
+        "generated from one of Lu Ban's templates; impressions of one design share its appeal",
+    )
     creative_source = dy.Enum(CREATIVE_SOURCES, description="ai: made by Lu Ban; human: by a designer")
     placement = dy.Enum(PLACEMENTS, description="slot on the page")
     exposure_index = dy.Int16(min=1, description="how many times the user has now seen this creative")
