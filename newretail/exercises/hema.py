@@ -14,20 +14,24 @@ if TYPE_CHECKING:
 SELECTION_CHANGE = {"behaviour.stores.pilot_selection_on_growth": 1.0}
 
 
-def _panel(ds: Dataset) -> pl.DataFrame:
-    """Pilots and non-pilot Sanjiang and other supermarkets (no Hema), log sales, stores positive on every day."""
+def _panel(ds: Dataset, outcome: str = "sales_rmb") -> pl.DataFrame:
+    """Pilots and non-pilot Sanjiang and other supermarkets (no Hema), log outcome, stores positive on every day."""
     stores = ds.read("stores").with_columns(store_type=pl.col("store_type").cast(pl.String))
     keep = stores.filter(pl.col("pilot") | pl.col("store_type").is_in(["sanjiang", "other"]))
     days = ds.read("store_days").join(keep.select("store_id", "pilot"), on="store_id")
-    positive = days.group_by("store_id").agg(ok=(pl.col("sales_rmb") > 0).all()).filter("ok")
-    return days.join(positive.select("store_id"), on="store_id").with_columns(y=pl.col("sales_rmb").log())
+    positive = days.group_by("store_id").agg(ok=(pl.col(outcome) > 0).all()).filter("ok")
+    return days.join(positive.select("store_id"), on="store_id").with_columns(y=pl.col(outcome).cast(pl.Float64).log())
 
 
-def did_2x2(ds: Dataset) -> float:
-    """(pilots after - pilots before) - (controls after - controls before), means of log sales; after = day >= 0."""
-    m = _panel(ds).group_by("pilot", post=pl.col("day") >= 0).agg(pl.col("y").mean())
+def did_2x2(ds: Dataset, outcome: str = "sales_rmb") -> float:
+    """(pilots after - pilots before) - (controls after - controls before), log-outcome means; after: day >= 0."""
+    m = _panel(ds, outcome).group_by("pilot", post=pl.col("day") >= 0).agg(pl.col("y").mean())
     get = {(r["pilot"], r["post"]): r["y"] for r in m.iter_rows(named=True)}
     return float((get[True, True] - get[True, False]) - (get[False, True] - get[False, False]))
+
+
+def did_transactions(ds: Dataset) -> float:
+    return did_2x2(ds, "transactions")
 
 
 def true_effect(ds: Dataset) -> float:
@@ -53,11 +57,12 @@ EXERCISES = (
     Exercise(
         "05.1",
         "compute",
-        "Difference-in-differences by hand: mean log sales of the pilot stores after (day >= 0) minus before, "
-        "minus the same for the control stores (non-pilot Sanjiang and other supermarkets; no Hema stores).",
-        "log sales",
-        did_2x2,
-        "four means of `log(sales_rmb)`: pilot/control x before/after; keep only stores with positive sales every day.",
+        "Another outcome: the 2x2 difference-in-differences of log *till transactions* (`store_days.transactions`): "
+        "pilots after (day >= 0) minus before, minus the same for the controls (non-pilot Sanjiang and other "
+        "supermarkets; no Hema stores).",
+        "log transactions",
+        did_transactions,
+        "four means of `log(transactions)`: pilot/control x before/after; keep stores with transactions every day.",
         abs_tol=1e-9,
     ),
     Exercise(

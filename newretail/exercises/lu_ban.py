@@ -29,13 +29,13 @@ def observed_ratio(ds: Dataset) -> float:
 
 
 def standardised_ratio(ds: Dataset) -> float:
-    """AI CTR over the CTR human creatives had in the same placements, weighted as the AI impressions were."""
+    """AI over human CTR within placements, both weighted as the human impressions were spread."""
     t = _ctr(ds, ["placement"]).with_columns(ctr=pl.col("clicks") / pl.col("n"))
-    ai = t.filter(pl.col("creative_source") == "ai").select("placement", n_ai="n", ctr_ai="ctr")
-    hu = t.filter(pl.col("creative_source") == "human").select("placement", ctr_human="ctr")
+    ai = t.filter(pl.col("creative_source") == "ai").select("placement", ctr_ai="ctr")
+    hu = t.filter(pl.col("creative_source") == "human").select("placement", n_human="n", ctr_human="ctr")
     j = ai.join(hu, on="placement")
-    n_ai, ctr_ai, ctr_human = (j[c].to_numpy() for c in ("n_ai", "ctr_ai", "ctr_human"))
-    return float((n_ai * ctr_ai).sum() / (n_ai * ctr_human).sum())
+    n_human, ctr_ai, ctr_human = (j[c].to_numpy() for c in ("n_human", "ctr_ai", "ctr_human"))
+    return float((n_human * ctr_ai).sum() / (n_human * ctr_human).sum())
 
 
 def true_causal_ratio(ds: Dataset) -> float:
@@ -73,11 +73,11 @@ EXERCISES = (
     Exercise(
         "02.2",
         "compute",
-        "Standardise: the AI CTR over the CTR human creatives would have had if shown in the placements the AI "
-        "creatives were shown in (human CTR per placement, weighted by AI impressions per placement).",
+        "Standardise to the other group: the lesson weighted placements as the AI impressions were spread. Weight "
+        "them instead as the *human* impressions were: sum(n_human ctr_ai) / sum(n_human ctr_human).",
         "ratio",
         standardised_ratio,
-        "per placement take n_ai, ctr_ai and ctr_human; the ratio is sum(n_ai ctr_ai) / sum(n_ai ctr_human).",
+        "per placement take n_human, ctr_ai and ctr_human (CTR = clicks / impressions of that source there).",
         rel_tol=1e-9,
     ),
     Exercise(

@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 HOUR_US = 3_600_000_000
 
 
-def day_gmv(ds: Dataset) -> float:
-    """Weighted GMV of all orders, USD."""
-    return float(ds.scan("orders", weights=True).select((pl.col("gmv_usd") * pl.col("weight")).sum()).collect().item())
+def day_gmv_rmb(ds: Dataset) -> float:
+    """Weighted GMV of all orders, RMB."""
+    return float(ds.scan("orders", weights=True).select((pl.col("gmv_rmb") * pl.col("weight")).sum()).collect().item())
 
 
 def first_hour_share(ds: Dataset) -> float:
@@ -56,10 +56,10 @@ EXERCISES = (
     Exercise(
         "01.1",
         "compute",
-        "The day's GMV in USD: the weighted sum of `gmv_usd` over all orders, online and store.",
-        "USD",
-        day_gmv,
-        "scan the orders with `weights=True` and sum `gmv_usd * weight`; an unweighted sum is the sample's total.",
+        "The day's GMV in renminbi: the weighted sum of `gmv_rmb` over all orders, online and store.",
+        "RMB",
+        day_gmv_rmb,
+        "scan the orders with `weights=True` and sum `gmv_rmb * weight`; an unweighted sum is the sample's total.",
         rel_tol=1e-6,
     ),
     Exercise(

@@ -33,8 +33,10 @@ def peak_load(ds: Dataset) -> tuple[float, float]:
     return float(per_hour["n"].max()), float(aht)  # type: ignore[arg-type]
 
 
-def erlang_c_agents(arrivals_per_hour: float, aht_s: float) -> int:
-    """Fewest agents answering SERVICE_LEVEL of calls within ANSWER_S (Erlang C, by the Erlang B recursion)."""
+def erlang_c_agents(
+    arrivals_per_hour: float, aht_s: float, level: float = SERVICE_LEVEL, answer_s: float = ANSWER_S
+) -> int:
+    """Fewest agents answering ``level`` of calls within ``answer_s`` seconds (Erlang C, by the Erlang B recursion)."""
     load = arrivals_per_hour * aht_s / 3600.0
     blocking, agents = 1.0, 0
     while True:
@@ -43,12 +45,12 @@ def erlang_c_agents(arrivals_per_hour: float, aht_s: float) -> int:
         if agents <= load:
             continue
         wait = agents * blocking / (agents - load * (1 - blocking))
-        if 1 - wait * math.exp(-(agents - load) * ANSWER_S / aht_s) >= SERVICE_LEVEL:
+        if 1 - wait * math.exp(-(agents - load) * answer_s / aht_s) >= level:
             return agents
 
 
 def peak_agents(ds: Dataset) -> float:
-    return float(erlang_c_agents(*peak_load(ds)))
+    return float(erlang_c_agents(*peak_load(ds), level=0.9, answer_s=30.0))
 
 
 def peak_agents_in_teams(ds: Dataset, teams: int = 100) -> float:
@@ -80,11 +82,11 @@ EXERCISES = (
         "04.3",
         "compute",
         "Erlang C: in the busiest hour of human-handled inquiries (weighted arrivals per hour; hours from `ts_us`), "
-        "with their mean handling time over the day, how many agents in one pooled queue answer 80% within 20 s?",
+        "with their mean handling time over the day, how many agents in one pooled queue answer 90% within 30 s?",
         "agents",
         peak_agents,
         "load a = arrivals x AHT / 3600; P(wait) from Erlang C; service level = 1 - P(wait) exp(-(c - a) t / AHT); "
-        "take the smallest c > a reaching 0.8.",
+        "take the smallest c > a reaching 0.9 with t = 30 s.",
         abs_tol=0.5,
     ),
     Exercise(

@@ -7,7 +7,7 @@ from scipy.stats import norm
 
 def ex_01_1(ds):
     orders = ds.read("orders", weights=True)
-    return float((orders["gmv_usd"] * orders["weight"]).sum())
+    return float((orders["gmv_rmb"] * orders["weight"]).sum())
 
 
 def ex_01_2(ds):

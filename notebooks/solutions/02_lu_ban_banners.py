@@ -21,7 +21,7 @@ def ex_02_1(ds):
 
 def ex_02_2(ds):
     t = _ctr(ds, ("placement",)).pivot("creative_source", index="placement", values=["n", "ctr"])
-    return float((t["n_ai"] * t["ctr_ai"]).sum() / (t["n_ai"] * t["ctr_human"]).sum())
+    return float((t["n_human"] * t["ctr_ai"]).sum() / (t["n_human"] * t["ctr_human"]).sum())
 
 
 def ex_02_3(ds):

@@ -39,7 +39,7 @@ def _peak(ds):
 
 
 def ex_04_3(ds):
-    return agents_needed(*_peak(ds))
+    return agents_needed(*_peak(ds), level=0.9, answer_s=30.0)
 
 
 def ex_04_4(ds):

@@ -5,13 +5,17 @@ import polars as pl
 from newretail.exercises.hema import selection_day
 
 
-def ex_05_1(ds):
+def did(ds, outcome):
     stores = ds.read("stores").filter(pl.col("pilot") | (pl.col("store_type").cast(pl.String) != "hema"))
     panel = ds.read("store_days").join(stores.select("store_id", "pilot"), on="store_id")
-    panel = panel.filter((pl.col("sales_rmb") > 0).all().over("store_id"))
-    means = panel.group_by("pilot", pl.col("day") >= 0).agg(pl.col("sales_rmb").log().mean())
+    panel = panel.filter((pl.col(outcome) > 0).all().over("store_id"))
+    means = panel.group_by("pilot", pl.col("day") >= 0).agg(pl.col(outcome).cast(pl.Float64).log().mean())
     m = {(r[0], r[1]): r[2] for r in means.iter_rows()}
     return (m[True, True] - m[True, False]) - (m[False, True] - m[False, False])
+
+
+def ex_05_1(ds):
+    return did(ds, "transactions")
 
 
 def ex_05_2(ds):
@@ -21,4 +25,4 @@ def ex_05_2(ds):
 
 def ex_05_3(ds):
     city = selection_day(ds)  # variant_day({"behaviour.stores.pilot_selection_on_growth": 1.0}, ...)
-    return ex_05_1(city) - ex_05_2(city)
+    return did(city, "sales_rmb") - ex_05_2(city)
