@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+
 from newretail.exercises import EXERCISES, ExerciseError, Result, check, show
 
 SOLUTIONS = ROOT / "notebooks" / "solutions"
