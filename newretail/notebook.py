@@ -269,11 +269,14 @@ def versions(*extra: str) -> Versions:
     return found
 
 
+_UNITLESS = ("", "count", "ratio", "claims")
 _WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
 
 
 def in_words(value: float | None, unit: str = "") -> str:
     """A value as a person reads it: ``24.9 billion USD``, ``95.1%``, ``1.98``; ``-`` for a missing value.
+
+    Counts and ratios are shown without their unit (``400 million``, ``1.96``).
 
     Parameters
     ----------
@@ -290,4 +293,4 @@ def in_words(value: float | None, unit: str = "") -> str:
             break
     else:
         text = f"{value:.3g}"
-    return f"{text} {unit}".strip()
+    return text if unit in _UNITLESS else f"{text} {unit}"
