@@ -281,6 +281,7 @@ def _tornado_panel(ax: Axes, rows: pl.DataFrame, st: Study, judge: str) -> None:
             text = f"{label:g}" if isinstance(label, float) else str(label)
             ax.text(v, y, f" {text} ", va="center", ha="left" if v >= b else "right", fontsize=FONT)
     ax.set_yticks(range(len(bars)), [_axis_label(axis) for _, axis, _, _ in bars], fontsize=FONT)
+    ax.set_ylim(-0.6, len(bars) - 0.4)
     ax.axvline(b, color=BASE_COLOR, lw=0.8)
     if bias:
         ax.axvline(0.0, color="black", lw=0.8, ls="--")
@@ -300,15 +301,21 @@ def tornado(table: pl.DataFrame, studies: Sequence[Study], *, judge: str) -> Fig
     import matplotlib.pyplot as plt
 
     n = len(studies)
-    cols = 1  # one column: long assumption names and end labels need the width
-    rows_n = n
-    fig, axs = plt.subplots(rows_n, cols, figsize=(8.0, 2.6 * rows_n + 0.6), squeeze=False)
+    # one column (long assumption names and end labels need the width); each panel as tall as its bars
+    heights = [len(st.axes) + 1.2 for st in studies] or [1.0]
+    fig, axs = plt.subplots(
+        max(n, 1),
+        1,
+        figsize=(8.0, 0.55 * sum(heights) + 0.9 * n + 0.6),
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"height_ratios": heights},
+    )
     for ax, st in zip(axs.ravel(), studies, strict=False):
         _tornado_panel(ax, table.filter(pl.col("study") == st.name), st, judge)
     for ax in axs.ravel()[n:]:
         ax.set_visible(False)
     fig.suptitle("One assumption at a time (solid: base; green: still holds)", fontsize=FONT + 1)
-    fig.tight_layout()
     return fig
 
 
