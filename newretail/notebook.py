@@ -1,12 +1,15 @@
-"""What a notebook hands to the paper: figures (PDF + PNG) and numbers, each tagged with notebook and seed.
+"""What a notebook needs around its lesson: the day it reads, what it hands to the paper, and its versions.
 
-A notebook makes one :class:`Outputs` and calls ``figure`` and ``number``; with ``build_dir=None`` (a user
-exploring in JupyterLab) nothing is written and figures only show inline. ``make paper`` merges every
-notebook's ``results/<notebook>.json`` into ``paper/build/results.json``.
+:func:`open_day` opens (or generates) the day a notebook's parameters name, wherever the notebook is started, and
+makes its :class:`Outputs`. A notebook calls ``out.figure``/``out.number`` in cells tagged ``paper``; with
+``build_dir=None`` (a user exploring in JupyterLab) nothing is written and figures only show inline.
+``make paper`` merges every notebook's ``results/<notebook>.json`` into ``paper/build/results.json``.
+:func:`versions` is every notebook's last cell.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import platform
@@ -14,56 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
-__all__ = ["KEY_PACKAGES", "Outputs", "versions"]
+if TYPE_CHECKING:
+    from newretail.tables import Dataset
 
-KEY_PACKAGES = (
-    "numpy",
-    "polars",
-    "pyarrow",
-    "pandas",
-    "scipy",
-    "scikit-learn",
-    "statsmodels",
-    "lightgbm",
-    "shap",
-    "matplotlib",
-    "seaborn",
-)
-"""The packages whose versions a notebook's versions cell shows, after Python and newretail."""
-
-
-def versions(packages: Sequence[str] = KEY_PACKAGES, *, show: bool = True) -> dict[str, str]:
-    """Versions of Python, newretail and ``packages``, read from the installed packages' metadata.
-
-    For a notebook's last cell: ``newretail.notebook.versions()`` prints one ``name version`` line each and returns
-    them. A package that is not installed shows ``"not installed"``.
-
-    Parameters
-    ----------
-    packages : distribution names (as on PyPI, e.g. ``"scikit-learn"``); default :data:`KEY_PACKAGES`.
-    show : print the table (default True); False only returns it.
-
-    Returns
-    -------
-    dict
-        ``{"python": ..., "newretail": ..., <package>: ...}`` in that order.
-    """
-    if isinstance(packages, str) or not all(isinstance(p, str) and p for p in packages):
-        raise TypeError(f"packages = {packages!r}: must be a sequence of package names")
-    found = {"python": platform.python_version()}
-    for name in ("newretail", *packages):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    if show:
-        width = max(map(len, found))
-        print("\n".join(f"{name:<{width}}  {version}" for name, version in found.items()))
-    return found
+__all__ = ["KEY_PACKAGES", "Outputs", "Versions", "in_words", "open_day", "variant_day", "versions"]
 
 
 def _clean(value: Any) -> Any:
@@ -163,3 +124,205 @@ class Outputs:
         }
         # keys keep the order the notebook recorded them in (tables keep their column order); no timestamps
         (folder / f"{self.notebook}.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+class NotebookError(ValueError):
+    """A notebook parameter that cannot be used; the message names it."""
+
+
+def _changes_key(changes: dict[str, Any], recalibrate: bool, groups: tuple[str, ...] | None) -> str:
+    import hashlib
+
+    spec = {"changes": changes, "recalibrate": recalibrate, "groups": groups}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def variant_day(
+    changes: dict[str, Any],
+    *,
+    scenario: str | Path = "singles_day_2017",
+    scale: float,
+    seed: int,
+    recalibrate: bool = True,
+    groups: tuple[str, ...] | None = None,
+    path: str | Path | None = None,
+) -> Dataset:
+    """Generate (or reopen) a day whose scenario differs from ``scenario`` by ``changes``.
+
+    Parameters
+    ----------
+    changes : dotted scenario field to new value, e.g. ``{"behaviour.banners.novelty_decay": 0.3}``; with
+        ``recalibrate=False`` also ``calibration.<group>.<parameter>`` factors (see ``newretail.stress.grid``).
+    scenario : shipped scenario name or TOML path the changes apply to.
+    scale : share of the full event, in (0, 1].
+    seed : random seed.
+    recalibrate : True: the generator solves its parameters again for the changed scenario, so the calibrated
+        targets (the report's figures) are met again and only what they do not pin down moves. False: the
+        parameters solved for the unchanged scenario are kept and the changed assumptions act on them, so the
+        observed figures themselves move (the stress tests' ``fixed`` mode).
+    groups : generate only these generator groups (e.g. ``("city",)``); default all.
+    path : dataset folder; default beside the cached datasets of ``newretail.datasets``, keyed by the changes.
+    """
+    from newretail.datasets import dataset_path
+    from newretail.generate.run import plan, run_task, write_manifest
+    from newretail.scenario import load_scenario
+    from newretail.stress.engine import point_setup
+    from newretail.stress.grid import FIXED_LEVERS, Point
+    from newretail.tables import MANIFEST, open_dataset
+
+    if not isinstance(changes, dict) or not changes:
+        raise NotebookError(f"changes = {changes!r}: must be a non-empty dict of dotted scenario fields")
+    base = load_scenario(scenario)
+    mode = "recalibrated" if recalibrate else "fixed"
+    calibration = None
+    if recalibrate:
+        changed = base.with_changes(changes)
+    else:
+        unknown = [f for f in changes if not f.startswith("calibration.") and f not in FIXED_LEVERS]
+        if unknown:
+            raise NotebookError(f"changes: {unknown[0]!r} cannot change without recalibrating (see FIXED_LEVERS)")
+        point = Point("notebook", 0, "", "fixed", tuple(changes.items()), "", int(seed), float(scale))
+        changed, calibration = point_setup(base, point, None)
+    if path is None:
+        key = _changes_key(changes, recalibrate, groups)
+        path = dataset_path(f"{Path(str(scenario)).stem}-{mode}-{key}", scale=scale, seed=seed)
+    folder = Path(path)
+    if (folder / MANIFEST).is_file():
+        return open_dataset(folder)
+    p = plan(changed, scale=scale, seed=seed, calibration=calibration)
+    if groups is not None:
+        p = dataclasses.replace(p, tasks=tuple(t for t in p.tasks if t.group in groups))
+    folder.mkdir(parents=True, exist_ok=True)
+    records: dict[str, dict[str, Any]] = {}
+    for task in p.tasks:
+        for rec in run_task(p, task, str(folder)):
+            records[rec["path"]] = rec
+    write_manifest(p, folder, records)
+    return open_dataset(folder)
+
+
+def open_day(
+    *,
+    notebook: str,
+    dataset: str | Path | None = None,
+    scale: float = 1e-4,
+    seed: int = 20171111,
+    build_dir: str | Path | None = None,
+    changes: dict[str, Any] | None = None,
+    recalibrate: bool = True,
+    scenario: str = "singles_day_2017",
+) -> tuple[Dataset, Outputs]:
+    """Open the day a notebook reads and make its :class:`Outputs`: the one set-up line of every notebook.
+
+    Parameters
+    ----------
+    notebook : the notebook's file stem, e.g. ``"02_lu_ban_banners"`` (names its results file).
+    dataset : an existing dataset folder; default: ``newretail.datasets.load(scenario, scale, seed)``, generated on
+        first use in the datasets' default folder (not relative to the notebook).
+    scale : share of the full event, in (0, 1].
+    seed : random seed.
+    build_dir : paper build folder, or None to write nothing.
+    changes : dotted scenario fields to change (see :func:`variant_day`); ``{}`` or None: the scenario as shipped.
+    recalibrate : with ``changes``, solve the generator's parameters again (True) or keep the shipped ones (False).
+    scenario : shipped scenario name or TOML path.
+    """
+    import hashlib
+
+    from newretail.datasets import load
+    from newretail.tables import open_dataset
+
+    if not notebook or not isinstance(notebook, str):
+        raise NotebookError(f"notebook = {notebook!r}: must be the notebook's file stem")
+    if changes and dataset is not None:
+        raise NotebookError("changes: cannot change the scenario of an existing dataset; leave dataset = None")
+    if changes:
+        ds = variant_day(dict(changes), scenario=scenario, scale=scale, seed=seed, recalibrate=recalibrate)
+    elif dataset is not None:
+        ds = open_dataset(dataset)
+    else:
+        ds = load(scenario, scale=scale, seed=seed)
+    digest = hashlib.sha256((ds.path / "manifest.json").read_bytes()).hexdigest()
+    return ds, Outputs(build_dir, notebook=notebook, seed=ds.seed, dataset_sha256=digest)
+
+
+class Versions(dict[str, str]):
+    """Package versions; shown on one line (``python 3.11.7 | newretail 0.1.0 | ...``)."""
+
+    def __repr__(self) -> str:
+        return " | ".join(f"{k} {v}" for k, v in self.items())
+
+    def _repr_markdown_(self) -> str:
+        return "`" + repr(self) + "`"
+
+
+KEY_PACKAGES = (
+    "numpy",
+    "polars",
+    "pyarrow",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "statsmodels",
+    "lightgbm",
+    "shap",
+    "matplotlib",
+    "seaborn",
+)
+"""The packages whose versions a notebook's versions cell shows, after Python and newretail."""
+
+
+def versions(packages: Sequence[str] = KEY_PACKAGES, *, show: bool = True) -> Versions:
+    """Versions of Python, newretail and ``packages``, read from the installed packages' metadata.
+
+    For a notebook's last cell: ``versions();`` prints one ``name version`` line each; the returned
+    :class:`Versions` shows itself on one line. A package that is not installed shows ``"not installed"``.
+
+    Parameters
+    ----------
+    packages : distribution names (as on PyPI, e.g. ``"scikit-learn"``); default :data:`KEY_PACKAGES`.
+    show : print the table (default True); False only returns it.
+
+    Returns
+    -------
+    Versions
+        ``{"python": ..., "newretail": ..., <package>: ...}`` in that order.
+    """
+    if isinstance(packages, str) or not all(isinstance(p, str) and p for p in packages):
+        raise TypeError(f"packages = {packages!r}: must be a sequence of package names")
+    found = Versions(python=platform.python_version())
+    for name in ("newretail", *packages):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    if show:
+        width = max(map(len, found))
+        print("\n".join(f"{name:<{width}}  {version}" for name, version in found.items()))
+    return found
+
+
+_UNITLESS = ("", "count", "ratio", "claims")
+_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
+
+
+def in_words(value: float | None, unit: str = "") -> str:
+    """A value as a person reads it: ``24.9 billion USD``, ``95.1%``, ``1.98``; ``-`` for a missing value.
+
+    Counts and ratios are shown without their unit (``400 million``, ``1.96``).
+
+    Parameters
+    ----------
+    value : the number.
+    unit : its unit; ``share`` prints a percentage, ``USD``/``RMB`` follow the amount.
+    """
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    if unit == "share":
+        return f"{100 * value:.1f}%"
+    for size, word in _WORDS:
+        if abs(value) >= size:
+            text = f"{value / size:.3g} {word}"
+            break
+    else:
+        text = f"{value:.3g}"
+    return text if unit in _UNITLESS else f"{text} {unit}"

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+FONT = 10  # points: the smallest text of every stress figure, readable at notebook width
 HOLDS_COLOR = "#1b9e77"
 FAILS_COLOR = "#d95f02"
 BASE_COLOR = "#333333"
@@ -118,7 +119,7 @@ def robustness_plot(table: pl.DataFrame) -> Figure:
     import matplotlib.pyplot as plt
 
     n = table.height
-    fig, ax = plt.subplots(figsize=(10.5, 0.3 * n + 1.2))
+    fig, ax = plt.subplots(figsize=(10.5, 0.36 * n + 1.4))
     if n == 0:
         ax.text(0.5, 0.5, "no grid or lhs study in this sweep", ha="center", va="center")
         return fig
@@ -130,7 +131,7 @@ def robustness_plot(table: pl.DataFrame) -> Figure:
         f"{CHECKS[c].claim}: {label}  [{study}]"
         for c, label, study in zip(table["claim"], table["label"], table["study"], strict=True)
     ]
-    ax.set_yticks(y, labels, fontsize=7.5)
+    ax.set_yticks(y, labels, fontsize=FONT)
     for tick, reported in zip(ax.get_yticklabels(), table["reported"].to_list(), strict=True):
         if reported:
             tick.set_fontweight("bold")
@@ -140,18 +141,17 @@ def robustness_plot(table: pl.DataFrame) -> Figure:
             yi,
             f"{s:.0%}" + ("*" if judged != "truth" else ""),
             va="center",
-            fontsize=7,
+            fontsize=FONT,
         )
     claims = table["claim"].to_list()
     for yi, (above, below) in zip(y[1:], pairwise(claims), strict=True):
         if above != below:
             ax.axhline(yi + 0.5, color="grey", lw=0.5)
     ax.set_xlim(0, 1.12)
-    ax.set_xlabel("share of the swept region where the reading holds")
+    ax.set_xlabel("share of the swept region where the reading holds", fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT)
     ax.axvline(0.5, color="grey", lw=0.6, ls=":")
-    ax.set_title(
-        "Robustness of each claim (bold: the reading the claims table uses; *: judged on the data)", fontsize=9
-    )
+    ax.set_title("Where each reading holds (bold: as reported; *: judged on the data)", fontsize=FONT + 1)
     fig.tight_layout()
     return fig
 
@@ -213,25 +213,32 @@ def heatmap(rows: pl.DataFrame, st: Study, base: Scenario, *, judge: str, readin
     cmap = LinearSegmentedColormap.from_list("holds", [FAILS_COLOR, "#f2f2f2", HOLDS_COLOR])
     x_axis = st.axes[0]
     y_axis = st.axes[1] if len(st.axes) > 1 else None
-    width = max(3.2, 0.62 * len(x_axis.values) + 1.4)
-    height = max(2.4, 0.42 * (len(y_axis.values) if y_axis else 1) + 1.6)
-    fig, axs = plt.subplots(1, len(names), figsize=(width * len(names), height), squeeze=False)
-    for ax, name in zip(axs[0], names, strict=True):
+    # at most two panels a row, each wide enough for its cell labels at FONT points
+    width = max(4.2, 0.85 * len(x_axis.values) + 1.8)
+    height = max(2.8, 0.55 * (len(y_axis.values) if y_axis else 1) + 2.0)
+    cols = min(2, len(names))
+    rows_n = math.ceil(len(names) / cols)
+    fig, axs = plt.subplots(rows_n, cols, figsize=(width * cols, height * rows_n + 0.5), squeeze=False)
+    for ax in axs.ravel()[len(names) :]:
+        ax.set_visible(False)
+    for ax, name in zip(axs.ravel(), names, strict=False):
         reading = check.reading(name)
         r = rows.filter(pl.col("reading") == name)
         share, value = _cell_grid(r, st.axes, judge)
         ax.imshow(share, cmap=cmap, vmin=0, vmax=1, origin="lower", aspect="auto")
         for (i, j), v in np.ndenumerate(value):
-            ax.text(j, i, format_value(v, check.unit), ha="center", va="center", fontsize=7)
+            ax.text(j, i, format_value(v, check.unit), ha="center", va="center", fontsize=FONT)
         ax.set_xticks(
-            range(len(x_axis.values)), [f"{v:g}" if isinstance(v, float) else v for v in x_axis.values], fontsize=7
+            range(len(x_axis.values)), [f"{v:g}" if isinstance(v, float) else v for v in x_axis.values], fontsize=FONT
         )
-        ax.set_xlabel(_axis_label(x_axis), fontsize=8)
+        ax.set_xlabel(_axis_label(x_axis), fontsize=FONT)
         if y_axis:
             ax.set_yticks(
-                range(len(y_axis.values)), [f"{v:g}" if isinstance(v, float) else v for v in y_axis.values], fontsize=7
+                range(len(y_axis.values)),
+                [f"{v:g}" if isinstance(v, float) else v for v in y_axis.values],
+                fontsize=FONT,
             )
-            ax.set_ylabel(_axis_label(y_axis), fontsize=8)
+            ax.set_ylabel(_axis_label(y_axis), fontsize=FONT)
         else:
             ax.set_yticks([])
         _base_mark(ax, st.axes, base)
@@ -240,16 +247,10 @@ def heatmap(rows: pl.DataFrame, st: Study, base: Scenario, *, judge: str, readin
             reading.direction
         ]
         suffix = f" {format_value(target, check.unit)}" if target is not None else ""
-        ax.set_title(f"{reading.label}\n(holds: {what}{suffix})", fontsize=8)
-    if judge == "truth":
-        judged, labels = "the generator's expected value", "expected value (estimators: mean estimate)"
-    else:
-        judged, labels = "the sample's 95% interval", "estimate"
-    fig.suptitle(
-        f"{check.title}: {st.title or st.name} ({st.mode}); green = holds, judged on {judged}; "
-        f"labels: {labels}; star: base scenario",
-        fontsize=8.5,
-    )
+        ax.set_title(f"{reading.label}\n(holds: {what}{suffix})", fontsize=FONT)
+    judged = "expected value" if judge == "truth" else "95% interval"
+    # a short title; what the colours and labels mean belongs in the figure's caption
+    fig.suptitle(f"{check.title} ({st.mode}; green: holds, by {judged}; star: base)", fontsize=FONT + 1)
     fig.tight_layout()
     return fig
 
@@ -285,27 +286,28 @@ def _tornado_panel(ax: Axes, rows: pl.DataFrame, st: Study, judge: str) -> None:
     scale = max(abs(b), max((t[0] for t in bars), default=0.0), 1e-300)
     for y, (swing, axis, vals, holds) in enumerate(bars):
         if swing <= 1e-9 * scale:
-            ax.text(b, y, "  no effect", va="center", ha="left", fontsize=6.5, color="grey")
+            ax.text(b, y, "  no effect", va="center", ha="left", fontsize=FONT, color="grey")
             continue
         for v, h, label in zip(vals, holds, axis.values, strict=True):
             if v is None or not math.isfinite(v):
                 continue
             ax.barh(y, v - b, left=b, height=0.6, color=HOLDS_COLOR if (h or 0) >= 0.5 else FAILS_COLOR, alpha=0.85)
             text = f"{label:g}" if isinstance(label, float) else str(label)
-            ax.text(v, y, f" {text} ", va="center", ha="left" if v >= b else "right", fontsize=6.5)
-    ax.set_yticks(range(len(bars)), [_axis_label(axis) for _, axis, _, _ in bars], fontsize=7)
+            ax.text(v, y, f" {text} ", va="center", ha="left" if v >= b else "right", fontsize=FONT)
+    ax.set_yticks(range(len(bars)), [_axis_label(axis) for _, axis, _, _ in bars], fontsize=FONT)
+    ax.set_ylim(-0.6, len(bars) - 0.4)
     ax.axvline(b, color=BASE_COLOR, lw=0.8)
     if bias:
         ax.axvline(0.0, color="black", lw=0.8, ls="--")
-        ax.set_xlabel(f"{reading.label}: estimate minus true effect (log)", fontsize=7.5)
+        ax.set_xlabel(f"{reading.label}: estimate minus true effect (log)", fontsize=FONT)
     else:
         target = float(r["target"][0])
         ax.axvline(target, color="black", lw=0.8, ls="--")
         what = "expected value" if judge == "truth" else "estimate"
-        ax.set_xlabel(f"{reading.label}, {what} (dashed: the figure, {format_value(target, check.unit)})", fontsize=7.5)
-    ax.margins(x=0.25)
-    ax.set_title(check.title, fontsize=8)
-    ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel(f"{reading.label}, {what} (dashed: {format_value(target, check.unit)})", fontsize=FONT)
+    ax.margins(x=0.3, y=0.15)
+    ax.set_title(check.title, fontsize=FONT + 1)
+    ax.tick_params(axis="x", labelsize=FONT)
 
 
 def tornado(table: pl.DataFrame, studies: Sequence[Study], *, judge: str) -> Figure:
@@ -313,19 +315,21 @@ def tornado(table: pl.DataFrame, studies: Sequence[Study], *, judge: str) -> Fig
     import matplotlib.pyplot as plt
 
     n = len(studies)
-    cols = 2 if n > 1 else 1
-    rows_n = math.ceil(n / cols)
-    fig, axs = plt.subplots(rows_n, cols, figsize=(5.6 * cols, 2.3 * rows_n + 0.6), squeeze=False)
+    # one column (long assumption names and end labels need the width); each panel as tall as its bars
+    heights = [len(st.axes) + 1.2 for st in studies] or [1.0]
+    fig, axs = plt.subplots(
+        max(n, 1),
+        1,
+        figsize=(8.0, 0.55 * sum(heights) + 0.9 * n + 0.6),
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"height_ratios": heights},
+    )
     for ax, st in zip(axs.ravel(), studies, strict=False):
         _tornado_panel(ax, table.filter(pl.col("study") == st.name), st, judge)
     for ax in axs.ravel()[n:]:
         ax.set_visible(False)
-    fig.suptitle(
-        "One assumption at a time around the base scenario (solid line): bars reach the value at each end of the "
-        "assumption's range; green = the reported reading still holds there",
-        fontsize=8.5,
-    )
-    fig.tight_layout()
+    fig.suptitle("One assumption at a time (solid: base; green: still holds)", fontsize=FONT + 1)
     return fig
 
 
@@ -350,10 +354,10 @@ def point_plot(table: pl.DataFrame, check: Check, changes: dict[str, Any]) -> Fi
         ax.plot(r["truth"], y, marker="D", mfc="none", color=color)
         if r["direction"] != "covers-truth":
             ax.plot([r["target"]] * 2, [y - 0.35, y + 0.35], color="black", ls="--", lw=1)
-    ax.set_yticks(range(n), [check.reading(r).label for r in table["reading"]], fontsize=8)
+    ax.set_yticks(range(n), [check.reading(r).label for r in table["reading"]], fontsize=FONT)
     ax.set_ylim(-0.6, n - 0.4)
     shown = ", ".join(f"{k.rsplit('.', 1)[-1]} = {v}" for k, v in changes.items()) or "base scenario"
-    ax.set_title(f"{check.title}\n{shown}", fontsize=9)
-    ax.set_xlabel("estimate and 95% interval (dots), truth (diamonds), figure (dashed)", fontsize=8)
+    ax.set_title(f"{check.title}\n{shown}", fontsize=FONT + 1)
+    ax.set_xlabel("estimate and 95% interval (dots), truth (diamonds), figure (dashed)", fontsize=FONT)
     fig.tight_layout()
     return fig
