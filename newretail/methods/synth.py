@@ -166,6 +166,10 @@ class SyntheticControl:
         random draw of that many (``random_state``).
     alpha : size of the placebo test behind ``ci_``, in (0, 0.5].
     progress : show a progress bar over the placebos (None: only in a terminal and when there are more than 50).
+    placebo_size : 1 (default) makes each placebo a single donor, as ADH do. When the treated unit is itself the mean
+        of several units (for example 13 pilot stores), a single unit is a noisier placebo than it and the rank test
+        is no longer exact; ``placebo_size`` = that number draws ``placebos`` random groups of that many donors, each
+        group's mean fitted from the donors outside it (``placebos`` must then be a number).
 
     Attributes
     ----------
@@ -192,6 +196,7 @@ class SyntheticControl:
         alpha: float = 0.05,
         random_state: int = 0,
         progress: bool | None = None,
+        placebo_size: int = 1,
     ) -> None:
         self.unit = unit
         self.time = time
@@ -204,6 +209,7 @@ class SyntheticControl:
         self.alpha = alpha
         self.random_state = random_state
         self.progress = progress
+        self.placebo_size = placebo_size
 
     def _check(self) -> tuple[float, list[str]]:
         alpha = check_alpha(self.alpha)
@@ -218,6 +224,11 @@ class SyntheticControl:
         p = self.placebos
         if not (p == "all" or (isinstance(p, int) and not isinstance(p, bool) and p >= 1)):
             raise MethodInputError(f"placebos: 'all' or a whole number, 1 or more, got {p!r}")
+        k = self.placebo_size
+        if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+            raise MethodInputError(f"placebo_size: a whole number, 1 or more, got {k!r}")
+        if k > 1 and p == "all":
+            raise MethodInputError("placebos: with placebo_size > 1 give the number of random placebo groups to draw")
         return alpha, predictors
 
     def _matrix(
@@ -284,6 +295,37 @@ class SyntheticControl:
             return float(np.sqrt(np.mean(g[:t0] ** 2))), float(np.sqrt(np.mean(g[t0:] ** 2)))
 
         pre, post = rmspe(gap)
+        if self.placebo_size > 1:
+            ratios, effects, paths, labels = self._group_placebos(y, x, donors, t0, rmspe)
+        else:
+            ratios, effects, paths, labels = self._unit_placebos(y, x, units, donors, t0, rmspe)
+        ratio = post / pre if pre > 0 else float("inf")
+        self.weights_ = {_py(units[d]): float(wd) for d, wd in zip(donors, w, strict=True)}
+        self.gap_ = pl.DataFrame({"time": times, "actual": y[target], "synthetic": synthetic, "gap": gap})
+        self.pre_rmspe_, self.post_rmspe_, self.rmspe_ratio_ = pre, post, ratio
+        self.placebo_ratios_ = {label: float(r) for label, r in zip(labels, ratios, strict=True)}
+        self.placebo_rank_ = 1 + int(np.sum(np.asarray(ratios) >= ratio))
+        self.p_value_ = self.placebo_rank_ / (len(ratios) + 1)
+        self.effect_ = float(gap[t0:].mean())
+        self.placebo_effects_ = np.asarray(effects)
+        size = np.abs(self.placebo_effects_)
+        j = int(np.floor(alpha * (size.size + 1)))  # the j-th largest |placebo effect| bounds the accepted region
+        half = float(np.sort(size)[::-1][j - 1]) if j >= 1 else float("inf")
+        self.ci_ = (self.effect_ - half, self.effect_ + half)
+        self.placebo_gaps_ = pl.DataFrame(
+            {
+                "unit": np.repeat(np.asarray(labels), times.size),
+                "time": np.tile(times, len(labels)),
+                "gap": np.concatenate(paths) if paths else np.empty(0),
+            }
+        )
+        self.v_weights_ = dict(zip([*predictors, self.outcome], v.tolist(), strict=False)) if v.size else {}
+        return self
+
+    def _unit_placebos(
+        self, y: np.ndarray, x: np.ndarray, units: np.ndarray, donors: np.ndarray, t0: int, rmspe: Any
+    ) -> tuple[list[float], list[float], list[np.ndarray], list[Any]]:
+        """Each donor in turn (or a random subset of ``placebos`` of them) fitted from the other donors."""
         chosen = donors
         if self.placebos != "all" and int(self.placebos) < donors.size:
             rng = np.random.default_rng(self.random_state)
@@ -300,28 +342,32 @@ class SyntheticControl:
             ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
             effects.append(float(g[t0:].mean()))
             paths.append(g)
-        ratio = post / pre if pre > 0 else float("inf")
-        self.weights_ = {_py(units[d]): float(wd) for d, wd in zip(donors, w, strict=True)}
-        self.gap_ = pl.DataFrame({"time": times, "actual": y[target], "synthetic": synthetic, "gap": gap})
-        self.pre_rmspe_, self.post_rmspe_, self.rmspe_ratio_ = pre, post, ratio
-        self.placebo_ratios_ = {_py(units[j]): float(r) for j, r in zip(chosen, ratios, strict=True)}
-        self.placebo_rank_ = 1 + int(np.sum(np.asarray(ratios) >= ratio))
-        self.p_value_ = self.placebo_rank_ / (len(ratios) + 1)
-        self.effect_ = float(gap[t0:].mean())
-        self.placebo_effects_ = np.asarray(effects)
-        size = np.abs(self.placebo_effects_)
-        j = int(np.floor(alpha * (size.size + 1)))  # the j-th largest |placebo effect| bounds the accepted region
-        half = float(np.sort(size)[::-1][j - 1]) if j >= 1 else float("inf")
-        self.ci_ = (self.effect_ - half, self.effect_ + half)
-        self.placebo_gaps_ = pl.DataFrame(
-            {
-                "unit": np.repeat(units[chosen], times.size),
-                "time": np.tile(times, chosen.size),
-                "gap": np.concatenate(paths) if paths else np.empty(0),
-            }
-        )
-        self.v_weights_ = dict(zip([*predictors, self.outcome], v.tolist(), strict=False)) if v.size else {}
-        return self
+        return ratios, effects, paths, [_py(units[j]) for j in chosen]
+
+    def _group_placebos(
+        self, y: np.ndarray, x: np.ndarray, donors: np.ndarray, t0: int, rmspe: Any
+    ) -> tuple[list[float], list[float], list[np.ndarray], list[Any]]:
+        """``placebos`` random groups of ``placebo_size`` donors, each group's mean fitted from the donors outside it:
+        placebos that look like a treated unit that is itself the mean of that many units."""
+        k = self.placebo_size
+        if k > donors.size - 1:
+            raise MethodInputError(
+                f"placebo_size: {k} leaves no donor to fit a placebo group from ({donors.size} donors)"
+            )
+        rng = np.random.default_rng(self.random_state)
+        ratios, effects, paths = [], [], []
+        self.placebo_weights_ = {}
+        for r in _progress(np.arange(int(self.placebos)), self.progress):
+            group = np.sort(rng.choice(donors, size=k, replace=False))
+            pool = np.setdiff1d(donors, group)
+            yy, xx = np.vstack([y, y[group].mean(axis=0)]), np.vstack([x, x[group].mean(axis=0)])
+            g, _, wj, _ = self._gap(yy, xx, yy.shape[0] - 1, pool, t0)
+            self.placebo_weights_[int(r)] = {int(d): float(v) for d, v in zip(pool, wj, strict=True) if v > 0}
+            p_pre, p_post = rmspe(g)
+            ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
+            effects.append(float(g[t0:].mean()))
+            paths.append(g)
+        return ratios, effects, paths, list(range(int(self.placebos)))
 
     def summary(self) -> SyntheticControlSummary:
         """The fit as a frozen result (call :meth:`fit` first)."""
