@@ -96,6 +96,11 @@ def main() -> None:
 
     total = gen.wall_s + claims.wall_s
     held = sum(1 for r in single.values() if r["holds"])
+    from newretail.claims import REPORT_IDS
+
+    data_rows = [r for r in single.values() if r.get("evidence") == "data" and r["id"] in REPORT_IDS]
+    data_held = sum(1 for r in data_rows if r["holds"])
+    exact_held = sum(1 for r in data_rows if r.get("holds_exact"))
     missed = [
         f"{r['id']} ({r['reproduced']:.4g}, interval {r['ci_low']:.4g} to {r['ci_high']:.4g}, target {r['target']:.4g})"
         for r in single.values()
@@ -119,6 +124,8 @@ def main() -> None:
         f"{page_views / gen.wall_s / 1e6:.2f} million page views per wall-second and "
         f"{page_views / gen.cpu_s / 1e6:.2f} million per CPU-second. {held} of {len(single)} claims hold"
         + (f"; these do not: {'; '.join(missed)}." if missed else ".")
+        + f" Of the {len(data_rows)} report figures the data recreate (evidence \"data\"), {data_held} hold at the "
+        f"precision their source states and {exact_held} contain the exact target."
     )
     if partial_run is not None:
         text += (
