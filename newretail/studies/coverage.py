@@ -41,7 +41,7 @@ def run_seed(seed: int, *, scenario: str, scale: float, cache: str | Path) -> Pa
     with the iid interval, and write the rows to ``cache/seed-NNNNNN.parquet`` (skipped when already there)."""
     from newretail.claims.metrics import Context
     from newretail.claims.registry import REGISTRY
-    from newretail.dataset import open_dataset
+    from newretail.tables import open_dataset
     from newretail.generate import generate
 
     if not isinstance(seed, int) or seed < 0:

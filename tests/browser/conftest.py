@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from newretail.dataset import Dataset
+from newretail.tables import Dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "paper" / "build" / "screenshots"

@@ -261,7 +261,7 @@ def test_doctor_shows_the_data_folder(core: dict[str, Path]) -> None:
 def test_provenance_installed_has_the_version_and_no_commit(core: dict[str, Path]) -> None:
     code = (
         "import importlib, json\n"
-        "for name in ('newretail.report.collect', 'newretail.paper.collect'):\n"
+        "for name in ('newretail.report.collect',):\n"
         "    try:\n"
         "        mod = importlib.import_module(name)\n"
         "        break\n"
