@@ -41,8 +41,8 @@ def run_seed(seed: int, *, scenario: str, scale: float, cache: str | Path) -> Pa
     with the iid interval, and write the rows to ``cache/seed-NNNNNN.parquet`` (skipped when already there)."""
     from newretail.claims.metrics import Context
     from newretail.claims.registry import REGISTRY
-    from newretail.tables import open_dataset
     from newretail.generate import generate
+    from newretail.tables import open_dataset
 
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed = {seed!r}: must be a whole number >= 0")
