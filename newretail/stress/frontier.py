@@ -128,7 +128,8 @@ def reading_range(claim: str, reading: str, target: float) -> tuple[float, float
 
 # ---------------------------------------------------------------------------------------- expected values per claim
 def _banners(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate import banners, traffic
+    from newretail.generate import impressions as banners
+    from newretail.generate import traffic
 
     p = cal.banners
     density = traffic.event_density(sc.behaviour.traffic, cal.shoppers.spike_height)

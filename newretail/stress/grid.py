@@ -298,9 +298,9 @@ def _check_keys(where: str, data: dict[str, Any], allowed: tuple[str, ...], requ
 
 
 def _param_classes() -> dict[str, type]:
-    from newretail.generate.banners import BannerParams
     from newretail.generate.baseline import BaselineParams
     from newretail.generate.city import CityParams
+    from newretail.generate.impressions import BannerParams
     from newretail.generate.inquiries import InquiryParams
     from newretail.generate.shoppers import ShopperParams
 
