@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from newretail import gmv
+from newretail.analyses import gmv
 from newretail.methods.intervals import poisson_interval, proportion_interval
 from newretail.methods.intervals import ratio_interval as ratio_interval_counts
 from newretail.methods.resampling import (

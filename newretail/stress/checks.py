@@ -499,7 +499,7 @@ EFFICIENCY = Check(
 
 # ---------------------------------------------------------------------------------------------------------- stores
 def _pilot(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
-    from newretail import stores
+    from newretail.analyses import stores
     from newretail.methods import DiD
 
     truth = float(stores.pilot_truth(ds).effect_log)
