@@ -1,8 +1,7 @@
 """The package's layering, read from the source with ``ast`` (nothing is imported): tables -> generate -> analyses ->
 claims -> stress -> report. Each rule names the modules that break it.
 
-Rules still broken by code that other work is moving are marked ``xfail(strict=False)`` with the offenders in the
-reason: when the move lands the test passes, and the mark can be removed.
+Studies that re-simulate or recalibrate with the generator live in ``newretail.studies``, beside the stress tests.
 """
 
 from __future__ import annotations
@@ -12,17 +11,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "newretail"
 ANALYSIS_PREFIXES = ("newretail.analyses",)
 STATISTICS = ("scipy.stats", "statsmodels")
 # scipy.stats.qmc draws quasi-random design points (the stress grid's Sobol sequence): sampling, not inference
 STATISTICS_ALLOWED = ("scipy.stats.qmc",)
-# the modules known to break a rule while other work moves code: a rule is xfail while its offenders are among these
-# (and fails on any other); remove a set, and its xfail, when the move lands
-PENDING_STATISTICS = {"newretail.claims.metrics", "newretail.claims.partials", "newretail.stress.checks"}
 
 
 def _module_name(path: Path) -> str:
@@ -213,10 +207,6 @@ def _statistics_imports() -> dict[str, list[str]]:
 def test_claims_and_stress_import_no_statistics_library() -> None:
     """Intervals and tests come from the analyses and ``newretail.methods``, not from scipy.stats or statsmodels."""
     bad = _statistics_imports()
-    if bad and set(bad) <= PENDING_STATISTICS:
-        pytest.xfail(
-            "strict=False: the intervals have not moved to newretail.methods yet; offenders: " + _offenders(bad)
-        )
     assert not bad, _offenders(bad)
 
 

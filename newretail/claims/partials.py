@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from newretail.claims.metrics import _ctr_ratio
-from newretail.methods.intervals import poisson_interval
+from newretail.methods.intervals import poisson_interval, quantile_interval
 from newretail.methods.resampling import (
     CONFIDENCE,
     GROUPS,
@@ -289,13 +289,10 @@ def _row(frame: pl.DataFrame, key: str, value: str) -> dict[str, float]:
 
 
 def _delivery(minutes: np.ndarray) -> Estimate:
-    from scipy import stats
-
     if minutes.size < 20:
         return _nan()
-    value = float(np.quantile(minutes, DELIVERY_QUANTILE))
-    ci = stats.quantile_test(minutes, q=value, p=DELIVERY_QUANTILE).confidence_interval(CONFIDENCE)
-    return Estimate(value, float(ci.low), float(ci.high))
+    value, low, high = quantile_interval(minutes, q=DELIVERY_QUANTILE, alpha=ALPHA)
+    return Estimate(value, low, high)
 
 
 def evaluate_partials(
