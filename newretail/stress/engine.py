@@ -51,6 +51,7 @@ CODE_MODULES = (
     "analyses/stores/*.py",
     "methods/*.py",
     "stress/checks*.py",
+    "stress/judging.py",
     "stress/engine.py",
 )
 POINTS = "points"
