@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 # the two readings of "20% conversion"
 
 
+__all__ = ["Readings", "conversion_readings"]
+
+
 @dataclass(frozen=True)
 class Readings:
     """What each reading of the report's conversion figure implies, from the calibrated scenario variants.

@@ -24,6 +24,9 @@ from newretail.analyses.stores.pilot import pilot_synthetic_control, pilot_truth
 # failure modes on fresh cities
 
 
+__all__ = ["FailureModes", "failure_modes"]
+
+
 @dataclass(frozen=True)
 class FailureModes:
     """Estimators of the pilot effect on fresh simulated cities under three designs, against the truth.
