@@ -16,8 +16,8 @@ Two kinds of claim are not plain sums:
   computed on them together, exactly as in the single pass. A mergeable sketch would be approximate, and is not
   needed at this size.
 - the midnight-rush peaks (``peak_orders_per_second``, ``peak_payments_per_second``) are read from a model fitted
-  to the first hour's per-second counts; they stay on the single-pass path (:func:`newretail.analyses.gmv.midnight_spike`),
-  which reads only online orders of the first hour.
+  to the first hour's per-second counts; they stay on the single-pass path
+  (:func:`newretail.analyses.gmv.midnight_spike`), which reads only online orders of the first hour.
 """
 
 from __future__ import annotations
