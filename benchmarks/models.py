@@ -20,7 +20,7 @@ from common import ONE_THREAD, PYTHON, checked, measure, table, write_result
 
 STEPS = """
 import json, resource, sys, time
-from newretail import personalization as P
+from newretail.analyses import personalization as P
 from newretail.tables import open_dataset
 from newretail.generate import generate
 

@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from newretail import banners
-from newretail.generate import banners as gen_banners
+from newretail.analyses import banners
 from newretail.generate import calibrate, traffic
+from newretail.generate import impressions as gen_banners
 from newretail.scenario import Scenario, load_scenario
 from newretail.tables import Dataset
 

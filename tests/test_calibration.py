@@ -148,7 +148,7 @@ def test_random_effect_integral_matches_quadrature() -> None:
     from scipy import integrate, stats
     from scipy.special import expit
 
-    from newretail.generate import effects
+    from newretail.generate import random_effects as effects
 
     for mean, sd in [(-4.0, 1.0), (0.3, 0.5), (3.0, 1.5), (-2.0, 0.0)]:
         peer = integrate.quad(lambda z, m=mean, s=sd: expit(m + s * z) * stats.norm.pdf(z), -14, 14, epsabs=1e-15)[0]
@@ -160,7 +160,7 @@ def test_entity_effects_do_not_depend_on_partitioning() -> None:
     standard normal across ids (KS test), and other for another seed."""
     from scipy import stats
 
-    from newretail.generate import effects
+    from newretail.generate import random_effects as effects
 
     ids = np.arange(200_000, dtype=np.int64)
     whole = effects.entity_normal(5, effects.SHOPPER_CLICK, ids)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from conftest import SMALL_SCALE, SMALL_SEED, run_notebook
 
-from newretail import chatbot
+from newretail.analyses import chatbot
 from newretail.generate import calibrate, generate
 from newretail.generate import inquiries as gen
 from newretail.generate.traffic import event_density

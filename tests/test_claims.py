@@ -161,7 +161,7 @@ def test_intervals_cover_the_targets_over_seeds(tmp_path: Path) -> None:
 
 def test_peak_model_recovers_the_generators_curve() -> None:
     """The midnight-rush model, fitted to the generator's exact expected counts, returns the calibrated peaks."""
-    from newretail import gmv
+    from newretail.analyses import gmv
     from newretail.generate import calibrate, traffic
 
     for name in ("singles_day_2017", OTHER):

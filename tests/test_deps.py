@@ -56,10 +56,10 @@ def test_deps_cover_every_module_python_loads(nb: Path) -> None:
 
 
 def test_a_notebook_depends_on_what_it_reaches_only(tmp_path: Path) -> None:
-    gmv = _notebook(tmp_path, "01_gmv", "from newretail import gmv\nx = gmv")
+    gmv = _notebook(tmp_path, "01_gmv", "from newretail.analyses import gmv\nx = gmv")
     files = {p.relative_to(ROOT).as_posix() for p in module_closure(notebook_modules(gmv) or set())}
-    assert {"newretail/__init__.py", "newretail/gmv.py", "newretail/tables/dataset.py"} <= files
-    assert "newretail/banners.py" not in files and "newretail/stress/plots.py" not in files
+    assert {"newretail/__init__.py", "newretail/analyses/gmv/spike.py", "newretail/tables/dataset.py"} <= files
+    assert "newretail/analyses/banners/ctr.py" not in files and "newretail/stress/plots.py" not in files
 
 
 def test_unparsable_notebook_depends_on_every_module(tmp_path: Path) -> None:
@@ -70,5 +70,5 @@ def test_unparsable_notebook_depends_on_every_module(tmp_path: Path) -> None:
 
 
 def test_magics_and_shell_lines_are_skipped(tmp_path: Path) -> None:
-    nb = _notebook(tmp_path, "03_magic", "%matplotlib inline\n!ls\nfrom newretail import banners\n")
-    assert "newretail.banners" in (notebook_modules(nb) or set())
+    nb = _notebook(tmp_path, "03_magic", "%matplotlib inline\n!ls\nfrom newretail.analyses import banners\n")
+    assert "newretail.analyses.banners" in (notebook_modules(nb) or set())

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import run_notebook
 
-from newretail import gmv
+from newretail.analyses import gmv
 from newretail.generate import calibrate, generate, traffic
 from newretail.scenario import load_scenario
 from newretail.tables import Dataset, open_dataset

@@ -1,8 +1,7 @@
 """The package's layering, read from the source with ``ast`` (nothing is imported): tables -> generate -> analyses ->
 claims -> stress -> report. Each rule names the modules that break it.
 
-Rules still broken by code that other work is moving are marked ``xfail(strict=False)`` with the offenders in the
-reason: when the move lands the test passes, and the mark can be removed.
+Studies that re-simulate or recalibrate with the generator live in ``newretail.studies``, beside the stress tests.
 """
 
 from __future__ import annotations
@@ -12,20 +11,12 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "newretail"
-ANALYSES = ("newretail.banners", "newretail.chatbot", "newretail.gmv", "newretail.personalization", "newretail.stores")
-ANALYSIS_PREFIXES = (*ANALYSES, "newretail.analyses")
+ANALYSIS_PREFIXES = ("newretail.analyses",)
 STATISTICS = ("scipy.stats", "statsmodels")
 # scipy.stats.qmc draws quasi-random design points (the stress grid's Sobol sequence): sampling, not inference
 STATISTICS_ALLOWED = ("scipy.stats.qmc",)
-# the modules known to break a rule while other work moves code: a rule is xfail while its offenders are among these
-# (and fails on any other); remove a set, and its xfail, when the move lands
-PENDING_STATISTICS = {"newretail.claims.metrics", "newretail.claims.partials", "newretail.stress.checks"}
-PENDING_GENERATE_IN_ANALYSES = {"newretail.stores"}  # the store study re-simulates the city (simulate_city)
-PENDING_SAME_NAMES = {"banners"}  # generate/banners.py and the banners analysis, until analyses/ exists
 
 
 def _module_name(path: Path) -> str:
@@ -195,12 +186,8 @@ def _analyses_generate_imports() -> dict[str, list[str]]:
 
 
 def test_analyses_import_from_generate_only_its_expected_values() -> None:
+    """Studies that re-simulate or recalibrate live in ``newretail.studies``, which may import the generator."""
     bad = _analyses_generate_imports()
-    if bad and set(bad) <= PENDING_GENERATE_IN_ANALYSES:
-        pytest.xfail(
-            "strict=False: a study re-simulates with the generator from inside an analysis "
-            f"({_offenders(bad)}); it moves to the stress tests or a studies module with the analyses' split"
-        )
     assert not bad, _offenders(bad)
 
 
@@ -220,10 +207,6 @@ def _statistics_imports() -> dict[str, list[str]]:
 def test_claims_and_stress_import_no_statistics_library() -> None:
     """Intervals and tests come from the analyses and ``newretail.methods``, not from scipy.stats or statsmodels."""
     bad = _statistics_imports()
-    if bad and set(bad) <= PENDING_STATISTICS:
-        pytest.xfail(
-            "strict=False: the intervals have not moved to newretail.methods yet; offenders: " + _offenders(bad)
-        )
     assert not bad, _offenders(bad)
 
 
@@ -292,10 +275,8 @@ def _same_names() -> dict[str, list[str]]:
 
 
 def test_no_two_modules_share_a_name() -> None:
-    """``generate/banners.py`` beside ``banners.py`` makes a traceback or an import ambiguous to read."""
+    """Two ``banners.py`` in different layers make a traceback or an import ambiguous to read."""
     same = _same_names()
-    if same and set(same) <= PENDING_SAME_NAMES:
-        pytest.xfail(f"strict=False: the analyses move to newretail/analyses/ later; shared names: {same}")
     assert not same, same
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from newretail import personalization as pz
+from newretail.analyses import personalization as pz
 from newretail.generate import calibrate, generate
 from newretail.methods import effects, learners
 from newretail.scenario import load_scenario
+from newretail.studies import readings as readings_study
 from newretail.tables import Dataset, open_dataset
 
 
@@ -119,7 +120,7 @@ def test_naive_gap_is_fine_when_personalization_is_random(tmp_path: Path) -> Non
 
 def test_the_two_readings_of_twenty_percent() -> None:
     scenario = load_scenario("singles_day_2017")
-    readings = pz.conversion_readings(scenario).table
+    readings = readings_study.conversion_readings(scenario).table
     target = scenario.targets.personalized_page_conversion
     rate = readings.filter(pl.col("reading") == "rate")
     lift = readings.filter(pl.col("reading") == "lift")

@@ -12,12 +12,13 @@ import pytest
 from conftest import ROOT, run_notebook
 from scipy import stats
 
-from newretail import stores
+from newretail.analyses import stores
 from newretail.generate import generate
 from newretail.generate.city import simulate_city
 from newretail.generate.run import GROUP_CODES
 from newretail.methods import DiD, EventStudy, MethodInputError
 from newretail.scenario import Scenario, load_scenario
+from newretail.studies import store_failures
 from newretail.tables import Dataset, open_dataset
 
 SCENARIO = load_scenario("singles_day_2017")
@@ -170,7 +171,7 @@ def test_no_cannibalisation_no_displaced_orders() -> None:
 @pytest.fixture(scope="module")
 def modes() -> pl.DataFrame:
     """Every estimator on 30 fresh cities under each design (about 10 s)."""
-    return stores.failure_modes(SCENARIO, seed=11, cities=30, placebos=40).table
+    return store_failures.failure_modes(SCENARIO, seed=11, cities=30, placebos=40).table
 
 
 def _row(table: pl.DataFrame, design: str, estimator: str) -> dict[str, float]:

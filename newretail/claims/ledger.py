@@ -215,8 +215,8 @@ def implied(claim_id: str, scenario: Scenario, calibration: Any) -> list[Implied
 def calibration_of(manifest: dict[str, Any], scenario: Scenario) -> Any:
     """The solved parameters a dataset was drawn from, rebuilt from its manifest (solved again when the manifest's
     record does not fit the current parameter classes)."""
-    from newretail.generate import banners as banner_model
     from newretail.generate import baseline, city, inquiries, shoppers
+    from newretail.generate import impressions as banner_model
     from newretail.generate.calibrate import Calibration, calibrate
 
     d = manifest.get("calibration")

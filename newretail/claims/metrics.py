@@ -1,5 +1,5 @@
 """How each claim is computed from the generated tables: one function per claim, each a streaming polars query
-followed by a 95% interval from scipy or statsmodels.
+followed by a 95% interval from :mod:`newretail.methods`.
 
 Every function takes a :class:`Context` (the dataset, the targets it is judged against and the definition
 parameters) and returns a :class:`Measured`. Queries shared by several claims run once per evaluation.
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from newretail import gmv
-from newretail.methods.intervals import poisson_interval, proportion_interval
+from newretail.analyses import gmv
+from newretail.methods.intervals import poisson_interval, proportion_interval, quantile_interval
 from newretail.methods.intervals import ratio_interval as ratio_interval_counts
 from newretail.methods.resampling import (
     CONFIDENCE,
@@ -416,8 +416,6 @@ def chatbot_efficiency_ratio(ctx: Context) -> Measured:
 
 
 def _delivery_p95(ctx: Context, stores: pl.Expr, what: str) -> Measured:
-    from scipy import stats
-
     radius = ctx.targets["hema_radius_km"]
     chosen = ctx.ds.scan("stores").filter(stores).select("store_id")
     minutes = (
@@ -430,11 +428,10 @@ def _delivery_p95(ctx: Context, stores: pl.Expr, what: str) -> Measured:
     )
     if minutes.size < 20:
         return Measured(Estimate(math.nan, math.nan, math.nan), note=f"only {minutes.size} {what} orders in range")
-    value = float(np.quantile(minutes, DELIVERY_QUANTILE))
-    ci = stats.quantile_test(minutes, q=value, p=DELIVERY_QUANTILE).confidence_interval(CONFIDENCE)
+    value, low, high = quantile_interval(minutes, q=DELIVERY_QUANTILE, alpha=ALPHA)
     within = float(np.mean(minutes <= ctx.targets[f"{what}_delivery_minutes"]))
     return Measured(
-        Estimate(value, float(ci.low), float(ci.high)),
+        Estimate(value, low, high),
         note=f"{minutes.size} orders within {radius:g} km; {within:.1%} delivered within the promise",
         details={"orders": float(minutes.size), "share_within_promise": within},
     )

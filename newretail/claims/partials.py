@@ -16,8 +16,8 @@ Two kinds of claim are not plain sums:
   computed on them together, exactly as in the single pass. A mergeable sketch would be approximate, and is not
   needed at this size.
 - the midnight-rush peaks (``peak_orders_per_second``, ``peak_payments_per_second``) are read from a model fitted
-  to the first hour's per-second counts; they stay on the single-pass path (:func:`newretail.gmv.midnight_spike`),
-  which reads only online orders of the first hour.
+  to the first hour's per-second counts; they stay on the single-pass path
+  (:func:`newretail.analyses.gmv.midnight_spike`), which reads only online orders of the first hour.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from newretail.claims.metrics import _ctr_ratio
-from newretail.methods.intervals import poisson_interval
+from newretail.methods.intervals import poisson_interval, quantile_interval
 from newretail.methods.resampling import (
     CONFIDENCE,
     GROUPS,
@@ -289,13 +289,10 @@ def _row(frame: pl.DataFrame, key: str, value: str) -> dict[str, float]:
 
 
 def _delivery(minutes: np.ndarray) -> Estimate:
-    from scipy import stats
-
     if minutes.size < 20:
         return _nan()
-    value = float(np.quantile(minutes, DELIVERY_QUANTILE))
-    ci = stats.quantile_test(minutes, q=value, p=DELIVERY_QUANTILE).confidence_interval(CONFIDENCE)
-    return Estimate(value, float(ci.low), float(ci.high))
+    value, low, high = quantile_interval(minutes, q=DELIVERY_QUANTILE, alpha=ALPHA)
+    return Estimate(value, low, high)
 
 
 def evaluate_partials(

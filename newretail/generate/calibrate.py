@@ -39,7 +39,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit
 
-from newretail.generate import banners, baseline, city, effects, inquiries, shoppers, traffic
+from newretail.generate import baseline, city, impressions, inquiries, random_effects, shoppers, traffic
 from newretail.generate.traffic import CalibrationError
 from newretail.scenario import Scenario
 
@@ -54,7 +54,7 @@ class Calibration:
     """The solved parameters of every generator, and the expected metrics they imply at full scale."""
 
     shoppers: shoppers.ShopperParams
-    banners: banners.BannerParams
+    banners: impressions.BannerParams
     inquiries: inquiries.InquiryParams
     city: city.CityParams
     baseline: baseline.BaselineParams
@@ -98,7 +98,7 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
 
     def conv(alpha: float, tau0: float, treated: float) -> np.ndarray:
         effect = (tau0 + pz.effect_heterogeneity * intent[:, None]) * treated
-        p = effects.expit_mean(alpha + pz.intent_weight * intent[:, None] + src_logit + effect, sd)
+        p = random_effects.expit_mean(alpha + pz.intent_weight * intent[:, None] + src_logit + effect, sd)
         return np.asarray((p * src_p).sum(axis=1))
 
     def conv_personalized(alpha: float, tau0: float) -> float:
@@ -193,15 +193,15 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
     return params, expected
 
 
-def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[banners.BannerParams, dict[str, float]]:
+def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[impressions.BannerParams, dict[str, float]]:
     b, t, dep = sc.behaviour.banners, sc.targets, sc.behaviour.dependence
-    q = banners.PLACEMENT_QUALITY
+    q = impressions.PLACEMENT_QUALITY
     alloc = _solve(
         lambda a: (
             float(
                 np.sum(
-                    banners.PLACEMENT_P
-                    * effects.expit_mean(a + b.placement_allocation_skew * q, dep.shopper_allocation_sd)
+                    impressions.PLACEMENT_P
+                    * random_effects.expit_mean(a + b.placement_allocation_skew * q, dep.shopper_allocation_sd)
                 )
             )
             - b.ai_impression_share
@@ -210,7 +210,7 @@ def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[banners.Banne
         30,
         "AI impression share",
     )
-    draft = banners.BannerParams(
+    draft = impressions.BannerParams(
         alloc,
         b.placement_allocation_skew,
         0.0,
@@ -226,25 +226,25 @@ def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[banners.Banne
         burst_shape=dep.banner_burst_shape,
         allocation_sd=dep.shopper_allocation_sd,
     )  # click_probability without a shift integrates over the shopper, design and hour effects
-    draws, mass = banners.impression_grid(draft, density)  # exact: no sampling error
-    appeal = banners.appeal_quantiles(b.brands)
+    draws, mass = impressions.impression_grid(draft, density)  # exact: no sampling error
+    appeal = impressions.appeal_quantiles(b.brands)
     pi = draws["ai_prob"]
     ones, zeros = np.ones(pi.size), np.zeros(pi.size)
 
     def ctr_human(c0: float) -> float:
         p = dataclasses.replace(draft, click_intercept=c0)
-        return _weighted_mean(banners.click_probability(p, draws, appeal, zeros), mass * (1 - pi))
+        return _weighted_mean(impressions.click_probability(p, draws, appeal, zeros), mass * (1 - pi))
 
     c0 = _solve(lambda c: ctr_human(c) - b.human_ctr, -30, 30, "human CTR")
     human = ctr_human(c0)
 
     def ctr_ai(beta: float) -> float:
         p = dataclasses.replace(draft, click_intercept=c0, ai_effect=beta)
-        return _weighted_mean(banners.click_probability(p, draws, appeal, ones), mass * pi)
+        return _weighted_mean(impressions.click_probability(p, draws, appeal, ones), mass * pi)
 
     beta = _solve(lambda x: ctr_ai(x) / human - t.ai_banner_ctr_ratio, -10, 10, "AI CTR ratio")
     params = dataclasses.replace(draft, click_intercept=c0, ai_effect=beta)
-    ai_counterfactual = _weighted_mean(banners.click_probability(params, draws, appeal, zeros), mass * pi)
+    ai_counterfactual = _weighted_mean(impressions.click_probability(params, draws, appeal, zeros), mass * pi)
     total = t.ai_banners / b.ai_impression_share
     expected = {
         "ai_banners": total * b.ai_impression_share,

@@ -54,7 +54,7 @@ def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:
     """
     from scipy.special import expit
 
-    from newretail.generate.effects import expit_mean
+    from newretail.generate.random_effects import expit_mean
     from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw
 
     users = _reference_users(sp.user_activity_shape)

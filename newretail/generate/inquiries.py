@@ -15,7 +15,7 @@ import polars as pl
 from scipy import integrate, stats
 from scipy.special import expit
 
-from newretail.generate import effects
+from newretail.generate import random_effects
 from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import sample_ts_us
 from newretail.tables.categories import CUE_STYLES, HANDLERS, INTENTS
@@ -179,7 +179,7 @@ def expected_bot_share(threshold: float, transfer_intercept: float, transfer_sd:
     """Exact expected share of inquiries the bot keeps (not alerted, not transferred), integrated over the
     shoppers' random effect on transfer (normal, sd ``transfer_sd`` in log-odds)."""
     alerted, _ = escalation_probabilities(threshold)
-    transfer = effects.expit_mean(transfer_intercept + BOT_DIFFICULTY, transfer_sd)
+    transfer = random_effects.expit_mean(transfer_intercept + BOT_DIFFICULTY, transfer_sd)
     return float(np.sum(INTENT_P * (1.0 - alerted) * (1.0 - transfer)))
 
 
@@ -266,11 +266,11 @@ def inquiry_tables(
     Inquiries come in bursts from one shopper about one problem (shared intent and anger); the bot's chance of
     passing an inquiry to a human carries the shopper's random effect (fixed by ``seed`` and the user id).
     """
-    user_id, burst = effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    user_id, burst = random_effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
     n = user_id.size
     draws = draw_inquiries(rng, n, p.escalation_threshold, burst)
     level, style = cue_levels(rng, draws["anger"])
-    shift = p.transfer_sd * effects.entity_normal(seed, effects.SHOPPER_TRANSFER, user_id)
+    shift = p.transfer_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_TRANSFER, user_id)
     stays = rng.random(n) < bot_share(draws, p.transfer_intercept, shift)
     resolve_rate = np.where(
         stays,

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from newretail import __version__
-from newretail.generate import banners, baseline, city, inquiries, shoppers, traffic
+from newretail.generate import baseline, city, impressions, inquiries, shoppers, traffic
 from newretail.generate.calibrate import Calibration, calibrate
 from newretail.generate.errors import GenerateError
 from newretail.scenario import Scenario, load_scenario
@@ -186,8 +186,8 @@ def draw_task(p: Plan, task: Task) -> dict[str, pl.DataFrame]:
             seed=p.seed,
         )
     if task.group == "banners":
-        appeal = banners.brand_appeal(p.seed, cal.banners.brands)
-        return banners.banner_tables(
+        appeal = impressions.brand_appeal(p.seed, cal.banners.brands)
+        return impressions.banner_tables(
             rng, cal.banners, density, appeal, partition=task.index, expected=task.size, n_users=n_users, seed=p.seed
         )
     if task.group == "inquiries":

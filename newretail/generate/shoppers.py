@@ -13,7 +13,7 @@ import polars as pl
 from scipy import stats
 from scipy.special import expit
 
-from newretail.generate import effects
+from newretail.generate import random_effects
 from newretail.generate.traffic import sample_ts_us
 from newretail.tables.categories import AGE_BANDS, CHANNELS, DEVICES, PAGE_TYPES, SEGMENTS, SOURCES
 
@@ -189,7 +189,7 @@ def shopper_tables(
     users = draw_users(rng, n_users, p.user_activity_shape)
     user_id = np.arange(first_user_id, first_user_id + n_users, dtype=np.int64)
     intent_user = (intent_raw(users) - p.intent_mean) / p.intent_sd
-    shift_user = p.conversion_sd * effects.entity_normal(seed, effects.SHOPPER_CONVERSION, user_id)
+    shift_user = p.conversion_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_CONVERSION, user_id)
 
     # visits: Poisson per user around the user's activity
     n_visits = rng.poisson(p.visits_per_user * users["activity"])

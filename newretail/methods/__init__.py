@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from newretail.methods._frames import MethodInputError
 from newretail.methods.effects import Effect, aipw_effect, average_effect
-from newretail.methods.intervals import poisson_interval, proportion_interval, ratio_interval
+from newretail.methods.intervals import poisson_interval, proportion_interval, quantile_interval, ratio_interval
 from newretail.methods.learners import CrossFit, PropensityModel, TLearner, XLearner, cross_fit
 from newretail.methods.panel import DiD, EventStudy
 from newretail.methods.queueing import ErlangC
@@ -31,5 +31,6 @@ __all__ = [
     "cross_fit",
     "poisson_interval",
     "proportion_interval",
+    "quantile_interval",
     "ratio_interval",
 ]

@@ -1,10 +1,10 @@
-"""Intervals from counts: a ratio of two proportions, one proportion, one Poisson count.
+"""Intervals from counts (a ratio of two proportions, one proportion, one Poisson count) and of a sample quantile.
 
 These are the only implementations in the package of the count-level CTR ratio interval (Katz's log method, Fieller's
-and the delta method on the ratio scale), the ratio standardized over strata, the Wilson (or other binomial) interval
-and the exact Poisson (Garwood) interval; the analyses, the claims and the stress tests call them. The functions
-take scalars or numpy arrays (element-wise; strata for the standardized ratio) and return floats for scalar input,
-arrays otherwise. statsmodels and scipy compute the intervals.
+and the delta method on the ratio scale), the ratio standardized over strata, the Wilson (or other binomial) interval,
+the exact Poisson (Garwood) interval and the order-statistics interval of a quantile; the analyses, the claims and the
+stress tests call them. The count functions take scalars or numpy arrays (element-wise; strata for the standardized
+ratio) and return floats for scalar input, arrays otherwise. statsmodels and scipy compute the intervals.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from newretail.methods._frames import MethodInputError, check_alpha
 
-__all__ = ["poisson_interval", "proportion_interval", "ratio_interval", "standardized_ratio"]
+__all__ = ["poisson_interval", "proportion_interval", "quantile_interval", "ratio_interval", "standardized_ratio"]
 
 RatioMethod = Literal["katz", "fieller", "delta"]
 RATIO_METHODS = ("katz", "fieller", "delta")
@@ -238,3 +238,41 @@ def standardized_ratio(x1: Any, n1: Any, x0: Any, n0: Any, *, alpha: float = 0.0
     ratio = observed / expected
     half = float(stats.norm.ppf(1 - alpha / 2)) * math.sqrt(var_log)
     return ratio, ratio * math.exp(-half), ratio * math.exp(half)
+
+
+def quantile_interval(values: Any, *, q: float, alpha: float = 0.05) -> tuple[float, float, float]:
+    """The ``q`` quantile of a sample with a distribution-free ``1 - alpha`` interval.
+
+    The value is numpy's default (linearly interpolated) sample quantile; the interval is the exact binomial one from
+    order statistics (scipy ``quantile_test(...).confidence_interval``), valid for any continuous distribution.
+
+    Parameters
+    ----------
+    values : 1-d array of finite numbers (the sample, in its own units: minutes, RMB...).
+    q : the quantile's probability, in (0, 1) (0.95 for the 95th percentile).
+    alpha : 1 - confidence level, in (0, 0.5].
+
+    Returns
+    -------
+    (value, low, high)
+        Floats in the sample's units; ``low``/``high`` are NaN when the sample is too small for an interval at
+        this level on that side.
+    """
+    alpha = check_alpha(alpha)
+    if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
+        raise MethodInputError(f"q: must be a probability in (0, 1), got {q!r}")
+    if isinstance(values, str) or values is None:
+        raise MethodInputError(f"values: must be a 1-d array of numbers, got {values!r}")
+    try:
+        x = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MethodInputError(f"values: must be a 1-d array of numbers, got {type(values).__name__}") from None
+    if x.ndim != 1 or x.size == 0:
+        raise MethodInputError(f"values: must be a non-empty 1-d array, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise MethodInputError("values: NaN or infinite value")
+    from scipy import stats
+
+    value = float(np.quantile(x, q))
+    ci = stats.quantile_test(x, q=value, p=float(q)).confidence_interval(1.0 - alpha)
+    return value, float(ci.low), float(ci.high)

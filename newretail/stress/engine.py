@@ -44,15 +44,14 @@ __all__ = ["CODE_MODULES", "Job", "StressError", "code_digest", "evaluate_point"
 # the package's source files (globs, relative to the package) that determine a point's rows
 CODE_MODULES = (
     "scenario.py",
-    "dataset.py",
-    "schemas.py",
+    "tables/*.py",
     "generate/*.py",
     "claims/*.py",
-    "intervals.py",
-    "gmv.py",
-    "stores.py",
+    "analyses/gmv/*.py",
+    "analyses/stores/*.py",
     "methods/*.py",
-    "stress/checks.py",
+    "stress/checks*.py",
+    "stress/judging.py",
     "stress/engine.py",
 )
 POINTS = "points"

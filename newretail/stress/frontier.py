@@ -17,25 +17,28 @@ sweep's rows instead, as the bracket of grid values between which the data's ver
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 from scipy import optimize
-from scipy.special import expit
 
 from newretail.generate.calibrate import Calibration
 from newretail.scenario import Scenario
 from newretail.stress.checks import CHECKS, rounding_halfwidth
-from newretail.stress.grid import FIXED_LEVERS, Grid, base_value
+from newretail.stress.grid import Grid, base_value
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+from newretail.stress.frontier_values import (
+    _EXPECTED,
+    _setup,
+)
+from newretail.stress.frontier_values import SUPPORTED as SUPPORTED
+from newretail.stress.frontier_values import expected_readings as expected_readings
 
 __all__ = [
     "ASSUMPTION_UNITS",
@@ -68,13 +71,6 @@ ASSUMPTION_UNITS: dict[str, str] = {
     "behaviour.traffic.fx_rmb_per_usd_2016": "RMB per USD",
     "calibration.baseline.visits": "x the solved 2016 visits",
 }
-SUPPORTED = (
-    "ai_banner_ctr_ratio",
-    "personalized_page_conversion",
-    "chatbot_share",
-    "chatbot_efficiency_ratio",
-    "gmv_yoy_growth",
-)
 
 
 @dataclass(frozen=True)
@@ -124,148 +120,6 @@ def reading_range(claim: str, reading: str, target: float) -> tuple[float, float
     if r.direction == "at-least":
         return target - half, math.inf
     return target - half, target + half
-
-
-# ---------------------------------------------------------------------------------------- expected values per claim
-def _banners(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate import banners, traffic
-
-    p = cal.banners
-    density = traffic.event_density(sc.behaviour.traffic, cal.shoppers.spike_height)
-    cells, mass = banners.impression_grid(p, density)
-    appeal = banners.appeal_quantiles(p.brands)
-    pi = cells["ai_prob"]
-    p_ai = banners.click_probability(p, cells, appeal, np.ones(pi.size))
-    p_h = banners.click_probability(p, cells, appeal, np.zeros(pi.size))
-    late = cells["exposure_index"] >= 3
-    w = mass * pi
-    return {
-        "reported": float(np.sum(w * p_ai) / np.sum(w) / (np.sum(mass * (1 - pi) * p_h) / np.sum(mass * (1 - pi)))),
-        "causal": float(np.sum(w * p_ai) / np.sum(w * p_h)),
-        "causal_after_novelty": float(np.sum((w * p_ai)[late]) / np.sum((w * p_h)[late])),
-    }
-
-
-@lru_cache(maxsize=1)
-def _users() -> tuple[np.ndarray, np.ndarray]:
-    """The exact shopper feature distribution the calibration integrates over: (mass, raw intent)."""
-    from newretail.generate import shoppers
-
-    users = shoppers.user_feature_distribution()
-    return users["mass"], shoppers.intent_raw(users)
-
-
-def _conversion(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate import shoppers
-
-    sp = cal.shoppers
-    w, raw = _users()
-    intent = (raw - sp.intent_mean) / sp.intent_sd
-    prop = expit(sp.targeting_intercept + sp.targeting_slope * intent)
-
-    def conv(treated: float) -> np.ndarray:
-        effect = (sp.effect_intercept + sp.effect_slope * intent[:, None]) * treated
-        logit = sp.conversion_intercept + sp.intent_weight * intent[:, None] + shoppers.SOURCE_LOGIT[None, :]
-        return np.asarray((expit(logit + effect) * shoppers.SOURCE_P[None, :]).sum(axis=1))
-
-    c1, c0 = conv(1.0), conv(0.0)
-    rate = float(np.sum(w * prop * c1) / np.sum(w * prop))
-    other = float(np.sum(w * (1 - prop) * c0) / np.sum(w * (1 - prop)))
-    return {
-        "rate": rate,
-        "lift": rate / other - 1.0,
-        "causal_lift": float(np.sum(w * prop * c1) / np.sum(w * prop * c0)) - 1.0,
-    }
-
-
-def _chatbot_share(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.stress.checks import bot_truth
-
-    return bot_truth(cal)
-
-
-def _efficiency(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.stress.checks import bot_truth
-
-    p, occ = cal.inquiries, sc.behaviour.chatbot.human_occupancy
-    instance = p.bot_concurrency * p.human_handle_s / (occ * p.bot_handle_s)
-    shares = bot_truth(cal)
-    return {
-        "instance_hour": instance,
-        "conversation_hour": p.human_handle_s / (occ * p.bot_handle_s),
-        "resolved_instance_hour": instance * (shares["resolved"] / shares["handled"]) / p.human_resolution_rate,
-    }
-
-
-def _growth(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate.city import expected_store_orders
-
-    sp, bl = cal.shoppers, cal.baseline
-    _, store_rmb = expected_store_orders(sc.behaviour.stores, cal.city.pilot_stores)
-    fx17 = sc.behaviour.traffic.fx_rmb_per_usd
-    e17_usd = cal.expected["gmv_usd"]
-    online_usd = e17_usd - store_rmb / fx17
-    e16_usd = bl.visits * bl.conversion * math.exp(bl.value_log_mean + bl.value_log_sd**2 / 2)
-    e17_rmb = online_usd * sp.fx_rmb_per_usd + store_rmb
-    return {"usd": e17_usd / e16_usd - 1.0, "rmb": e17_rmb / (e16_usd * bl.fx_rmb_per_usd) - 1.0}
-
-
-_EXPECTED: dict[str, Callable[[Scenario, Calibration], dict[str, float]]] = {
-    "ai_banner_ctr_ratio": _banners,
-    "personalized_page_conversion": _conversion,
-    "chatbot_share": _chatbot_share,
-    "chatbot_efficiency_ratio": _efficiency,
-    "gmv_yoy_growth": _growth,
-}
-
-
-def _setup(
-    base: Scenario, cal: Calibration, claim: str, field: str, value: float, mode: str
-) -> tuple[Scenario, Calibration]:
-    """The scenario and parameters at ``field = value``: ``fixed`` sets the solved parameter the field names (or
-    scales a ``calibration.*`` factor); ``recalibrated`` solves the claim's generator group again."""
-    if field.startswith("calibration."):
-        _, group, name = field.split(".")
-        part = dataclasses.replace(getattr(cal, group), **{name: getattr(getattr(cal, group), name) * value})
-        return base, dataclasses.replace(cal, **{group: part})
-    sc = base.with_changes({field: value})
-    if mode == "fixed":
-        lever = FIXED_LEVERS.get(field)
-        if field not in FIXED_LEVERS:
-            raise ValueError(
-                f"field = {field!r}: not an assumption a fixed frontier can move ({', '.join(FIXED_LEVERS)})"
-            )
-        if lever is None:
-            return sc, cal
-        part = dataclasses.replace(getattr(cal, lever[0]), **{lever[1]: value})
-        return sc, dataclasses.replace(cal, **{lever[0]: part})
-    import importlib
-
-    from newretail.generate import traffic
-
-    cal_module: Any = importlib.import_module("newretail.generate.calibrate")  # the package re-exports the function
-
-    if claim == "ai_banner_ctr_ratio":  # only the banner model depends on banner assumptions
-        density = traffic.event_density(sc.behaviour.traffic, cal.shoppers.spike_height)
-        bp, _ = cal_module._calibrate_banners(sc, density)
-        return sc, dataclasses.replace(cal, banners=bp)
-    if claim == "personalized_page_conversion":
-        sp, expected = cal_module._calibrate_shoppers(sc)
-        return sc, dataclasses.replace(cal, shoppers=sp, expected={**cal.expected, **expected})
-    return sc, cal_module.calibrate(sc)
-
-
-def expected_readings(
-    claim: str, base: Scenario, calibration: Calibration, field: str, value: float, *, mode: str = "fixed"
-) -> dict[str, float]:
-    """The generator's expected value of each reading of ``claim`` with ``field`` set to ``value`` (see the module
-    docstring for the modes). Raises ValueError for a claim without expected values (see ``SUPPORTED``)."""
-    if claim not in _EXPECTED:
-        raise ValueError(f"claim = {claim!r}: expected values are available for {', '.join(SUPPORTED)}")
-    if mode not in ("fixed", "recalibrated"):
-        raise ValueError(f"mode = {mode!r}: must be 'fixed' or 'recalibrated'")
-    sc, cal = _setup(base, calibration, claim, field, float(value), mode)
-    return _EXPECTED[claim](sc, cal)
 
 
 # ------------------------------------------------------------------------------------------------------- bisection

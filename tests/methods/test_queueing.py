@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from newretail.chatbot.staffing import simulate_queue
+from newretail.analyses.chatbot.staffing import simulate_queue
 from newretail.methods import ErlangC, MethodInputError
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-from newretail.chatbot._data import HUMAN, inquiries, interval_index
+from newretail.analyses.chatbot._data import HUMAN, inquiries, interval_index
 from newretail.methods import MethodInputError
 from newretail.methods.queueing import ErlangC
 from newretail.methods.resampling import CONFIDENCE, GROUPS, Estimate, bootstrap_interval

@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-from newretail.chatbot._data import BOT, HUMAN, group_sums, interval_index
+from newretail.analyses.chatbot._data import BOT, HUMAN, group_sums, interval_index
 from newretail.methods.queueing import ErlangC
 from newretail.methods.resampling import bootstrap_interval
 from newretail.tables import Dataset
@@ -95,8 +95,8 @@ def efficiency_ratios(
     bot_instance_cost_usd_per_hour : cost of running one bot instance for an hour, USD (an assumption).
     shift_hours : paid hours of one agent's shift on the day.
     service_level, answer_s, interval_min, teams : the Erlang C staffing rule of
-        :func:`~newretail.chatbot.staffing.staffing_plan` (share answered within ``answer_s`` seconds, planned per
-        ``interval_min`` minutes, for ``teams`` separate queues) behind ``per_staffed_agent_hour`` and
+        :func:`~newretail.analyses.chatbot.staffing.staffing_plan` (share answered within ``answer_s`` seconds,
+        planned per ``interval_min`` minutes, for ``teams`` separate queues) behind ``per_staffed_agent_hour`` and
         ``system_vs_agent_shift``.
     human_occupancy : share of a paid agent-hour spent on inquiries; default the scenario's
         ``behaviour.chatbot.human_occupancy``.

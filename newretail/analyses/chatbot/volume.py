@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-from newretail.chatbot._data import BOT, HUMAN, group_sums, inquiries, interval_index, weight
+from newretail.analyses.chatbot._data import BOT, HUMAN, group_sums, inquiries, interval_index, weight
 from newretail.methods.intervals import poisson_interval
 from newretail.methods.resampling import CONFIDENCE, Estimate, bootstrap_interval, ratio_interval, total_interval
 from newretail.tables import Dataset

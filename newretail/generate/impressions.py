@@ -9,7 +9,7 @@ import polars as pl
 from scipy import stats
 from scipy.special import expit
 
-from newretail.generate import effects
+from newretail.generate import random_effects
 from newretail.generate.shoppers import _enum, _ids
 from newretail.generate.traffic import SECONDS_PER_DAY, sample_ts_us
 from newretail.tables.categories import CREATIVE_SOURCES, PLACEMENTS
@@ -80,7 +80,7 @@ def impression_grid(p: BannerParams, density: np.ndarray) -> tuple[dict[str, np.
         "placement": placement.ravel(),
         "brand": brand.ravel(),
         "exposure_index": exposure.ravel(),
-        "ai_prob": effects.expit_mean(
+        "ai_prob": random_effects.expit_mean(
             p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement.ravel()], p.allocation_sd
         ),
     }
@@ -125,7 +125,7 @@ def click_probability(
     """
     logit = click_logit(p, draws, appeal, ai)
     if shift is None:
-        return effects.expit_mean(logit, p.effect_sd)
+        return random_effects.expit_mean(logit, p.effect_sd)
     return np.asarray(expit(logit + shift))
 
 
@@ -148,13 +148,13 @@ def banner_tables(
     (Lu Ban targets some shoppers more), and a click's log-odds the shopper's, the design's and the hour's, each
     a normal fixed by ``seed`` and the entity's id (the same in every partition).
     """
-    user_id, _ = effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    user_id, _ = random_effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
     n = user_id.size
     draws = draw_impressions(rng, n, p, density)
     draws["ai_prob"] = expit(
         p.allocation_intercept
         + p.allocation_slope * PLACEMENT_QUALITY[draws["placement"]]
-        + p.allocation_sd * effects.entity_normal(seed, effects.SHOPPER_ALLOCATION, user_id)
+        + p.allocation_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_ALLOCATION, user_id)
     )
     ai = rng.random(n) < draws["ai_prob"]
     d = p.designs_per_brand
@@ -163,9 +163,9 @@ def banner_tables(
     ).astype(np.int64)
     hour = (draws["ts_us"] // 3_600_000_000).clip(0, 23)
     shift = (
-        p.shopper_sd * effects.entity_normal(seed, effects.SHOPPER_CLICK, user_id)
-        + p.design_sd * effects.entity_normal(seed, effects.DESIGN_CLICK, design_id)
-        + p.hour_sd * effects.entity_normal(seed, effects.HOUR_CLICK, np.arange(24))[hour]
+        p.shopper_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_CLICK, user_id)
+        + p.design_sd * random_effects.entity_normal(seed, random_effects.DESIGN_CLICK, design_id)
+        + p.hour_sd * random_effects.entity_normal(seed, random_effects.HOUR_CLICK, np.arange(24))[hour]
     )
     p_ai = click_probability(p, draws, appeal, np.ones(n), shift)
     p_human = click_probability(p, draws, appeal, np.zeros(n), shift)

@@ -1,26 +1,26 @@
 """Ali Xiaomi, the customer-service chatbot: what "handled 95% of inquiries", "read emotional cues to alert staff"
 and "10,000 times more efficient than human customer service" can mean on the ``inquiries`` table.
 
-- :mod:`~newretail.chatbot.volume`: inquiries over the day, the bot's share and count against the targets, and
+- :mod:`~newretail.analyses.chatbot.volume`: inquiries over the day, the bot's share and count against the targets, and
   deflection (handled by the bot) against resolution under several definitions, with intervals.
-- :mod:`~newretail.chatbot.escalation`: a TF-IDF and logistic-regression classifier of the need for a human,
+- :mod:`~newretail.analyses.chatbot.escalation`: a TF-IDF and logistic-regression classifier of the need for a human,
   against a keyword rule and the bot's own alert flag.
-- :mod:`~newretail.chatbot.staffing`: agents needed per hour for the human queue by Erlang C, checked by a
+- :mod:`~newretail.analyses.chatbot.staffing`: agents needed per hour for the human queue by Erlang C, checked by a
   discrete-event simulation (SimPy) at the peak hour.
-- :mod:`~newretail.chatbot.efficiency`: the bot-to-human efficiency ratio under several explicit definitions.
+- :mod:`~newretail.analyses.chatbot.efficiency`: the bot-to-human efficiency ratio under several explicit definitions.
 """
 
 from __future__ import annotations
 
-from newretail.chatbot.efficiency import Efficiency, efficiency_ratios
-from newretail.chatbot.escalation import (
+from newretail.analyses.chatbot.efficiency import Efficiency, efficiency_ratios
+from newretail.analyses.chatbot.escalation import (
     ANGRY_WORDS,
     EscalationClassifier,
     EscalationStudy,
     KeywordEscalation,
     escalation_study,
 )
-from newretail.chatbot.staffing import (
+from newretail.analyses.chatbot.staffing import (
     PeakHourCheck,
     QueueResult,
     StaffingPlan,
@@ -30,7 +30,7 @@ from newretail.chatbot.staffing import (
     simulate_queue,
     staffing_plan,
 )
-from newretail.chatbot.volume import Deflection, InquiryVolume, deflection, inquiry_volume
+from newretail.analyses.chatbot.volume import Deflection, InquiryVolume, deflection, inquiry_volume
 
 __all__ = [
     "ANGRY_WORDS",

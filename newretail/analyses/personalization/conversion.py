@@ -1,0 +1,247 @@
+"""The conversion model (LightGBM) and its AUC compared with a reference score (DeLong)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+from newretail.analyses.personalization.visits import (
+    FEATURES,
+    OUTCOME,
+    TREATMENT,
+    _check_frame,
+    _split_users,
+    design_matrix,
+)
+
+# ----------------------------------------------------------------------------------------------------------------
+# conversion model
+
+
+class ConversionModel:
+    """LightGBM classifier of conversion from the :data:`FEATURES` and whether the visit was personalized.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM's.
+    max_train_rows : the model trains on a seeded subsample of at most this many rows (None: all).
+    num_threads : LightGBM threads (explicit: the default of all cores is slow on a shared machine).
+    random_state : seed of the subsample and of LightGBM.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 300,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 200,
+        max_train_rows: int | None = 200_000,
+        num_threads: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.max_train_rows = max_train_rows
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Model inputs, in order."""
+        return (*FEATURES, TREATMENT)
+
+    def fit(self, frame: pl.DataFrame) -> ConversionModel:
+        """Fit on a :func:`visit_frame` (or a subset of its rows); returns self."""
+        from lightgbm import LGBMClassifier
+
+        _check_frame(frame, (*self.columns, OUTCOME))
+        if not (isinstance(self.num_threads, int) and self.num_threads >= 1):
+            raise ValueError(f"num_threads = {self.num_threads!r}: must be a whole number of at least 1")
+        rows = np.arange(frame.height)
+        if self.max_train_rows is not None and frame.height > self.max_train_rows:
+            rng = np.random.default_rng([self.random_state, 13])
+            rows = np.sort(rng.choice(rows, size=self.max_train_rows, replace=False))
+        sample = frame[rows]
+        y = sample[OUTCOME].to_numpy()
+        if np.unique(y).size < 2:
+            raise ValueError("frame: the training visits all have the same outcome")
+        self.model_: Any = LGBMClassifier(
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            n_jobs=self.num_threads,
+            random_state=self.random_state,
+            deterministic=True,
+            force_row_wise=True,
+            verbose=-1,
+        ).fit(design_matrix(sample, features=self.columns), y)
+        self.n_train_ = int(rows.size)
+        return self
+
+    def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
+        """Conversion probability of each visit."""
+        return np.asarray(self.model_.predict_proba(design_matrix(frame, features=self.columns))[:, 1])
+
+    def predict_margin(self, frame: pl.DataFrame) -> np.ndarray:
+        """Raw model output of each visit, log-odds of conversion."""
+        return np.asarray(self.model_.predict(design_matrix(frame, features=self.columns), raw_score=True))
+
+
+@dataclass(frozen=True)
+class AucComparison:
+    """AUC of a model and of a reference score (e.g. the true probabilities) on the same rows, with DeLong
+    intervals for each and for their difference (reference minus model)."""
+
+    auc: float
+    auc_ci_low: float
+    auc_ci_high: float
+    reference_auc: float
+    reference_ci_low: float
+    reference_ci_high: float
+    gap: float
+    gap_ci_low: float
+    gap_ci_high: float
+    n: int
+
+
+def _delong_components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AUCs and DeLong's placement values (per positive and per negative row) for each score column."""
+    pos, neg = scores[:, y == 1], scores[:, y == 0]
+    m, n = pos.shape[1], neg.shape[1]
+    rank_all = stats.rankdata(np.hstack([pos, neg]), axis=1)
+    rank_pos, rank_neg = stats.rankdata(pos, axis=1), stats.rankdata(neg, axis=1)
+    v10 = (rank_all[:, :m] - rank_pos) / n  # share of negatives below each positive
+    v01 = 1.0 - (rank_all[:, m:] - rank_neg) / m  # share of positives above each negative
+    return v10.mean(axis=1), v10, v01
+
+
+def compare_auc(y: np.ndarray, score: np.ndarray, reference: np.ndarray, *, alpha: float = 0.05) -> AucComparison:
+    """AUCs of ``score`` and ``reference`` for 0/1 labels ``y``, with DeLong's paired variance.
+
+    Parameters
+    ----------
+    y : 0/1 outcomes.
+    score : the model's scores (any monotone scale).
+    reference : the reference's scores, e.g. the true conversion probabilities (the oracle).
+    alpha : 1 - confidence level.
+    """
+    y = np.asarray(y).astype(np.int8)
+    if np.unique(y).size != 2:
+        raise ValueError("y: needs both outcomes (0 and 1) to compute an AUC")
+    both = np.vstack([np.asarray(score, float), np.asarray(reference, float)])
+    if both.shape[1] != y.size:
+        raise ValueError("score, reference: need one value per label")
+    auc, v10, v01 = _delong_components(y, both)
+    cov = np.cov(v10) / v10.shape[1] + np.cov(v01) / v01.shape[1]
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    se = np.sqrt(np.diag(cov))
+    gap = float(auc[1] - auc[0])
+    se_gap = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)))
+    return AucComparison(
+        auc=float(auc[0]),
+        auc_ci_low=float(auc[0] - z * se[0]),
+        auc_ci_high=float(auc[0] + z * se[0]),
+        reference_auc=float(auc[1]),
+        reference_ci_low=float(auc[1] - z * se[1]),
+        reference_ci_high=float(auc[1] + z * se[1]),
+        gap=gap,
+        gap_ci_low=gap - z * se_gap,
+        gap_ci_high=gap + z * se_gap,
+        n=int(y.size),
+    )
+
+
+@dataclass(frozen=True)
+class ConversionFit:
+    """A conversion model fitted on some users' visits and scored on the other users' (held-out) visits.
+
+    ``test`` holds ``visit_id``, ``converted`` and the model's ``p_model`` for the held-out visits.
+    """
+
+    model: ConversionModel
+    test: pl.DataFrame
+    auc: float
+    auc_ci_low: float
+    auc_ci_high: float
+    n_train: int
+
+    def compare(self, reference: pl.DataFrame, *, column: str = "p_convert", alpha: float = 0.05) -> AucComparison:
+        """Compare the held-out AUC with that of ``reference[column]`` (joined on ``visit_id``), e.g. the true
+        probabilities of :func:`true_visits` (the best AUC any model could reach)."""
+        if "visit_id" not in reference.columns or column not in reference.columns:
+            raise ValueError(f"reference: needs columns visit_id and {column}")
+        joined = self.test.join(reference.select("visit_id", column), on="visit_id", how="inner")
+        if joined.height != self.test.height:
+            raise ValueError("reference: does not cover every held-out visit")
+        return compare_auc(
+            joined[OUTCOME].to_numpy(), joined["p_model"].to_numpy(), joined[column].to_numpy(), alpha=alpha
+        )
+
+    def plot_calibration(self, reference: pl.DataFrame | None = None, *, bins: int = 20) -> Figure:
+        """Observed conversion against the model's probability (binned by deciles-like quantiles); with
+        ``reference`` (visit_id, p_convert) also the mean true probability per bin."""
+        import matplotlib.pyplot as plt
+
+        t = self.test
+        if reference is not None:
+            t = t.join(reference.select("visit_id", "p_convert"), on="visit_id", how="left")
+        edges = np.unique(np.quantile(t["p_model"].to_numpy(), np.linspace(0, 1, bins + 1)))
+        aggs = [pl.col("p_model").mean(), pl.col(OUTCOME).mean().alias("observed")]
+        if reference is not None:
+            aggs.append(pl.col("p_convert").mean().alias("p_true"))
+        binned = (
+            t.with_columns(bin=pl.col("p_model").cut(edges[1:-1].tolist(), left_closed=True).to_physical())
+            .group_by("bin")
+            .agg(aggs)
+            .sort("bin")
+        )
+        fig, ax = plt.subplots(figsize=(4.6, 4.2), layout="constrained")
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8)
+        ax.plot(binned["p_model"], binned["observed"], "o", color="0.2", ms=4, label="observed conversion")
+        if reference is not None:
+            ax.plot(binned["p_model"], binned["p_true"], "s", color="C3", ms=3, label="true probability (ground truth)")
+        top = 1.05 * float(max(binned["p_model"].to_numpy().max(), binned["observed"].to_numpy().max()))
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("model's conversion probability (held-out visits)")
+        ax.set_ylabel("conversion")
+        ax.legend(frameon=False, fontsize=8)
+        return fig
+
+
+def fit_conversion(
+    frame: pl.DataFrame,
+    *,
+    model: ConversionModel | None = None,
+    test_share: float = 0.3,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> ConversionFit:
+    """Fit a :class:`ConversionModel` on the visits of a random ``1 - test_share`` of users, score the rest.
+
+    Returns
+    -------
+    ConversionFit
+        The fitted model, held-out predictions (probabilities) and the held-out AUC with its DeLong interval.
+    """
+    _check_frame(frame, ("visit_id", "user_id", *FEATURES, TREATMENT, OUTCOME))
+    if not 0 < test_share < 1:
+        raise ValueError(f"test_share = {test_share!r}: must be in (0, 1)")
+    model = model if model is not None else ConversionModel(random_state=seed)
+    held = _split_users(frame["user_id"].to_numpy(), test_share, seed)
+    train, test = frame.filter(pl.Series(~held)), frame.filter(pl.Series(held))
+    model.fit(train)
+    scored = test.select("visit_id", OUTCOME).with_columns(p_model=pl.Series(model.predict_proba(test)))
+    y, p = scored[OUTCOME].to_numpy(), scored["p_model"].to_numpy()
+    cmp = compare_auc(y, p, p, alpha=alpha)
+    return ConversionFit(model, scored, cmp.auc, cmp.auc_ci_low, cmp.auc_ci_high, model.n_train_)

@@ -1,0 +1,155 @@
+"""The Sanjiang pilot's store panel for newretail.methods (DiD, EventStudy, SyntheticControl), and its truth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from newretail.methods import SyntheticControl
+from newretail.tables.categories import STORE_TYPES
+
+if TYPE_CHECKING:
+    pass
+from newretail.analyses.stores._store_tables import Source, _mean, _tables
+
+# ---------------------------------------------------------------------------------------------------------------
+# the pilot's store panel
+
+
+def store_panel(
+    source: Source,
+    *,
+    outcome: str = "sales_rmb",
+    controls: Sequence[str] = ("sanjiang", "other"),
+    buffer_km: float = 0.0,
+) -> pl.DataFrame:
+    """The pilot stores and their candidate controls, one row per store and day.
+
+    Parameters
+    ----------
+    source : a dataset, or a mapping with ``stores`` and ``store_days`` frames.
+    outcome : ``store_days`` column to analyse on the log scale (``sales_rmb``, ``transactions`` or
+        ``catchment_online_rmb``); stores with a non-positive value on any day are left out.
+    controls : store types whose non-pilot stores serve as controls.
+    buffer_km : leave out controls within this distance (km) of a pilot store (a guard against spill-over).
+
+    Returns
+    -------
+    Columns ``store_id``, ``day``, ``treated`` (the store is a pilot), ``pilot_open`` (a pilot store on day 0 or
+    later: the treatment indicator of :class:`newretail.methods.DiD`), ``y`` (log of the outcome) and
+    ``distance_to_pilot_km``.
+    """
+    allowed_outcomes = ("sales_rmb", "transactions", "catchment_online_rmb")
+    if outcome not in allowed_outcomes:
+        raise ValueError(f"outcome = {outcome!r}: must be one of {', '.join(allowed_outcomes)}")
+    bad = [c for c in controls if c not in STORE_TYPES]
+    if bad or not controls:
+        raise ValueError(f"controls = {list(controls)!r}: must be a non-empty list of {', '.join(STORE_TYPES)}")
+    if not buffer_km >= 0:
+        raise ValueError(f"buffer_km = {buffer_km!r}: must be a distance in km, 0 or more")
+    tb = _tables(source, ("stores", "store_days"))
+    stores = tb["stores"]
+    pilots = stores.filter("pilot")
+    if pilots.height == 0:
+        raise ValueError("source: no pilot store in the stores table")
+    px, py = pilots["x_km"].to_numpy(), pilots["y_km"].to_numpy()
+    dist = np.hypot(stores["x_km"].to_numpy()[:, None] - px, stores["y_km"].to_numpy()[:, None] - py).min(axis=1)
+    stores = stores.with_columns(distance_to_pilot_km=pl.Series(dist))
+    keep = pl.col("pilot") | (
+        pl.col("store_type").cast(pl.String).is_in(list(controls)) & (pl.col("distance_to_pilot_km") > buffer_km)
+    )
+    chosen = stores.filter(keep).select(
+        "store_id", treated=pl.col("pilot"), distance_to_pilot_km="distance_to_pilot_km"
+    )
+    panel = (
+        tb["store_days"]
+        .select("store_id", "day", pl.col(outcome).cast(pl.Float64).alias("value"))
+        .join(chosen, on="store_id")
+        .filter((pl.col("value") > 0).all().over("store_id"))
+        .select(
+            "store_id",
+            "day",
+            "treated",
+            pilot_open=pl.col("treated") & (pl.col("day") >= 0),
+            y=pl.col("value").log(),
+            distance_to_pilot_km="distance_to_pilot_km",
+        )
+        .sort("store_id", "day")
+    )
+    if panel.filter("treated").height == 0 or panel.filter(~pl.col("treated")).height == 0:
+        raise ValueError("store_panel: needs both pilot and control stores with a positive outcome")
+    return panel
+
+
+PILOT_UNIT = -1  # store_id of the pilots' average in :func:`pilot_synthetic_control`
+
+
+def pilot_synthetic_control(
+    panel: pl.DataFrame,
+    *,
+    design: str = "demeaned",
+    placebos: int | str = "all",
+    alpha: float = 0.05,
+    random_state: int = 0,
+) -> SyntheticControl:
+    """Synthetic control of the pilot stores' average log outcome (one unit, ``store_id`` = ``PILOT_UNIT``) from
+    the control stores of a :func:`store_panel`, the pilot starting on day 0; in-space placebos are single control
+    stores (:class:`newretail.methods.SyntheticControl`). ``effect_`` is the mean gap on the log scale."""
+    for column in ("store_id", "day", "treated", "y"):
+        if column not in panel.columns:
+            raise ValueError(f"panel: missing column {column!r}; build it with store_panel()")
+    pilots = panel.filter("treated").group_by("day").agg(pl.col("y").mean())
+    units = pl.concat(
+        [
+            pilots.select(pl.lit(PILOT_UNIT, pl.Int64).alias("store_id"), "day", "y"),
+            panel.filter(~pl.col("treated")).select(pl.col("store_id").cast(pl.Int64), "day", "y"),
+        ]
+    )
+    sc = SyntheticControl(
+        "store_id", "day", "y", PILOT_UNIT, 0, design=design, placebos=placebos, alpha=alpha, random_state=random_state
+    )
+    return sc.fit(units)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# truth, for validation
+
+
+@dataclass(frozen=True)
+class PilotTruth:
+    """The generator's truth about the pilot (read from ``truth_store_days``: for tests and validation only).
+
+    effect_log: mean true effect on the pilots' log sales after day 0. extra_rmb: mean true extra sales per pilot
+    store and day. online_effect_log: mean true effect on the log of the pilots' catchment online orders.
+    online_lost_rmb: mean online orders per pilot catchment and day moved into the stores. spillover_stores: control
+    stores exposed to spill-over.
+    """
+
+    effect_log: float
+    extra_rmb: float
+    online_effect_log: float
+    online_lost_rmb: float
+    spillover_stores: int
+
+    @property
+    def net_rmb(self) -> float:
+        """Extra sales less the online orders they displaced, RMB per pilot store and day."""
+        return self.extra_rmb - self.online_lost_rmb
+
+
+def pilot_truth(source: Source) -> PilotTruth:
+    """The true pilot effects of a dataset or simulated city (validation only: reads ``truth_store_days``)."""
+    tb = _tables(source, ("stores", "truth_store_days"))
+    truth = tb["truth_store_days"].join(tb["stores"].select("store_id", "pilot"), on="store_id")
+    post = truth.filter(pl.col("pilot") & (pl.col("day") >= 0))
+    return PilotTruth(
+        effect_log=_mean(post["true_effect_log"]),
+        extra_rmb=_mean(post["sales_rmb_without_pilot"] * (post["true_effect_log"].exp() - 1)),
+        online_effect_log=_mean(post["true_online_effect_log"]),
+        online_lost_rmb=_mean(post["catchment_online_rmb_without_pilot"] * (1 - post["true_online_effect_log"].exp())),
+        spillover_stores=int(truth.filter(pl.col("spillover_exposed"))["store_id"].n_unique()),
+    )

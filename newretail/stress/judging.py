@@ -1,0 +1,187 @@
+"""How a stress check judges a reading: the point's context, a measured value with its interval and truth, a check
+(one claim's readings), the rounding of a published figure, and the rows :func:`evaluate_check` writes (see
+:mod:`newretail.stress.checks`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from newretail.scenario import Scenario
+
+if TYPE_CHECKING:
+    from newretail.generate import Calibration
+from newretail.tables import Dataset
+
+Direction = Literal["two-sided", "at-least", "covers-truth"]
+MIN_SIGNIFICANT = 2  # a round figure ("10,000 times", "100% higher") is read to two significant digits
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+CTR_LATE_EXPOSURE = 3  # "after the novelty": the third and later exposure to a creative
+
+
+@dataclass(frozen=True)
+class PointContext:
+    """What a check may use besides the data: the point's scenario (targets, definitions) and the parameters the
+    data were drawn from (for the truth only)."""
+
+    scenario: Scenario
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One reading measured at one point: estimate and 95% interval (NaN when the reading has no estimator), the
+    generator's truth, and a note."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    truth: float
+    note: str = ""
+    holds: bool | None = None  # set when the claims table judged it
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way to read a claim's figure."""
+
+    name: str
+    label: str
+    direction: Direction
+    definition: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """A claim as the sweep evaluates it: the generator groups it needs and its readings."""
+
+    claim: str
+    title: str
+    unit: str
+    groups: tuple[str, ...]
+    readings: tuple[Reading, ...]
+    compute: Callable[[Dataset, PointContext], dict[str, Measure]]
+    target: Callable[[Scenario], float | None]  # None: judged against the truth (an estimator's check)
+    reported: Callable[[Scenario], str]
+
+    def reading(self, name: str) -> Reading:
+        """The reading called ``name``."""
+        for r in self.readings:
+            if r.name == name:
+                return r
+        raise ValueError(f"reading = {name!r}: {self.claim} has readings {', '.join(r.name for r in self.readings)}")
+
+
+NAN = math.nan
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def judge(direction: str, target: float, value: float, low: float, high: float) -> bool:
+    """Whether a reading's interval supports the figure (see the module docstring)."""
+    if not _finite(target, low, high):
+        return False
+    if direction == "at-least":
+        return high >= target
+    return low <= target <= high
+
+
+def rounding_halfwidth(target: float, unit: str) -> float:
+    """Half a unit in the last digit of a figure as published: the values within it round to the figure.
+
+    Shares are read in percent to their last written decimal ("95%": 0.005); other figures to their last significant
+    digit, and at least ``MIN_SIGNIFICANT`` of them ("10,000 times": 500; a ratio of 2: 0.05).
+    """
+    if not _finite(target) or target == 0:
+        return 0.0
+    if unit == "share":
+        percent = target * 100.0
+        decimals = next((d for d in range(7) if abs(round(percent, d) - percent) < 1e-9), 6)
+        return 0.5 * 10.0 ** (-decimals) / 100.0
+    digits = next((d for d in range(1, 16) if float(f"{target:.{d}g}") == target), 15)
+    digits = max(digits, MIN_SIGNIFICANT)
+    return 0.5 * 10.0 ** (math.floor(math.log10(abs(target))) - digits + 1)
+
+
+def judge_truth(direction: str, target: float, truth: float, unit: str) -> bool | None:
+    """Whether the generator's expected value rounds to the figure (``two-sided``) or reaches it (``at-least``);
+    None for checks of an estimator (whose target is the truth itself)."""
+    if direction == "covers-truth":
+        return None
+    if not _finite(target, truth):
+        return False
+    half = rounding_halfwidth(target, unit)
+    if direction == "at-least":
+        return truth >= target - half
+    return abs(truth - target) <= half
+
+
+def evaluate_check(check: Check, ds: Dataset, ctx: PointContext) -> list[dict[str, object]]:
+    """Rows (one per reading) of a check on one point's dataset."""
+    measures = check.compute(ds, ctx)
+    reported = check.reported(ctx.scenario)
+    rows: list[dict[str, object]] = []
+    for r in check.readings:
+        m = measures[r.name]
+        target = check.target(ctx.scenario)
+        if target is None:
+            target = m.truth
+        if m.holds is not None:
+            holds = m.holds
+        elif not math.isfinite(m.value):  # no estimator: the data cannot say more than the truth
+            holds = bool(judge_truth(r.direction, target, m.truth, check.unit))
+        else:
+            holds = judge(r.direction, target, m.value, m.ci_low, m.ci_high)
+        rows.append(
+            {
+                "claim": check.claim,
+                "reading": r.name,
+                "reported": r.name == reported,
+                "direction": r.direction,
+                "unit": check.unit,
+                "target": float(target),
+                "value": float(m.value),
+                "ci_low": float(m.ci_low),
+                "ci_high": float(m.ci_high),
+                "truth": float(m.truth),
+                "holds": bool(holds),
+                "holds_truth": judge_truth(r.direction, target, m.truth, check.unit),
+                "note": m.note,
+            }
+        )
+    return rows
+
+
+def _claims_row(ds: Dataset, claim: str, *, conversion_reading: str | None = None) -> Measure:
+    """The claims table's value, interval and verdict for one claim (the reported reading)."""
+    from newretail.claims import evaluate
+
+    row = evaluate(ds, [claim], conversion_reading=conversion_reading, check_files=False)[claim]
+    return Measure(row.reproduced, row.ci_low, row.ci_high, NAN, note=row.note, holds=row.holds)
+
+
+def _with_truth(m: Measure, truth: float) -> Measure:
+    return Measure(m.value, m.ci_low, m.ci_high, float(truth), m.note, m.holds)
+
+
+def _log_interval(value: float, var_log: float) -> tuple[float, float]:
+    """Normal interval on the log scale (delta method), back on the ratio scale."""
+    if not (value > 0 and var_log >= 0 and _finite(value, var_log)):
+        return NAN, NAN
+    half = Z95 * math.sqrt(var_log)
+    return value * math.exp(-half), value * math.exp(half)
+
+
+def _wilson(count: int, n: int) -> tuple[float, float]:
+    """Wilson interval of a share (:func:`newretail.methods.proportion_interval`); NaN without trials."""
+    from newretail.methods.intervals import proportion_interval
+
+    if n == 0:
+        return NAN, NAN
+    _, low, high = proportion_interval(count, n, alpha=0.05)
+    return float(low), float(high)
