@@ -56,7 +56,7 @@ lint: setup ## ruff and mypy over the package
 test: setup ## Set up and run the whole test suite (lint, types, unit, notebooks at a small scale)
 	$(BIN)/ruff check newretail tests
 	$(BIN)/mypy newretail
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/packaging --ignore=tests/browser  # those two run in make package / make browser-test
 
 # the paper: one executed copy per notebook (re-run when that notebook, the data, the scenarios or a package module
 # it imports changes), then claims.json and results.json, then paper.pdf; a new notebooks/*.ipynb joins without
