@@ -92,13 +92,16 @@ def pilot_synthetic_control(
     panel: pl.DataFrame,
     *,
     design: str = "demeaned",
-    placebos: int | str = "all",
+    placebos: int = 200,
     alpha: float = 0.05,
     random_state: int = 0,
 ) -> SyntheticControl:
     """Synthetic control of the pilot stores' average log outcome (one unit, ``store_id`` = ``PILOT_UNIT``) from
-    the control stores of a :func:`store_panel`, the pilot starting on day 0; in-space placebos are single control
-    stores (:class:`newretail.methods.SyntheticControl`). ``effect_`` is the mean gap on the log scale."""
+    the control stores of a :func:`store_panel`, the pilot starting on day 0. The in-space placebos are ``placebos``
+    random groups of as many control stores as there are pilots, each group's mean fitted from the other controls
+    (``placebo_size`` of :class:`newretail.methods.SyntheticControl`): a single store is noisier than a mean of 13,
+    so single-store placebos would make the rank test reject far too often. ``effect_`` is the mean gap (log scale).
+    """
     for column in ("store_id", "day", "treated", "y"):
         if column not in panel.columns:
             raise ValueError(f"panel: missing column {column!r}; build it with store_panel()")
@@ -109,9 +112,11 @@ def pilot_synthetic_control(
             panel.filter(~pl.col("treated")).select(pl.col("store_id").cast(pl.Int64), "day", "y"),
         ]
     )
+    n_pilots = panel.filter("treated")["store_id"].n_unique()
     sc = SyntheticControl(
-        "store_id", "day", "y", PILOT_UNIT, 0, design=design, placebos=placebos, alpha=alpha, random_state=random_state
-    )
+        "store_id", "day", "y", PILOT_UNIT, 0, design=design, placebos=placebos, alpha=alpha,
+        random_state=random_state, placebo_size=n_pilots,
+    )  # fmt: skip
     return sc.fit(units)
 
 
