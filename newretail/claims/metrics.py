@@ -15,16 +15,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from newretail.analyses import gmv
+from newretail.analyses import banners, gmv
 from newretail.methods.intervals import poisson_interval, proportion_interval, quantile_interval
 from newretail.methods.intervals import ratio_interval as ratio_interval_counts
 from newretail.methods.resampling import (
     CONFIDENCE,
-    Clustered,
     Estimate,
     bootstrap_interval,
     group_totals,
-    multiway_interval,
     ratio_interval,
     total_interval,
 )
@@ -238,10 +236,6 @@ def ai_banners(ctx: Context) -> Measured:
     )
 
 
-def _ctr_ratio(ai_n: float, ai_k: float, hu_n: float, hu_k: float) -> float:
-    return (ai_k / ai_n) / (hu_k / hu_n)
-
-
 def ai_banner_ctr_ratio(ctx: Context) -> Measured:
     c = _banner_counts(ctx)
     ai_n, ai_k = c.get("ai_n", 0.0), c.get("ai_clicks", 0.0)
@@ -254,30 +248,11 @@ def ai_banner_ctr_ratio(ctx: Context) -> Measured:
         ratio, low, high = ratio_interval_counts(ai_k, ai_n, hu_k, hu_n, method="katz", alpha=ALPHA)
         est = Estimate(float(ratio), float(low), float(high))
     else:  # clicks depend within a shopper and within a design: two-way cluster-robust variance
-        res = ctr_ratio_clustered(ctx)
+        res = banners.ctr_ratio_clustered(ctx.ds, groups=RANDOM_GROUPS)
         est = res.estimate
         details["design_effect"] = res.design_effect
     return Measured(
         est, note=f"CTR {ctr_ai:.2%} (AI) against {ctr_human:.2%} (human), not adjusted for placement", details=details
-    )
-
-
-def ctr_ratio_clustered(ctx: Context) -> Clustered:
-    """The CTR ratio with its two-way (shopper, design) cluster-robust interval and design effect."""
-    ai, clicked = pl.col("creative_source") == "ai", pl.col("clicked")
-    sums = {"ai_n": ai, "ai_k": ai & clicked, "hu_n": ~ai, "hu_k": ~ai & clicked}
-    lf = ctx.ds.scan("banner_impressions")
-    user, design = pl.col("user_id"), pl.col("design_id")
-
-    def totals(key: pl.Expr) -> dict[str, np.ndarray]:
-        return group_totals(lf, cluster=key, sums=sums, groups=RANDOM_GROUPS)
-
-    return multiway_interval(
-        {"shopper": totals(user), "design": totals(design)},
-        _ctr_ratio,
-        intersections={"shopper x design": totals(user * 7919 + design)},
-        iid=totals(pl.col("impression_id")),
-        log=True,
     )
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from newretail.claims.metrics import _ctr_ratio
+from newretail.analyses.banners import ratio_of_ctrs
 from newretail.methods.intervals import poisson_interval, quantile_interval
 from newretail.methods.resampling import (
     CONFIDENCE,
@@ -199,7 +199,7 @@ def _nan() -> Estimate:
 
 
 def _ctr_sums() -> tuple[tuple[str, pl.Expr], ...]:
-    """The banner sums of the CTR ratio (in :func:`newretail.claims.metrics.ctr_ratio_clustered`'s order), plus
+    """The banner sums of the CTR ratio (in :func:`newretail.analyses.banners.ctr_ratio_clustered`'s order), plus
     the weighted AI impressions."""
     ai, clicked = pl.col("creative_source") == "ai", pl.col("clicked")
     return (
@@ -360,7 +360,7 @@ def evaluate_partials(
         sub = {k: {n: banner[k][n] for n in ctr_names} for k in banner}
         out["ai_banner_ctr_ratio"] = multiway_interval(
             {"shopper": sub["shopper"], "design": sub["design"]},
-            _ctr_ratio,
+            ratio_of_ctrs,
             intersections={"shopper x design": sub["both"]},
             iid=sub["row"],
             log=True,

@@ -29,7 +29,9 @@ from newretail.analyses.banners.ctr import (
     CtrRatio,
     PlacementAdjusted,
     ctr_ratio,
+    ctr_ratio_clustered,
     placement_adjusted_ratio,
+    ratio_of_ctrs,
     true_ctr_ratio,
 )
 from newretail.analyses.banners.novelty import (
@@ -52,9 +54,11 @@ __all__ = [
     "ab_test_power",
     "ctr_by_hour",
     "ctr_ratio",
+    "ctr_ratio_clustered",
     "novelty_decay_fit",
     "placement_adjusted_ratio",
     "ratio_by_exposure",
+    "ratio_of_ctrs",
     "simulate_ab_power",
     "true_ctr_ratio",
 ]
