@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 
 from newretail.generate.expected import ctr_ratio_truth, gmv_growth_truth, population_truth
-
 from newretail.stress.judging import (
     CTR_LATE_EXPOSURE,
     NAN,
@@ -22,8 +21,7 @@ from newretail.tables import Dataset
 
 # --------------------------------------------------------------------------------------------------------- banners
 def _ctr_counts(ds: Dataset) -> pl.DataFrame:
-    """Impressions and clicks by creative source, placement and exposure bucket (1, 2, 3+), with the truth's sums
-    of click probabilities (the truth columns are used for ``truth`` only).
+    """Impressions and clicks by creative source, placement and exposure bucket (1, 2, 3+).
 
     The sums run in numpy over rows in impression order, so they are the same bits on every run.
     """
@@ -36,7 +34,6 @@ def _ctr_counts(ds: Dataset) -> pl.DataFrame:
             bucket=pl.col("exposure_index").clip(upper_bound=CTR_LATE_EXPOSURE).cast(pl.Int64),
             clicked=pl.col("clicked"),
         )
-        .join(ds.scan("truth_banner_impressions"), on="impression_id")
         .sort("impression_id")
         .collect()
     )
@@ -50,9 +47,6 @@ def _ctr_counts(ds: Dataset) -> pl.DataFrame:
     return strata.with_columns(
         n=pl.Series(np.bincount(idx, minlength=k).astype(np.int64)),
         clicks=pl.Series(total(rows["clicked"].to_numpy()).astype(np.int64)),
-        p=pl.Series(total(rows["p_click"].to_numpy())),
-        p_ai=pl.Series(total(rows["p_click_if_ai"].to_numpy())),
-        p_human=pl.Series(total(rows["p_click_if_human"].to_numpy())),
     ).rename({"source": "creative_source"})
 
 
