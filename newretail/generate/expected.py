@@ -43,30 +43,23 @@ def expected_values(scenario: Scenario) -> dict[str, float]:
     return {**cal.expected, "effect_logodds_at_mean_intent": float(cal.shoppers.effect_intercept)}
 
 
-@lru_cache(maxsize=4)
-def _reference_users(activity_shape: float) -> dict[str, np.ndarray]:
-    """The calibration's own reference sample of users (same seed and size), so that at the base scenario the
-    population truth below equals the calibration's expected metrics."""
-    from newretail.generate.shoppers import draw_users
-
-    stream = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)[0]
-    return draw_users(np.random.default_rng(stream), CALIBRATION_DRAWS, activity_shape)
-
-
 def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:
     """Expected conversion figures and online GMV of the whole event under shopper parameters ``sp``.
 
     Returns ``conversion_personalized``, ``conversion_other`` (shares of visits), ``causal_lift`` (expected
     conversion of personalized visits over the same visits without personalization, minus 1) and ``online_gmv_usd``
-    (USD, full scale).
+    (USD, full scale). Exact, as calibration computes them: over the exact distribution of the shopper features
+    and the shoppers' random effect on converting (``sp.conversion_sd``); at the calibrated parameters they equal
+    the calibration's expected figures.
     """
     from scipy.special import expit
 
-    from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw
+    from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw, user_feature_distribution
 
-    users = _reference_users(sp.user_activity_shape)
+    # activity is independent of the features, so weighting users by their visits leaves these unchanged
+    users = user_feature_distribution()
     intent = (intent_raw(users) - sp.intent_mean) / sp.intent_sd
-    w = users["activity"]
+    w = users["mass"]
     prop = expit(sp.targeting_intercept + sp.targeting_slope * intent)
 
     def conv(treated: float) -> np.ndarray:
