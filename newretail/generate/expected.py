@@ -15,12 +15,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from newretail.generate.calibrate import CALIBRATION_DRAWS, CALIBRATION_SEED, Calibration, calibrate
+from newretail.generate.random_effects import expit_mean
 from newretail.scenario import Scenario
 
 if TYPE_CHECKING:
     from newretail.generate.shoppers import ShopperParams
 
-__all__ = ["bot_truth", "expected_values", "gmv_growth_truth", "population_truth"]
+__all__ = [
+    "bot_truth",
+    "conversion_given_features",
+    "ctr_ratio_truth",
+    "expected_values",
+    "gmv_growth_truth",
+    "population_truth",
+]
 
 
 def expected_values(scenario: Scenario) -> dict[str, float]:
@@ -35,31 +43,23 @@ def expected_values(scenario: Scenario) -> dict[str, float]:
     return {**cal.expected, "effect_logodds_at_mean_intent": float(cal.shoppers.effect_intercept)}
 
 
-@lru_cache(maxsize=4)
-def _reference_users(activity_shape: float) -> dict[str, np.ndarray]:
-    """The calibration's own reference sample of users (same seed and size), so that at the base scenario the
-    population truth below equals the calibration's expected metrics."""
-    from newretail.generate.shoppers import draw_users
-
-    stream = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)[0]
-    return draw_users(np.random.default_rng(stream), CALIBRATION_DRAWS, activity_shape)
-
-
 def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:
     """Expected conversion figures and online GMV of the whole event under shopper parameters ``sp``.
 
     Returns ``conversion_personalized``, ``conversion_other`` (shares of visits), ``causal_lift`` (expected
     conversion of personalized visits over the same visits without personalization, minus 1) and ``online_gmv_usd``
-    (USD, full scale).
+    (USD, full scale). Exact, as calibration computes them: over the exact distribution of the shopper features
+    and the shoppers' random effect on converting (``sp.conversion_sd``); at the calibrated parameters they equal
+    the calibration's expected figures.
     """
     from scipy.special import expit
 
-    from newretail.generate.random_effects import expit_mean
-    from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw
+    from newretail.generate.shoppers import SOURCE_LOGIT, SOURCE_P, intent_raw, user_feature_distribution
 
-    users = _reference_users(sp.user_activity_shape)
+    # activity is independent of the features, so weighting users by their visits leaves these unchanged
+    users = user_feature_distribution()
     intent = (intent_raw(users) - sp.intent_mean) / sp.intent_sd
-    w = users["activity"]
+    w = users["mass"]
     prop = expit(sp.targeting_intercept + sp.targeting_slope * intent)
 
     def conv(treated: float) -> np.ndarray:
@@ -93,16 +93,16 @@ def _reference_inquiries(threshold: float) -> dict[str, np.ndarray]:
 def bot_truth(cal: Calibration) -> dict[str, float]:
     """Expected shares of all inquiries the bot handles (``handled``), handles without a repeat contact
     (``handled_no_repeat``) and resolves (``resolved``), under the inquiry parameters ``cal.inquiries`` (over the
-    calibration's reference sample)."""
-    from scipy.special import expit
-
+    calibration's reference sample, and over the shoppers' random effect on transfer, sd ``transfer_sd``, exactly)."""
     from newretail.generate.inquiries import BOT_DIFFICULTY, MISSED_ANGER_RESOLUTION
 
     if not isinstance(cal, Calibration):
         raise ValueError(f"cal: expected a Calibration, got {type(cal).__name__}")
     p = cal.inquiries
     draws = _reference_inquiries(p.escalation_threshold)
-    stay = np.where(draws["escalated"], 0.0, 1.0 - expit(p.transfer_intercept + BOT_DIFFICULTY[draws["intent"]]))
+    # over the shoppers' random effect on transfer, as calibration integrates it (inquiries.expected_bot_share)
+    transfer = expit_mean(p.transfer_intercept + BOT_DIFFICULTY, p.transfer_sd)
+    stay = np.where(draws["escalated"], 0.0, 1.0 - transfer[draws["intent"]])
     resolve = p.bot_resolution_rate * np.where(draws["needs_escalation"], MISSED_ANGER_RESOLUTION, 1.0)
     return {
         "handled": float(np.mean(stay)),
@@ -125,3 +125,80 @@ def gmv_growth_truth(cal: Calibration, scenario: Scenario) -> dict[str, float]:
     e17_usd, e17_rmb = online + store_rmb / fx17, online * fx17 + store_rmb
     e16_usd = bl.visits * bl.conversion * math.exp(bl.value_log_mean + bl.value_log_sd**2 / 2)
     return {"usd": e17_usd / e16_usd - 1.0, "rmb": e17_rmb / (e16_usd * bl.fx_rmb_per_usd) - 1.0}
+
+
+def ctr_ratio_truth(cal: Calibration, scenario: Scenario, min_exposure: int = 1) -> dict[str, float]:
+    """Expected CTR ratios of AI banners over human ones under the banner parameters ``cal.banners``.
+
+    Exact, as calibration computes them: over every (placement, brand, exposure) cell of the impressions, the
+    shoppers' random effect on being shown an AI creative (``allocation_sd``) and the shopper, design and hour
+    effects on clicking (``effect_sd``), all by Gauss-Hermite quadrature; brands at their appeal quantiles.
+
+    Parameters
+    ----------
+    cal : the parameters the data were drawn from.
+    scenario : the scenario (its traffic gives the hour-of-day density of impressions).
+    min_exposure : keep only impressions seen for at least this many times (1: all).
+
+    Returns
+    -------
+    ``reported``: expected CTR of AI impressions over that of human impressions; ``causal``: expected clicks of
+    the AI impressions with their AI creative over the same impressions with a human one (ratios, unitless).
+    """
+    from newretail.generate import impressions, traffic
+
+    if not isinstance(cal, Calibration):
+        raise ValueError(f"cal: expected a Calibration, got {type(cal).__name__}")
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"scenario: expected a Scenario, got {type(scenario).__name__}")
+    if not 1 <= int(min_exposure) <= impressions.MAX_EXPOSURE:
+        raise ValueError(f"min_exposure = {min_exposure!r}: must be from 1 to {impressions.MAX_EXPOSURE}")
+    p = cal.banners
+    density = traffic.event_density(scenario.behaviour.traffic, cal.shoppers.spike_height)
+    cells, mass = impressions.impression_grid(p, density)
+    mass = np.where(cells["exposure_index"] >= int(min_exposure), mass, 0.0)
+    appeal = impressions.appeal_quantiles(p.brands)
+    pi = cells["ai_prob"]
+    ai = impressions.click_probability(p, cells, appeal, np.ones(pi.size))
+    human = impressions.click_probability(p, cells, appeal, np.zeros(pi.size))
+    ai_clicks, ai_as_human = float(np.sum(mass * pi * ai)), float(np.sum(mass * pi * human))
+    ctr_ai = ai_clicks / float(np.sum(mass * pi))
+    ctr_human = float(np.sum(mass * (1 - pi) * human)) / float(np.sum(mass * (1 - pi)))
+    return {"reported": ctr_ai / ctr_human, "causal": ai_clicks / ai_as_human}
+
+
+def conversion_given_features(
+    sp: ShopperParams, intent: np.ndarray, source: np.ndarray, personalized: np.ndarray
+) -> np.ndarray:
+    """The best conversion probability a model of the observed features can reach: each visit's true probability
+    integrated over the shopper's unobserved random effect on converting (sd ``sp.conversion_sd``, log-odds), as
+    calibration integrates it. Equals the truth table's ``p_convert`` when that sd is 0.
+
+    Parameters
+    ----------
+    sp : the shopper parameters the data were drawn from.
+    intent : standardized purchase intent of each visit (``truth_visits.intent_sd``; a function of the features).
+    source : traffic source of each visit, as names (``visits.source``) or codes of ``shoppers.SOURCES``.
+    personalized : whether each visit was personalized (0/1 or bool).
+
+    Returns
+    -------
+    Probability of an order per visit (share, 0 to 1).
+    """
+    from newretail.generate.shoppers import SOURCES, ShopperParams, conversion_logit
+
+    if not isinstance(sp, ShopperParams):
+        raise ValueError(f"sp: expected a ShopperParams, got {type(sp).__name__}")
+    intent = np.asarray(intent, dtype=np.float64)
+    src, treated = np.asarray(source), np.asarray(personalized, dtype=np.float64)
+    if src.shape != intent.shape or treated.shape != intent.shape:
+        raise ValueError("source: intent, source and personalized must have the same shape")
+    if src.dtype.kind not in "iu":
+        codes = {name: i for i, name in enumerate(SOURCES)}
+        unknown = set(src.tolist()) - set(codes)
+        if unknown:
+            raise ValueError(f"source: unknown sources {sorted(map(str, unknown))}, expected {SOURCES}")
+        src = np.array([codes[s] for s in src.tolist()], dtype=np.int64)
+    elif src.size and not (0 <= src.min() and src.max() < len(SOURCES)):
+        raise ValueError(f"source: codes must be from 0 to {len(SOURCES) - 1}")
+    return expit_mean(conversion_logit(sp, intent, src, treated), sp.conversion_sd)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import polars as pl
 
-from newretail.generate.expected import gmv_growth_truth, population_truth
-
-if TYPE_CHECKING:
-    pass
+from newretail.generate.expected import ctr_ratio_truth, gmv_growth_truth, population_truth
 from newretail.stress.judging import (
     CTR_LATE_EXPOSURE,
     NAN,
@@ -26,8 +21,7 @@ from newretail.tables import Dataset
 
 # --------------------------------------------------------------------------------------------------------- banners
 def _ctr_counts(ds: Dataset) -> pl.DataFrame:
-    """Impressions and clicks by creative source, placement and exposure bucket (1, 2, 3+), with the truth's sums
-    of click probabilities (the truth columns are used for ``truth`` only).
+    """Impressions and clicks by creative source, placement and exposure bucket (1, 2, 3+).
 
     The sums run in numpy over rows in impression order, so they are the same bits on every run.
     """
@@ -40,7 +34,6 @@ def _ctr_counts(ds: Dataset) -> pl.DataFrame:
             bucket=pl.col("exposure_index").clip(upper_bound=CTR_LATE_EXPOSURE).cast(pl.Int64),
             clicked=pl.col("clicked"),
         )
-        .join(ds.scan("truth_banner_impressions"), on="impression_id")
         .sort("impression_id")
         .collect()
     )
@@ -54,13 +47,10 @@ def _ctr_counts(ds: Dataset) -> pl.DataFrame:
     return strata.with_columns(
         n=pl.Series(np.bincount(idx, minlength=k).astype(np.int64)),
         clicks=pl.Series(total(rows["clicked"].to_numpy()).astype(np.int64)),
-        p=pl.Series(total(rows["p_click"].to_numpy())),
-        p_ai=pl.Series(total(rows["p_click_if_ai"].to_numpy())),
-        p_human=pl.Series(total(rows["p_click_if_human"].to_numpy())),
     ).rename({"source": "creative_source"})
 
 
-def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int]) -> Measure:
+def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int], truth: float) -> Measure:
     """Clicks of AI impressions over the clicks human creatives would have had on the same placements and exposure
     buckets (indirect standardization on the human CTR of each stratum); delta-method interval on the log."""
     part = counts.filter(pl.col("bucket").is_in(buckets))
@@ -69,7 +59,6 @@ def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int]) -> Measure
     strata = (
         ai.join(human, on=["placement", "bucket"], how="inner").filter(pl.col("n_h") > 0).sort("placement", "bucket")
     )
-    truth = float(np.sum(ai["p_ai"].to_numpy()) / np.sum(ai["p_human"].to_numpy())) if ai.height else NAN
     if strata.height == 0:
         return Measure(NAN, NAN, NAN, truth, note="no stratum with both kinds of creative")
     from newretail.methods.intervals import standardized_ratio
@@ -87,15 +76,16 @@ def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int]) -> Measure
 
 
 def _ctr(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
+    # truth: the expected ratios under the parameters drawn from, integrated over the shopper, design and hour
+    # effects on clicking and the shopper effect on allocation as calibration does (not the sums of the rows'
+    # p_click, which hold the few designs' and 24 hours' realized effects: one draw of them, not the world's ratio)
+    everyone = ctr_ratio_truth(ctx.calibration, ctx.scenario)
+    late = ctr_ratio_truth(ctx.calibration, ctx.scenario, min_exposure=CTR_LATE_EXPOSURE)
     counts = _ctr_counts(ds)
-    ai, human = counts.filter(pl.col("creative_source") == "ai"), counts.filter(pl.col("creative_source") == "human")
-    p_ai, n_ai = np.sum(ai["p"].to_numpy()), np.sum(ai["n"].to_numpy())
-    p_hu, n_hu = np.sum(human["p"].to_numpy()), np.sum(human["n"].to_numpy())
-    truth = float((p_ai / n_ai) / (p_hu / n_hu)) if n_ai and n_hu else NAN
     return {
-        "reported": _with_truth(_claims_row(ds, "ai_banner_ctr_ratio"), truth),
-        "causal": _standardized_ctr_ratio(counts, [1, 2, CTR_LATE_EXPOSURE]),
-        "causal_after_novelty": _standardized_ctr_ratio(counts, [CTR_LATE_EXPOSURE]),
+        "reported": _with_truth(_claims_row(ds, "ai_banner_ctr_ratio"), everyone["reported"]),
+        "causal": _standardized_ctr_ratio(counts, [1, 2, CTR_LATE_EXPOSURE], everyone["causal"]),
+        "causal_after_novelty": _standardized_ctr_ratio(counts, [CTR_LATE_EXPOSURE], late["causal"]),
     }
 
 

@@ -7,15 +7,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-from scipy.special import expit
 
 from newretail.generate.calibrate import Calibration
 from newretail.scenario import Scenario
 from newretail.stress.grid import FIXED_LEVERS
+from newretail.stress.judging import CTR_LATE_EXPOSURE
 
 if TYPE_CHECKING:
     pass
@@ -32,55 +29,19 @@ SUPPORTED = (
 
 # ---------------------------------------------------------------------------------------- expected values per claim
 def _banners(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate import impressions as banners
-    from newretail.generate import traffic
+    from newretail.generate.expected import ctr_ratio_truth
 
-    p = cal.banners
-    density = traffic.event_density(sc.behaviour.traffic, cal.shoppers.spike_height)
-    cells, mass = banners.impression_grid(p, density)
-    appeal = banners.appeal_quantiles(p.brands)
-    pi = cells["ai_prob"]
-    p_ai = banners.click_probability(p, cells, appeal, np.ones(pi.size))
-    p_h = banners.click_probability(p, cells, appeal, np.zeros(pi.size))
-    late = cells["exposure_index"] >= 3
-    w = mass * pi
-    return {
-        "reported": float(np.sum(w * p_ai) / np.sum(w) / (np.sum(mass * (1 - pi) * p_h) / np.sum(mass * (1 - pi)))),
-        "causal": float(np.sum(w * p_ai) / np.sum(w * p_h)),
-        "causal_after_novelty": float(np.sum((w * p_ai)[late]) / np.sum((w * p_h)[late])),
-    }
-
-
-@lru_cache(maxsize=1)
-def _users() -> tuple[np.ndarray, np.ndarray]:
-    """The exact shopper feature distribution the calibration integrates over: (mass, raw intent)."""
-    from newretail.generate import shoppers
-
-    users = shoppers.user_feature_distribution()
-    return users["mass"], shoppers.intent_raw(users)
+    everyone = ctr_ratio_truth(cal, sc)
+    late = ctr_ratio_truth(cal, sc, min_exposure=CTR_LATE_EXPOSURE)
+    return {"reported": everyone["reported"], "causal": everyone["causal"], "causal_after_novelty": late["causal"]}
 
 
 def _conversion(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate import shoppers
+    from newretail.generate.expected import population_truth
 
-    sp = cal.shoppers
-    w, raw = _users()
-    intent = (raw - sp.intent_mean) / sp.intent_sd
-    prop = expit(sp.targeting_intercept + sp.targeting_slope * intent)
-
-    def conv(treated: float) -> np.ndarray:
-        effect = (sp.effect_intercept + sp.effect_slope * intent[:, None]) * treated
-        logit = sp.conversion_intercept + sp.intent_weight * intent[:, None] + shoppers.SOURCE_LOGIT[None, :]
-        return np.asarray((expit(logit + effect) * shoppers.SOURCE_P[None, :]).sum(axis=1))
-
-    c1, c0 = conv(1.0), conv(0.0)
-    rate = float(np.sum(w * prop * c1) / np.sum(w * prop))
-    other = float(np.sum(w * (1 - prop) * c0) / np.sum(w * (1 - prop)))
-    return {
-        "rate": rate,
-        "lift": rate / other - 1.0,
-        "causal_lift": float(np.sum(w * prop * c1) / np.sum(w * prop * c0)) - 1.0,
-    }
+    truth = population_truth(cal.shoppers, sc)
+    rate, other = truth["conversion_personalized"], truth["conversion_other"]
+    return {"rate": rate, "lift": rate / other - 1.0, "causal_lift": truth["causal_lift"]}
 
 
 def _chatbot_share(sc: Scenario, cal: Calibration) -> dict[str, float]:
