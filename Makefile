@@ -22,7 +22,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package site browser-test
+.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package site browser-test mutation
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -113,6 +113,9 @@ lab: setup ## Open the notebooks in JupyterLab
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the registry)
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
+
+mutation: setup ## Mutation testing (mutmut) of methods, claims, calibration: benchmarks/results/mutation.md
+	$(BIN)/python benchmarks/mutation.py
 
 BENCH ?= throughput memory models end_to_end
 
