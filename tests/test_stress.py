@@ -151,10 +151,12 @@ def test_ctr_ratio_flips_inside_the_grid_the_cache_is_reused_and_workers_do_not_
     assert cell(t, "causal", decay=0.15, skew=1.0)["truth"] == pytest.approx(expected, rel=0.03)
     random_slots = cell(t, "causal", decay=0.15, skew=0.0)
     assert random_slots["truth"] == pytest.approx(cell(t, "reported", decay=0.15, skew=0.0)["truth"], rel=0.02)
-    covered = t.filter(pl.col("value").is_not_nan()).select(
-        ((pl.col("ci_low") <= pl.col("truth")) & (pl.col("truth") <= pl.col("ci_high"))).mean()
+    # each estimate lies within two interval widths (about four standard errors) of its reading's truth: a 95%
+    # interval misses now and then, so counting covers over 12 rows could not tell 95% from 85%; this could
+    far = t.filter(pl.col("value").is_not_nan()).filter(
+        (pl.col("value") - pl.col("truth")).abs() > 2 * (pl.col("ci_high") - pl.col("ci_low"))
     )
-    assert covered.item() >= 0.75  # 95% intervals cover the truth (12 rows: allow a couple of misses)
+    assert far.is_empty(), far
 
     again = sweep(BASE, grid, cache=tmp_path / "c1", workers=1)
     assert again.computed == 0
