@@ -227,3 +227,22 @@ def test_effect_plot_draws_the_interval_and_the_references() -> None:
     assert effect.plot(ax=own) is own.get_figure()
     assert own.get_legend() is None  # no references, no legend
     plt.close("all")
+
+
+def test_erlang_c_answers_arrays_caps_occupancy_and_stays_silent() -> None:
+    import warnings
+
+    q = ErlangC(0.3, 40.0)  # 12 Erlangs
+    agents = np.array([13, 15, 20])
+    assert q.p_wait(agents) == pytest.approx([_erlang_c(int(n), 12.0) for n in agents], rel=1e-9)
+    assert q.occupancy(8) == 1.0  # 12 Erlangs on 8 agents: busy all the time, not 150%
+    assert ErlangC(0.5, 1.0).occupancy(1) == pytest.approx(0.5)  # one agent is a valid staff
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division warning for zero agents: the answer is NaN, said so
+        assert math.isnan(q.occupancy(0))
+        assert np.isnan(q.occupancy(np.array([0, 12])))[0]
+
+
+def test_unique_keys_names_the_frame_df_by_default() -> None:
+    with pytest.raises(MethodInputError, match=r"^df: duplicate rows"):
+        unique_keys(pl.DataFrame({"unit": [1, 1]}), ["unit"])
