@@ -58,6 +58,22 @@ AREAS = {
 }
 
 
+# survivors read one by one and judged equivalent (no input can tell them from the original), with why; the note lists
+# them apart from the survivors still to kill
+_DTYPE = "drops a float dtype on an array that numpy promotes to float in the next operation anyway"
+EQUIVALENT = {
+    "newretail.methods.learners.x_area_over_random__mutmut_3": _DTYPE,
+    "newretail.methods.learners.x_area_over_random__mutmut_5": _DTYPE,
+    "newretail.methods.learners.x_area_over_random__mutmut_7": _DTYPE,
+    "newretail.methods.learners.x_area_over_random__mutmut_9": _DTYPE,
+    "newretail.methods.intervals.x_poisson_interval__mutmut_22": _DTYPE + " (the exposure divides the count)",
+    "newretail.methods.intervals.x_poisson_interval__mutmut_24": _DTYPE + " (the exposure divides the count)",
+    "newretail.methods.intervals.x_poisson_interval__mutmut_83": "drops nan=0.0 from nan_to_num (its default)",
+    "newretail.methods.intervals.x_poisson_interval__mutmut_85": "statsmodels already returns float64 bounds",
+    "newretail.methods.intervals.x_poisson_interval__mutmut_87": "statsmodels already returns float64 bounds",
+}
+
+
 def _copy_tree(dest: Path) -> None:
     """The tracked files (plus untracked, not ignored ones) into ``dest``, keeping mutmut's cache if any."""
     files = subprocess.run(
@@ -157,8 +173,14 @@ def write_report(results: list[dict[str, object]]) -> None:
         assert isinstance(survivors, list)
         area = r["area"]
         assert isinstance(area, Area)
-        lines += ["", f"## Surviving mutants: {area.name} ({len(survivors)})", ""]
-        lines += [f"- `{s}`" for s in survivors] or ["none"]
+        equivalent = [s for s in survivors if s in EQUIVALENT]
+        open_ = [s for s in survivors if s not in EQUIVALENT]
+        title = f"## Surviving mutants: {area.name} ({len(open_)} to kill, {len(equivalent)} judged equivalent)"
+        lines += ["", title, ""]
+        lines += [f"- `{s}`" for s in open_] or ["none to kill"]
+        if equivalent:
+            lines += ["", "Judged equivalent (`mutmut show <name>` prints the change):", ""]
+            lines += [f"- `{s}`: {EQUIVALENT[s]}" for s in equivalent]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
 
