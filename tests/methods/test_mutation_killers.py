@@ -246,3 +246,21 @@ def test_erlang_c_answers_arrays_caps_occupancy_and_stays_silent() -> None:
 def test_unique_keys_names_the_frame_df_by_default() -> None:
     with pytest.raises(MethodInputError, match=r"^df: duplicate rows"):
         unique_keys(pl.DataFrame({"unit": [1, 1]}), ["unit"])
+
+
+def test_curves_take_booleans_default_to_101_points_and_stay_silent() -> None:
+    import warnings
+
+    rng = np.random.default_rng(5)
+    n = 300
+    score, t, y = rng.random(n) < 0.4, rng.random(n) < 0.5, rng.random(n) < 0.3
+    t[: n // 2] = True  # the top rows are all treated: no control yet, the qini guard must answer 0 silently
+    score[: n // 2] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        share, qini = ln.qini_curve(score, t, y)
+        _, gain = ln.gain_curve(score, y)
+    _, qini_float = ln.qini_curve(score.astype(float), t.astype(float), y.astype(float))
+    _, gain_float = ln.gain_curve(score.astype(float), y.astype(float))
+    assert share.size == 101 and share[0] == 0.0 and share[-1] == 1.0
+    assert qini == pytest.approx(qini_float) and gain == pytest.approx(gain_float)
