@@ -71,6 +71,17 @@ EQUIVALENT = {
     "newretail.methods.intervals.x_poisson_interval__mutmut_83": "drops nan=0.0 from nan_to_num (its default)",
     "newretail.methods.intervals.x_poisson_interval__mutmut_85": "statsmodels already returns float64 bounds",
     "newretail.methods.intervals.x_poisson_interval__mutmut_87": "statsmodels already returns float64 bounds",
+    "newretail.methods.learners.x_gain_curve__mutmut_8": _DTYPE + " (a cumulative sum divided by n)",
+    "newretail.methods.learners.x_gain_curve__mutmut_10": _DTYPE + " (a cumulative sum divided by n)",
+    "newretail.methods.learners.x_qini_curve__mutmut_13": _DTYPE + " (y is multiplied by a float treatment)",
+    "newretail.methods.learners.x_qini_curve__mutmut_15": _DTYPE + " (y is multiplied by a float treatment)",
+    "newretail.methods.learners.x_gain_curve__mutmut_18": "numpy reads argsort's kind case-insensitively",
+    "newretail.methods.learners.x_qini_curve__mutmut_23": "numpy reads argsort's kind case-insensitively",
+    **{
+        f"newretail.methods.learners.x_qini_curve__mutmut_{i}": "changes only the curve's first point, where no "
+        "control row is counted yet and the guard answers 0 whatever the counts"
+        for i in (27, 30, 36, 40)
+    },
 }
 
 
