@@ -264,3 +264,27 @@ def test_curves_take_booleans_default_to_101_points_and_stay_silent() -> None:
     _, gain_float = ln.gain_curve(score.astype(float), y.astype(float))
     assert share.size == 101 and share[0] == 0.0 and share[-1] == 1.0
     assert qini == pytest.approx(qini_float) and gain == pytest.approx(gain_float)
+
+
+def test_erlang_c_speed_of_answer_by_hand_and_staffing_refusals() -> None:
+    import warnings
+
+    for lam, aht in ((0.01, 100.0), (0.3, 40.0)):  # one Erlang exactly, and twelve
+        q, load = ErlangC(lam, aht), lam * aht
+        n = np.arange(math.floor(load) + 1, math.floor(load) + 5)
+        want = [_erlang_c(int(k), load) * aht / (k - load) for k in n]
+        assert q.asa_s(n) == pytest.approx(want, rel=1e-9)  # Erlang C wait x handle time / (agents - load)
+        assert q.asa_s(int(n[0])) == pytest.approx(want[0], rel=1e-9)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an unstable queue waits forever, without a warning
+            assert math.isinf(q.asa_s(math.floor(load)))
+    idle = ErlangC(0.0, 60.0)
+    assert idle.asa_s(0) == 0.0 and idle.asa_s(3) == 0.0  # nobody arrives, nobody waits
+    q = ErlangC(0.3, 40.0)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(MethodInputError, match=r"^service_level: must be a share"):
+            q.agents(bad, 20.0)
+    with pytest.raises(MethodInputError, match=r"^service_level: must be a number"):
+        q.agents("0.8", 20.0)  # type: ignore[arg-type]
+    with pytest.raises(MethodInputError, match=r"^shrinkage: must be a number"):
+        q.agents(0.8, 20.0, shrinkage=math.nan)
