@@ -119,6 +119,9 @@ lab: setup ## Open the notebooks in JupyterLab
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the registry)
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
+mutation: setup ## Mutation testing (mutmut) of methods, claims, calibration: benchmarks/results/mutation.md
+	$(BIN)/python benchmarks/mutation.py
+
 BENCH ?= throughput memory models end_to_end
 
 bench: setup ## Run the benchmarks (on demand, ~30 min; BENCH= to choose): tables in benchmarks/results/

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from newretail.generate import generate
 from newretail.tables import Dataset, open_dataset
@@ -17,6 +18,13 @@ SMALL_SCALE = 2e-5  # about 1.5 million page views, 160k visits, 15k inquiries
 SMALL_SEED = 7
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# `make mutation` runs the fuzz tests once per mutant: a few examples each keep one mutant within seconds
+settings.register_profile(
+    "mutation", max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,8 @@ def test_ratio_follows_another_scenarios_target() -> None:
     r = banners.ctr_ratio(frame)
     target = other.targets.ai_banner_ctr_ratio
     assert r.ci_low <= target <= r.ci_high
-    assert not r.ci_low <= 2.0 <= r.ci_high  # the 2017 report's figure is not baked in
+    shipped = load_scenario("singles_day_2017").targets.ai_banner_ctr_ratio
+    assert not r.ci_low <= shipped <= r.ci_high  # the 2017 report's figure is not baked in
 
 
 def test_placement_adjustment_recovers_the_causal_ratio(small_dataset: Dataset) -> None:
@@ -169,7 +170,6 @@ def test_notebook_02_runs_and_records(small_dataset: Dataset, tmp_path: Path) ->
     assert adj["ci_low"] <= causal <= adj["ci_high"]
     # the Simpson variant reverses the comparison: pooled, AI looks better (confidently); within placements, worse
     assert n["banners_simpson_adjusted_ratio"]["value"] < 1 < n["banners_simpson_naive_ratio"]["ci_low"]
-    assert (
-        n["banners_ab_impressions"]["value"]
-        == banners.ab_test_plan(human_ctr=n["banners_human_ctr"]["value"]).impressions
-    )
+    # the notebook's A/B test size reaches the planned 80% power in a Monte Carlo run of the test it plans
+    assert n["banners_ab_simulated_power"]["value"] == pytest.approx(0.8, abs=0.03)
+    assert n["banners_ab_impressions"]["value"] > 0

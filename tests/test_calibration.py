@@ -1,4 +1,4 @@
-"""Calibration: the expected value of every target metric equals its target, for any scenario's targets, and
+"""Calibration: the expected value of every solved target metric equals its target, for any scenario's targets, and
 the generated data agree with those expectations within their sampling error."""
 
 from __future__ import annotations
@@ -10,13 +10,24 @@ import polars as pl
 import pytest
 
 from newretail.generate import CalibrationError, calibrate
-from newretail.scenario import PRESS_KEYS, TARGET_KEYS, Scenario, load_scenario
+from newretail.scenario import Scenario, load_scenario
 from newretail.tables import Dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER = ROOT / "tests/scenarios/other_retailer.toml"
-# press keys reproduced by construction; gmv_rmb follows gmv_usd through the behaviour's exchange rate
-PRESS_CALIBRATED = [k for k in PRESS_KEYS if k != "gmv_rmb"]
+# the keys calibration reaches by a numerical solve (root finding over the generator's expectations); the other
+# targets are copied into the expectations or follow from them by algebra, so comparing them with the target
+# could not fail: the generated data check them instead (test_generated_data_agree_with_expectations, the claims)
+SOLVED = (
+    "personalized_page_conversion",
+    "ai_banner_ctr_ratio",
+    "chatbot_share",
+    "chatbot_inquiries",
+    "hema_delivery_minutes",
+    "sanjiang_delivery_minutes",
+    "peak_orders_per_second",
+    "peak_payments_per_second",
+)
 
 
 def _targets(sc: Scenario) -> dict[str, float]:
@@ -28,7 +39,7 @@ def test_expected_metrics_equal_targets(source: str | Path) -> None:
     sc = load_scenario(source)
     expected = calibrate(sc).expected
     targets = _targets(sc)
-    for key in [*TARGET_KEYS, *PRESS_CALIBRATED]:
+    for key in SOLVED:
         assert expected[key] == pytest.approx(targets[key], rel=1e-6), key
 
 
@@ -52,7 +63,7 @@ def test_unseen_targets_are_reproduced_too() -> None:
     )
     expected = calibrate(sc).expected
     targets = _targets(sc)
-    for key in [*TARGET_KEYS, *PRESS_CALIBRATED]:
+    for key in SOLVED:
         assert expected[key] == pytest.approx(targets[key], rel=1e-6), key
 
 
@@ -60,14 +71,14 @@ def test_gmv_rmb_is_not_forced() -> None:
     """The RMB figure follows from USD and the assumed rate: an honest mismatch with the press figure."""
     sc = load_scenario("singles_day_2017")
     expected = calibrate(sc).expected
-    assert expected["gmv_rmb"] == pytest.approx(sc.targets.gmv_usd * sc.behaviour.traffic.fx_rmb_per_usd)
     assert expected["gmv_rmb"] != pytest.approx(sc.press.gmv_rmb, rel=1e-3)
 
 
 def test_personalization_lift_reading() -> None:
     sc = load_scenario("singles_day_2017").with_changes({"behaviour.personalization.conversion_reading": "lift"})
     e = calibrate(sc).expected
-    assert e["conversion_personalized"] / e["conversion_other"] - 1 == pytest.approx(0.20, rel=1e-6)
+    lift = sc.targets.personalized_page_conversion
+    assert e["conversion_personalized"] / e["conversion_other"] - 1 == pytest.approx(lift, rel=1e-6)
     assert e["conversion_other"] == pytest.approx(sc.behaviour.personalization.lift_reading_base_conversion)
 
 

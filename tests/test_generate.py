@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from newretail.generate import GenerateError, generate, plan
+from newretail.generate import GenerateError, generate
 from newretail.generate.run import LOCK
-from newretail.scenario import load_scenario, scenario_text
+from newretail.scenario import scenario_text
 from newretail.tables import DatasetError, open_dataset, verify
 
 SCALE = 1e-5
@@ -178,8 +177,3 @@ def test_refuses_a_scale_that_does_not_fit_the_disk(tmp_path: Path, monkeypatch:
         generate("singles_day_2017", scale=1e-3, seed=3, out=tmp_path / "ds", workers=1)
     assert not (tmp_path / "ds").exists()
 
-
-def test_plan_does_not_depend_on_workers() -> None:
-    p = plan(load_scenario("singles_day_2017"), scale=1e-4, seed=0)
-    assert [t.parts for t in p.tasks] == [t.parts for t in plan("singles_day_2017", scale=1e-4, seed=0).tasks]
-    assert os.cpu_count()

@@ -91,7 +91,6 @@ def test_growth_decomposition_recovers_the_true_split(small_dataset: Dataset) ->
     product = rows["visits"]["value_2016"] * rows["conversion"]["value_2016"] * rows["order_value"]["value_2016"]
     assert product == pytest.approx(rows["gmv"]["value_2016"], rel=1e-9)
     assert dec.carried_by == "visits"
-    assert dec.implied_gmv_2016_usd == pytest.approx(25e9 / 1.39)
     assert 0 < dec.store_gmv_share < 1e-3
 
 

@@ -195,9 +195,7 @@ def test_results_equal_what_the_notebooks_computed(built: Path, small_dataset: D
 def test_results_hold_the_claims_table(built: Path, small_dataset: Dataset) -> None:
     results = json.loads((built / "results.json").read_text())
     claims = results["claims"]
-    if not has_claims():
-        assert claims["available"] is False and claims["rows"] == []
-        pytest.skip("newretail.claims is not there yet: the paper says the claims are pending")
+    assert has_claims() and claims["available"] is True
     from newretail.claims import evaluate  # type: ignore[import-not-found,unused-ignore]
 
     direct = evaluate(small_dataset).to_json()
@@ -291,7 +289,9 @@ def test_same_seed_same_results_other_seed_moves_within_intervals(
     assert third["run"]["seed"] == 8 and all(f["seed"] == 8 for f in third["figures"])
     a, b = first["numbers"]["stub_ctr_ratio"], third["numbers"]["stub_ctr_ratio"]
     assert a["value"] != b["value"]
-    assert a["ci_low"] <= b["value"] <= a["ci_high"] and b["ci_low"] <= a["value"] <= b["ci_high"]
+    # two seeds of one scenario: their 95% intervals overlap (a gap would be a miss of about 2.8 standard errors of
+    # the difference, 0.5% of seed pairs); demanding each value inside the other's interval fails one pair in six
+    assert max(a["ci_low"], b["ci_low"]) <= min(a["ci_high"], b["ci_high"])
     assert third["claims"]["available"] is False  # no claims.json there: the paper says so instead of failing
 
 

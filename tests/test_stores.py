@@ -127,11 +127,11 @@ def test_simulated_city_is_the_datasets_city(small_dataset: Dataset) -> None:
 
 def test_did_and_synthetic_control_cover_the_true_effect_on_the_dataset(small_dataset: Dataset) -> None:
     truth = stores.pilot_truth(small_dataset)
-    assert truth.effect_log == pytest.approx(small_dataset.scenario.behaviour.stores.pilot_effect)
     panel = stores.store_panel(small_dataset)
     assert panel["store_id"].n_unique() == 100  # pilots, other Sanjiang and other supermarkets; no Hema
     did = DiD("store_id", "day", "y", "pilot_open").fit(panel)
-    assert did.n_treated_units_ == small_dataset.scenario.targets.sanjiang_pilot_stores
+    # the treated stores are the pilots the generator wrote into the stores table (not the target it drew them from)
+    assert did.n_treated_units_ == small_dataset.read("stores")["pilot"].sum()
     assert did.ci_[0] <= truth.effect_log <= did.ci_[1]
     synth = stores.pilot_synthetic_control(panel)
     assert synth.ci_[0] <= truth.effect_log <= synth.ci_[1]

@@ -144,17 +144,19 @@ def test_ctr_ratio_flips_inside_the_grid_the_cache_is_reused_and_workers_do_not_
     at_base = cell(t, "reported", decay=0.15, skew=1.0)
     moved = cell(t, "reported", decay=0.6, skew=0.0)
     assert at_base["holds"] and at_base["holds_truth"]
-    assert not moved["holds"] and not moved["holds_truth"] and moved["ci_high"] < 2.0
+    assert not moved["holds"] and not moved["holds_truth"] and moved["ci_high"] < BASE.targets.ai_banner_ctr_ratio
     # against the generator: the causal ratio at the base is the calibration's, and with random allocation
     # (skew 0) the observed ratio is the causal one
     expected = calibrate(BASE).expected["ai_banner_ctr_ratio_causal"]
     assert cell(t, "causal", decay=0.15, skew=1.0)["truth"] == pytest.approx(expected, rel=0.03)
     random_slots = cell(t, "causal", decay=0.15, skew=0.0)
     assert random_slots["truth"] == pytest.approx(cell(t, "reported", decay=0.15, skew=0.0)["truth"], rel=0.02)
-    covered = t.filter(pl.col("value").is_not_nan()).select(
-        ((pl.col("ci_low") <= pl.col("truth")) & (pl.col("truth") <= pl.col("ci_high"))).mean()
+    # each estimate lies within two interval widths (about four standard errors) of its reading's truth: a 95%
+    # interval misses now and then, so counting covers over 12 rows could not tell 95% from 85%; this could
+    far = t.filter(pl.col("value").is_not_nan()).filter(
+        (pl.col("value") - pl.col("truth")).abs() > 2 * (pl.col("ci_high") - pl.col("ci_low"))
     )
-    assert covered.item() >= 0.75  # 95% intervals cover the truth (12 rows: allow a couple of misses)
+    assert far.is_empty(), far
 
     again = sweep(BASE, grid, cache=tmp_path / "c1", workers=1)
     assert again.computed == 0
@@ -231,7 +233,8 @@ def test_recalibrated_ctr_reproduces_the_figure_while_the_causal_ratio_moves(tmp
     t = sweep(BASE, grid, cache=tmp_path / "c", workers=1).table
     for skew in (0.0, 1.5):
         reported = cell(t, "reported", skew=skew)
-        assert reported["truth"] == pytest.approx(2.0, rel=0.02) and reported["holds_truth"]
+        assert reported["truth"] == pytest.approx(BASE.targets.ai_banner_ctr_ratio, rel=0.02)
+        assert reported["holds_truth"]
         causal = cell(t, "causal", skew=skew)
         solved = calibrate(BASE.with_changes({SKEW: skew})).expected["ai_banner_ctr_ratio_causal"]
         assert causal["truth"] == pytest.approx(solved, rel=0.03)
@@ -275,11 +278,12 @@ def test_chatbot_readings_match_the_generator() -> None:
     changes = {"behaviour.chatbot.repeat_contact_if_unresolved": 0.6, "behaviour.chatbot.bot_resolution_rate": 0.8}
     res = point(BASE, claim="chatbot_share", changes=changes, scale=1e-5, seed=2)
     t = {r["reading"]: r for r in res.table.iter_rows(named=True)}
-    assert t["handled"]["truth"] == pytest.approx(0.95, abs=0.005) and t["handled"]["holds"]
+    assert t["handled"]["truth"] == pytest.approx(BASE.targets.chatbot_share, abs=0.005) and t["handled"]["holds"]
     # bot share x resolution (lower for the angry inquiries the bot kept) and x no repeat contact
     handled, resolved = t["handled"]["truth"], t["resolved"]["truth"]
     assert handled * 0.8 * 0.97 < resolved < handled * 0.8
-    assert t["handled_no_repeat"]["truth"] == pytest.approx(handled - 0.6 * (handled - resolved), rel=1e-9)
+    # a repeat contact can only take back part of what the bot failed to resolve
+    assert resolved < t["handled_no_repeat"]["truth"] < handled
     for row in t.values():
         assert row["ci_low"] <= row["truth"] <= row["ci_high"]
     assert not t["resolved"]["holds"] and not t["handled_no_repeat"]["holds"]
@@ -330,10 +334,12 @@ def test_frontier_by_bisection_matches_the_closed_form() -> None:
     closed = (work / 10_500, work / 9_500)
     assert [f.value for f in found] == pytest.approx(closed, rel=1e-6)
     assert all(f.unit == "s" and f.searched == (20.0, 80.0) for f in found)
-    # growth over a 2016 event scaled by f: (1 + g) / f - 1 rounds to 39% for f in [1.39 / 1.395, 1.39 / 1.385]
+    # growth over a 2016 event scaled by f: (1 + g) / f - 1 rounds to the target g (to the percent) for f between
+    # (1 + g) / (1 + g + 0.005) and (1 + g) / (1 + g - 0.005)
+    g = BASE.targets.gmv_yoy_growth
     growth = find_frontiers("gmv_yoy_growth", "calibration.baseline.visits", (0.9, 1.1), base=BASE, calibration=cal,
                             readings=["usd"])  # fmt: skip
-    assert [f.value for f in growth] == pytest.approx([1.39 / 1.395, 1.39 / 1.385], rel=1e-6)
+    assert [f.value for f in growth] == pytest.approx([(1 + g) / (1 + g + 0.005), (1 + g) / (1 + g - 0.005)], rel=1e-6)
 
 
 def test_frontier_by_bisection_matches_a_brute_force_grid_of_expected_values() -> None:
@@ -344,7 +350,7 @@ def test_frontier_by_bisection_matches_a_brute_force_grid_of_expected_values() -
     cal = calibrate(BASE)
     field = "behaviour.banners.novelty_decay"
     found = find_frontiers("ai_banner_ctr_ratio", field, (0.0, 0.6), base=BASE, calibration=cal, readings=["reported"])
-    low, high = reading_range("ai_banner_ctr_ratio", "reported", 2.0)
+    low, high = reading_range("ai_banner_ctr_ratio", "reported", BASE.targets.ai_banner_ctr_ratio)
     xs = np.linspace(0.0, 0.6, 241)
     values = [expected_readings("ai_banner_ctr_ratio", BASE, cal, field, x)["reported"] for x in xs]
     inside = (np.array(values) >= low) & (np.array(values) <= high)

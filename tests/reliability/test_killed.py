@@ -3,7 +3,6 @@ uninterrupted run, and no partial file is ever listed in a manifest."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -36,6 +35,11 @@ def reference(tmp_path_factory: pytest.TempPathFactory, sharded: Path) -> bytes:
     return generate(sharded, scale=SCALE, seed=17, out=out, workers=1).read_bytes()
 
 
+def _parts(out: Path) -> list[Path]:
+    """Finished partition files (temporary files excluded)."""
+    return sorted(out.glob("*/part-*.parquet"))
+
+
 @pytest.mark.parametrize("kill_seed", KILL_SEEDS)
 def test_killed_generate_resumes_byte_identical(
     tmp_path: Path, sharded: Path, reference: bytes, kill_seed: int
@@ -49,16 +53,23 @@ def test_killed_generate_resumes_byte_identical(
     kills = 0
     for _ in range(int(rng.integers(1, 3))):
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(float(rng.uniform(1.0, 4.0)))  # start-up and calibration take about two seconds
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+        # kill once the run has written some partitions but not all: wait for a random number of new files
+        before = len(_parts(out))
+        wanted = before + int(rng.integers(1, 4))
+        deadline = time.monotonic() + 120
+        while len(_parts(out)) < wanted and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run finished before it could be killed: the test did not test a kill"
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
-        manifest = out / "manifest.json"
-        if manifest.exists():  # a finished run: every listed file is complete
-            listed = [f["path"] for t in json.loads(manifest.read_text())["tables"].values() for f in t["files"]]
-            assert all((out / rel).is_file() for rel in listed)
+        kills += 1
+        assert not (out / "manifest.json").exists(), "a killed run left a manifest"
+    assert kills >= 1
+    partial = {path: path.stat().st_mtime_ns for path in _parts(out)}
+    assert partial, "nothing was written before the kill"
     subprocess.run(command, check=True, capture_output=True)
+    assert len(_parts(out)) > len(partial), "the rerun wrote nothing new: no work was resumed"
+    assert all(path.stat().st_mtime_ns == mtime for path, mtime in partial.items()), "finished parts were rewritten"
     assert (out / "manifest.json").read_bytes() == reference
     assert verify(out).ok
     assert not list(out.glob("*/.part-*"))

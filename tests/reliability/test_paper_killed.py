@@ -27,6 +27,10 @@ def _make(dataset: Dataset, notebooks: Path, build: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _executed(build: Path) -> list[Path]:
+    return sorted((build / "notebooks").glob("*.ipynb"))
+
+
 @pytest.mark.notebook
 @pytest.mark.parametrize("kill_seed", [3])
 def test_killed_make_paper_resumes_to_the_same_bytes(small_dataset: Dataset, tmp_path: Path, kill_seed: int) -> None:
@@ -40,17 +44,26 @@ def test_killed_make_paper_resumes_to_the_same_bytes(small_dataset: Dataset, tmp
     subprocess.run(_make(small_dataset, notebooks, reference), check=True, capture_output=True)
 
     rng = np.random.default_rng(kill_seed)
-    for _ in range(2):
+    kills = 0
+    for round_ in range(2):
         proc = subprocess.Popen(
             _make(small_dataset, notebooks, killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
-        time.sleep(float(rng.uniform(3.0, 15.0)))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        # kill while the build is under way: first after one notebook has been executed, then while the second
+        # notebook's kernel runs (a kernel takes several seconds to start and run a stand-in)
+        deadline = time.monotonic() + 300
+        while round_ == 0 and not _executed(killed) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(float(rng.uniform(0.5, 2.0)))
+        assert proc.poll() is None, "make paper finished before it could be killed: the test did not test a kill"
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        kills += 1
         if not (killed / "results.json").exists():
             assert not (killed / "paper.pdf").exists()  # no PDF from an unfinished build
+    assert kills == 2
+    assert not (killed / "paper.pdf").exists(), "the killed builds already finished the paper"
     subprocess.run(_make(small_dataset, notebooks, killed), check=True, capture_output=True)
 
     assert (killed / "results.json").read_bytes() == (reference / "results.json").read_bytes()

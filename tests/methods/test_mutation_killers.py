@@ -1,0 +1,290 @@
+"""Behaviour of newretail.methods that the mutation run (benchmarks/mutation.py) found untested: each function against
+a closed form, a peer library (scipy) or a brute-force loop, never against its own formula."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from newretail.methods import Effect, ErlangC, MethodInputError, cross_fit
+from newretail.methods import learners as ln
+from newretail.methods._frames import unique_keys
+from newretail.methods.intervals import poisson_interval, proportion_interval
+
+CHEAP = settings(max_examples=60, deadline=None, derandomize=True)
+
+
+# --------------------------------------------------------------------------------------------- counts: intervals
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 0.32])
+@pytest.mark.parametrize("exposure", [1.0, 2.5])
+@pytest.mark.parametrize("count", [0, 1, 4, 37, 900])
+def test_poisson_interval_is_garwoods_chi_square_interval(count: int, exposure: float, alpha: float) -> None:
+    rate, low, high = poisson_interval(count, exposure=exposure, alpha=alpha)
+    want_low = 0.0 if count == 0 else stats.chi2.ppf(alpha / 2, 2 * count) / 2 / exposure
+    want_high = stats.chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2 / exposure
+    assert rate == pytest.approx(count / exposure, rel=1e-12)
+    assert low == pytest.approx(want_low, rel=1e-9, abs=1e-12)
+    assert high == pytest.approx(want_high, rel=1e-9)
+    assert isinstance(rate, float) and isinstance(low, float) and isinstance(high, float)
+
+
+def test_poisson_interval_arrays_answer_element_by_element() -> None:
+    counts = np.array([0, 3, 50])
+    rate, low, high = poisson_interval(counts, exposure=np.array([2.0, 1.0, 5.0]))
+    for i, (k, e) in enumerate(zip(counts, [2.0, 1.0, 5.0], strict=True)):
+        one = poisson_interval(int(k), exposure=e)
+        assert (rate[i], low[i], high[i]) == pytest.approx(one, rel=1e-12)
+    assert low[0] == 0.0 and high[0] > 0
+    for bad in ("1", True, None, 0.0, -1.0, math.inf):
+        with pytest.raises(MethodInputError, match="exposure"):
+            poisson_interval(3, exposure=bad)
+    with pytest.raises(MethodInputError, match="count, exposure"):
+        poisson_interval(np.array([1, 2, 3]), exposure=np.array([1.0, 2.0]))
+
+
+def _wilson(k: int, n: int, alpha: float) -> tuple[float, float]:
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.2])
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (45, 1000), (500, 1000)])
+def test_proportion_interval_is_wilsons_and_clopper_pearsons(k: int, n: int, alpha: float) -> None:
+    p, low, high = proportion_interval(k, n, alpha=alpha)
+    assert p == pytest.approx(k / n)
+    assert (low, high) == pytest.approx(_wilson(k, n, alpha), rel=1e-9, abs=1e-12)
+    _, low_cp, high_cp = proportion_interval(k, n, method="beta", alpha=alpha)
+    want_low = 0.0 if k == 0 else stats.beta.ppf(alpha / 2, k, n - k + 1)
+    want_high = 1.0 if k == n else stats.beta.ppf(1 - alpha / 2, k + 1, n - k)
+    assert (low_cp, high_cp) == pytest.approx((want_low, want_high), rel=1e-9, abs=1e-12)
+
+
+def test_proportion_interval_arrays_and_refusals() -> None:
+    p, low, high = proportion_interval(np.array([1, 5]), np.array([10, 20]))
+    assert p == pytest.approx([0.1, 0.25])
+    assert (low[1], high[1]) == pytest.approx(_wilson(5, 20, 0.05), rel=1e-9)
+    with pytest.raises(MethodInputError, match="method"):
+        proportion_interval(1, 10, method="wald")
+    with pytest.raises(MethodInputError, match="more successes than trials"):
+        proportion_interval(11, 10)
+    with pytest.raises(MethodInputError, match="successes, n"):
+        proportion_interval(np.array([1, 2, 3]), np.array([10, 20]))
+    with pytest.raises(MethodInputError, match="n"):
+        proportion_interval(0, 0)
+
+
+# -------------------------------------------------------------------------------------------------- queueing
+def _erlang_c(n: int, load: float) -> float:
+    """Erlang C by its factorial sums (textbook form)."""
+    top = load**n / math.factorial(n) * n / (n - load)
+    return top / (sum(load**k / math.factorial(k) for k in range(n)) + top)
+
+
+@pytest.mark.parametrize(("lam", "aht"), [(0.05, 180.0), (0.3, 40.0), (1 / 6, 240.0)])
+def test_erlang_c_wait_probability_and_occupancy_by_hand(lam: float, aht: float) -> None:
+    q = ErlangC(lam, aht)
+    load = lam * aht
+    for n in range(math.floor(load) + 1, math.floor(load) + 6):
+        assert q.p_wait(n) == pytest.approx(_erlang_c(n, load), rel=1e-9)
+        assert q.occupancy(n) == pytest.approx(load / n, rel=1e-12)
+    under = math.floor(load)
+    if under >= 1:
+        assert q.p_wait(under) == 1.0  # no more agents than load: everybody waits
+        assert q.occupancy(under) == pytest.approx(min(load / under, 1.0))
+    assert math.isnan(q.occupancy(0))
+    assert ErlangC(0.0, aht).p_wait(3) == 0.0  # nobody arrives, nobody waits
+    both = q.occupancy(np.array([under + 1, under + 3]))
+    assert both == pytest.approx([load / (under + 1), load / (under + 3)])
+
+
+# ------------------------------------------------------------------------------------------------ curves
+def _gain_by_loop(score: np.ndarray, values: np.ndarray, k: int) -> float:
+    top = sorted(range(score.size), key=lambda i: (-score[i], i))[:k]
+    return sum(values[i] for i in top) / score.size
+
+
+def _qini_by_loop(score: np.ndarray, t: np.ndarray, y: np.ndarray, k: int) -> float:
+    top = sorted(range(score.size), key=lambda i: (-score[i], i))[:k]
+    nt = sum(t[i] for i in top)
+    nc = k - nt
+    yt = sum(y[i] for i in top if t[i] == 1)
+    yc = sum(y[i] for i in top if t[i] == 0)
+    return (yt - yc * nt / nc if nc > 0 else 0.0) / score.size
+
+
+rows = st.integers(min_value=2, max_value=40)
+
+
+@CHEAP
+@given(n=rows, points=st.integers(min_value=2, max_value=15), seed=st.integers(0, 2**31 - 1))
+def test_gain_and_qini_curves_equal_a_loop_over_the_top_rows(n: int, points: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    score = rng.integers(0, 5, size=n).astype(float)  # ties on purpose: the order among ties is the row order
+    values = rng.normal(size=n)
+    t = rng.integers(0, 2, size=n)
+    y = rng.integers(0, 2, size=n)
+    share, gain = ln.gain_curve(score, values, points=points)
+    counts = np.unique(np.linspace(0, n, points).round().astype(int))
+    assert share == pytest.approx(counts / n)
+    assert gain == pytest.approx([_gain_by_loop(score, values, k) for k in counts], abs=1e-12)
+    share_q, qini = ln.qini_curve(score, t, y, points=points)
+    assert share_q == pytest.approx(counts / n)
+    assert qini == pytest.approx([_qini_by_loop(score, t, y, k) for k in counts], abs=1e-12)
+
+
+def test_area_over_random_against_hand_computed_areas() -> None:
+    # a perfect ranking of one positive among two rows: the curve rises to 1 at half, random is the diagonal
+    assert ln.area_over_random(np.array([0.0, 0.5, 1.0]), np.array([0.0, 1.0, 1.0])) == pytest.approx(0.25)
+    assert ln.area_over_random(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.0, 1.0])) == pytest.approx(-0.25)
+    share = np.linspace(0, 1, 11)
+    assert ln.area_over_random(share, 3 * share) == pytest.approx(0.0, abs=1e-12)  # random targeting
+    curve = np.sqrt(share)
+    assert ln.area_over_random(share, curve) == pytest.approx(
+        float(np.sum((curve - share)[1:] + (curve - share)[:-1]) / 2 * 0.1)
+    )
+    half = np.array([0.0, 0.25, 0.5])  # the end point need not be the whole population
+    assert ln.area_over_random(half, np.array([0.0, 2.0, 2.0])) == pytest.approx(0.25)
+
+
+# --------------------------------------------------------------------------------------------- cross-fitting
+def test_cross_fit_keeps_groups_in_one_fold_and_recovers_a_randomized_effect() -> None:
+    rng = np.random.default_rng(3)
+    n = 4000
+    groups = np.repeat(np.arange(n // 4), 4)
+    X = rng.normal(size=(n, 2)).astype(np.float32)
+    t = (rng.random(n) < 0.5).astype(np.int8)
+    y = 1.0 + X[:, 0] + 2.0 * t + rng.normal(0, 0.5, size=n)  # a continuous outcome, effect 2
+    fit = cross_fit(X, t, y, groups=groups, folds=3, n_estimators=40, min_child_samples=50)
+    assert set(np.unique(fit.fold)) == {0, 1, 2}
+    per_group = pl.DataFrame({"g": groups, "f": fit.fold}).group_by("g").agg(pl.col("f").n_unique())
+    assert (per_group["f"] == 1).all()  # a group never straddles folds
+    sizes = np.bincount(fit.fold)
+    assert sizes.min() > 0.25 * n
+    for arr in (fit.propensity, fit.mu0, fit.mu1, fit.uplift_t, fit.uplift_x):
+        assert arr.shape == (n,) and np.isfinite(arr).all()
+    assert ((fit.propensity > 0.3) & (fit.propensity < 0.7)).mean() > 0.95  # randomized at one half
+    assert fit.uplift_t == pytest.approx(fit.mu1 - fit.mu0)
+    assert fit.uplift_t.mean() == pytest.approx(2.0, abs=0.15)
+    assert fit.uplift_x.mean() == pytest.approx(2.0, abs=0.15)
+    assert np.corrcoef(fit.mu0, X[:, 0])[0, 1] > 0.8  # the outcome model learnt the covariate
+    again = cross_fit(X, t, y, groups=groups, folds=3, n_estimators=40, min_child_samples=50)
+    assert np.array_equal(again.fold, fit.fold) and np.allclose(again.uplift_x, fit.uplift_x)
+    other = cross_fit(X, t, y, groups=groups, folds=3, n_estimators=40, min_child_samples=50, random_state=1)
+    assert not np.array_equal(other.fold, fit.fold)
+
+
+def test_cross_fit_refusals_name_the_argument() -> None:
+    X, t, y = np.zeros((6, 1)), np.array([0, 1] * 3), np.array([0, 1, 0, 1, 1, 0])
+    with pytest.raises(MethodInputError, match="groups"):
+        cross_fit(X, t, y, groups=np.arange(5))
+    with pytest.raises(MethodInputError, match="folds"):
+        cross_fit(X, t, y, groups=np.arange(6), folds=True)  # type: ignore[arg-type]
+    with pytest.raises(MethodInputError, match="groups: 2 distinct groups cannot fill 3 folds"):
+        cross_fit(X, t, y, groups=np.array([0, 0, 0, 1, 1, 1]), folds=3)
+
+
+# ---------------------------------------------------------------------------------------------- frames, plots
+def test_unique_keys_refuses_duplicates_and_missing_keys_by_name() -> None:
+    ok = pl.DataFrame({"unit": [1, 1, 2], "week": [0, 1, 0]})
+    unique_keys(ok, ["unit", "week"])
+    with pytest.raises(MethodInputError, match=r"panel: duplicate rows for \(unit, week\) = \{'unit': 1, 'week': 0\}"):
+        unique_keys(pl.DataFrame({"unit": [1, 1, 2], "week": [0, 0, 0]}), ["unit", "week"], what="panel")
+    with pytest.raises(MethodInputError, match="column 'week': 1 missing values"):
+        unique_keys(pl.DataFrame({"unit": [1, 2], "week": [0, None]}), ["unit", "week"])
+    unique_keys(pl.DataFrame({"unit": [1, 2, 2], "week": [0, 0, 1]}), ["unit", "week"])
+
+
+def test_effect_plot_draws_the_interval_and_the_references() -> None:
+    effect = Effect(estimate=0.3, se=0.1, ci_low=0.1, ci_high=0.6, n=1234, name="ATT", method="AIPW")
+    fig = effect.plot(reference={"truth": 0.25, "naive": 0.9})
+    ax = fig.axes[0]
+    segments = [seg for coll in ax.collections for seg in coll.get_segments()]
+    xs = sorted({round(float(x), 9) for seg in segments for x, _ in seg})
+    assert xs[0] == pytest.approx(0.1) and xs[-1] == pytest.approx(0.6)  # the error bar spans the interval
+    point = [line for line in ax.lines if line.get_marker() == "o"]
+    assert point and float(point[0].get_xdata()[0]) == pytest.approx(0.3)
+    vertical = sorted(float(line.get_xdata()[0]) for line in ax.lines if line.get_marker() != "o" and line.get_label())
+    assert {0.0, 0.25, 0.9} <= set(np.round(vertical, 9)) | {0.0}
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["truth", "naive"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ATT"]
+    assert "AIPW" in ax.get_title() and "1,234" in ax.get_title()
+    _, own = plt.subplots()
+    assert effect.plot(ax=own) is own.get_figure()
+    assert own.get_legend() is None  # no references, no legend
+    plt.close("all")
+
+
+def test_erlang_c_answers_arrays_caps_occupancy_and_stays_silent() -> None:
+    import warnings
+
+    q = ErlangC(0.3, 40.0)  # 12 Erlangs
+    agents = np.array([13, 15, 20])
+    assert q.p_wait(agents) == pytest.approx([_erlang_c(int(n), 12.0) for n in agents], rel=1e-9)
+    assert q.occupancy(8) == 1.0  # 12 Erlangs on 8 agents: busy all the time, not 150%
+    assert ErlangC(0.5, 1.0).occupancy(1) == pytest.approx(0.5)  # one agent is a valid staff
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division warning for zero agents: the answer is NaN, said so
+        assert math.isnan(q.occupancy(0))
+        assert np.isnan(q.occupancy(np.array([0, 12])))[0]
+
+
+def test_unique_keys_names_the_frame_df_by_default() -> None:
+    with pytest.raises(MethodInputError, match=r"^df: duplicate rows"):
+        unique_keys(pl.DataFrame({"unit": [1, 1]}), ["unit"])
+
+
+def test_curves_take_booleans_default_to_101_points_and_stay_silent() -> None:
+    import warnings
+
+    rng = np.random.default_rng(5)
+    n = 300
+    score, t, y = rng.random(n) < 0.4, rng.random(n) < 0.5, rng.random(n) < 0.3
+    t[: n // 2] = True  # the top rows are all treated: no control yet, the qini guard must answer 0 silently
+    score[: n // 2] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        share, qini = ln.qini_curve(score, t, y)
+        _, gain = ln.gain_curve(score, y)
+    _, qini_float = ln.qini_curve(score.astype(float), t.astype(float), y.astype(float))
+    _, gain_float = ln.gain_curve(score.astype(float), y.astype(float))
+    assert share.size == 101 and share[0] == 0.0 and share[-1] == 1.0
+    assert qini == pytest.approx(qini_float) and gain == pytest.approx(gain_float)
+
+
+def test_erlang_c_speed_of_answer_by_hand_and_staffing_refusals() -> None:
+    import warnings
+
+    for lam, aht in ((0.01, 100.0), (0.3, 40.0)):  # one Erlang exactly, and twelve
+        q, load = ErlangC(lam, aht), lam * aht
+        n = np.arange(math.floor(load) + 1, math.floor(load) + 5)
+        want = [_erlang_c(int(k), load) * aht / (k - load) for k in n]
+        assert q.asa_s(n) == pytest.approx(want, rel=1e-9)  # Erlang C wait x handle time / (agents - load)
+        assert q.asa_s(int(n[0])) == pytest.approx(want[0], rel=1e-9)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an unstable queue waits forever, without a warning
+            assert math.isinf(q.asa_s(math.floor(load)))
+    idle = ErlangC(0.0, 60.0)
+    assert idle.asa_s(0) == 0.0 and idle.asa_s(3) == 0.0  # nobody arrives, nobody waits
+    q = ErlangC(0.3, 40.0)
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(MethodInputError, match=r"^service_level: must be a share"):
+            q.agents(bad, 20.0)
+    with pytest.raises(MethodInputError, match=r"^service_level: must be a number"):
+        q.agents("0.8", 20.0)  # type: ignore[arg-type]
+    with pytest.raises(MethodInputError, match=r"^shrinkage: must be a number"):
+        q.agents(0.8, 20.0, shrinkage=math.nan)
