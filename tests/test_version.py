@@ -68,11 +68,8 @@ def test_citation_file_names_version_licence_authors_and_the_report() -> None:
 
 
 def test_citation_names_no_author_or_date_that_the_source_does_not_state() -> None:
-    source = Path("/work/shared/source/forrester-singles-day-2017.txt")
-    if not source.is_file():
-        pytest.skip("the source text is not on this machine")
-    text = source.read_text().replace("\u2019", "'")
-    assert REPORT_TITLE in text
+    """The article the project works from quotes an analyst but names no author of the report and no date of it, so
+    the citation of the report may carry neither (an invented one would be worse than none)."""
     (report,) = [r for r in yaml.safe_load((ROOT / "CITATION.cff").read_text())["references"]]
     for person in report["authors"]:
         assert "family-names" not in person  # the source quotes an analyst but never says who wrote the report
