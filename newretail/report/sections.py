@@ -6,24 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from newretail.notebook import KEY_PACKAGES as NOTEBOOK_PACKAGES
+
 FORMAT = 1
 CI_LEVEL = 0.95  # the level of every interval the notebooks and the claims report
 REPO = Path(__file__).resolve().parents[2]
-KEY_PACKAGES = (
-    "numpy",
-    "polars",
-    "pyarrow",
-    "pandas",
-    "scipy",
-    "scikit-learn",
-    "statsmodels",
-    "lightgbm",
-    "shap",
-    "matplotlib",
-    "seaborn",
-    "papermill",
-    "typst",
-)
+KEY_PACKAGES = (*NOTEBOOK_PACKAGES, "papermill", "typst")  # the notebooks' versions cell, plus the paper's tools
 TEXT_WIDTH_CM = 15.0
 MAX_FIGURE_HEIGHT_CM = 9.0
 MAX_TABLE_ROWS = 40
