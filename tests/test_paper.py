@@ -74,11 +74,10 @@ ctr = (
     .agg(n=pl.len(), clicks=pl.col("clicked").sum()).sort("creative_source").collect()
 )
 p = dict(zip(ctr["creative_source"].to_list(), (ctr["clicks"] / ctr["n"]).to_list(), strict=True))
-n = dict(zip(ctr["creative_source"].to_list(), ctr["n"].to_list(), strict=True))
-ratio = p["ai"] / p["human"]
-se_log = float(np.sqrt((1 - p["ai"]) / (n["ai"] * p["ai"]) + (1 - p["human"]) / (n["human"] * p["human"])))
-out.number("stub_ctr_ratio", ratio, unit="ratio", ci_low=ratio * np.exp(-1.96 * se_log),
-           ci_high=ratio * np.exp(1.96 * se_log), note="delta method on the log ratio")
+from newretail.analyses.banners import ctr_ratio_clustered
+est = ctr_ratio_clustered(ds).estimate  # shopper x design clustered: impressions are not independent
+out.number("stub_ctr_ratio", est.value, unit="ratio", ci_low=est.ci_low, ci_high=est.ci_high,
+           note="two-way clustered, log scale")
 out.number("stub_human_ctr", p["human"], unit="share")
 out.number("stub_unseeded_draw", float(np.random.random()), note="global RNG: the runner seeds it from the seed")
 fig, ax = plt.subplots(figsize=(4, 3))

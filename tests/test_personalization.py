@@ -64,7 +64,8 @@ def test_conversion_auc_is_close_to_the_oracle(
         oracle["source"].cast(pl.String).to_numpy(),
         oracle["personalized"].to_numpy(),
     )
-    oracle = oracle.with_columns(p_features=pl.Series(p_features))
+    assert np.array_equal(truth.join(oracle.select("visit_id"), on="visit_id")["p_features"].to_numpy(), p_features)
+    oracle = oracle.drop("p_features").with_columns(p_features=pl.Series(p_features))
     fit = pz.fit_conversion(frame, seed=0)
     ceiling = fit.compare(truth)  # the true probabilities, shopper effect included
     assert ceiling.gap_ci_low > -0.005  # no model beats them
@@ -213,7 +214,8 @@ def test_notebook_03_runs_and_records(small_dataset: Dataset, tmp_path: Path) ->
     assert all(name.startswith("personalization_") for name in (*results["figures"], *results["numbers"]))
     n = results["numbers"]
     expected = small_dataset.manifest["calibration"]["expected"]
-    assert n["personalization_auc_gap"]["value"] < 0.02
+    assert n["personalization_auc_gap"]["value"] < 0.02  # against the best a model of the features can reach
+    assert n["personalization_oracle_auc"]["value"] < 1
     assert n["personalization_ate"]["ci_low"] <= expected["true_uplift_ate"] <= n["personalization_ate"]["ci_high"]
     naive = n["personalization_naive_difference"]
     assert not naive["ci_low"] <= expected["true_uplift_ate"] <= naive["ci_high"]

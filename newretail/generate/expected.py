@@ -28,6 +28,7 @@ __all__ = [
     "expected_values",
     "gmv_growth_truth",
     "population_truth",
+    "shopper_params",
 ]
 
 
@@ -41,6 +42,13 @@ def expected_values(scenario: Scenario) -> dict[str, float]:
         raise ValueError(f"scenario: expected a Scenario, got {type(scenario).__name__}")
     cal = calibrate(scenario)
     return {**cal.expected, "effect_logodds_at_mean_intent": float(cal.shoppers.effect_intercept)}
+
+
+def shopper_params(scenario: Scenario) -> ShopperParams:
+    """The shopper parameters ``scenario`` calibrates to (the ``sp`` of :func:`conversion_given_features`)."""
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"scenario: expected a Scenario, got {type(scenario).__name__}")
+    return calibrate(scenario).shoppers
 
 
 def population_truth(sp: ShopperParams, scenario: Scenario) -> dict[str, float]:

@@ -75,6 +75,20 @@ def group_totals(
     return {name: full[name].fill_null(0.0).to_numpy().astype(np.float64) for name in sums}
 
 
+def _settled(x: np.ndarray) -> np.ndarray:
+    """Group totals rounded to 12 significant digits.
+
+    The same totals added in another order (partition by partition, or on another worker) differ in the last bits;
+    the BCa bias correction counts bootstrap values below the estimate, so on the lattice of a small sample's counts
+    a one-ulp difference can move an interval end by a step. Rounding far below any sampling error makes the
+    interval a function of the totals, not of their order of addition.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        digits = np.where((a != 0) & np.isfinite(a), 11 - np.floor(np.log10(np.abs(a))), 0).astype(np.int64)
+    return np.array([round(float(v), int(d)) for v, d in zip(a.ravel(), digits.ravel(), strict=True)]).reshape(a.shape)
+
+
 def bootstrap_interval(
     samples: tuple[np.ndarray, ...],
     statistic: Callable[..., np.ndarray],
@@ -89,6 +103,7 @@ def bootstrap_interval(
     """
     from scipy import stats
 
+    samples = tuple(_settled(s) for s in samples)
     kwargs = {
         "paired": True,
         "vectorized": True,
@@ -114,6 +129,7 @@ def total_interval(groups: np.ndarray, *, confidence: float = CONFIDENCE) -> Est
     def total(x: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.sum(x, axis=axis)
 
+    groups = _settled(groups)
     low, high = bootstrap_interval((groups,), total, confidence=confidence)
     return Estimate(float(groups.sum()), float(low[0]), float(high[0]))
 
@@ -124,6 +140,7 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, *, confidence
     def ratio(num: np.ndarray, den: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.sum(num, axis=axis) / np.sum(den, axis=axis)
 
+    numerator, denominator = _settled(numerator), _settled(denominator)
     low, high = bootstrap_interval((numerator, denominator), ratio, confidence=confidence)
     return Estimate(float(numerator.sum() / denominator.sum()), float(low[0]), float(high[0]))
 

@@ -73,5 +73,23 @@ def _split_users(user_id: np.ndarray, share: float, seed: int) -> np.ndarray:
 
 
 def true_visits(ds: Dataset) -> pl.DataFrame:
-    """Ground truth, for validation only: ``truth_visits`` (visit_id, propensity, p_convert, ..., true_uplift)."""
-    return ds.read("truth_visits")
+    """Ground truth, for validation only: ``truth_visits`` (visit_id, propensity, p_convert, ..., true_uplift) and
+    ``p_features``, the best conversion probability any model of the observed features can reach.
+
+    ``p_convert`` holds each shopper's unobserved random effect on converting, so no model of the features reaches
+    its AUC; ``p_features`` integrates that effect out given the features (``expected.conversion_given_features``).
+    """
+    from newretail.generate.expected import conversion_given_features, shopper_params
+
+    truth = ds.read("truth_visits")
+    served = ds.scan("visits").select("visit_id", "source", TREATMENT).collect()
+    joined = truth.select("visit_id", "intent_sd").join(served, on="visit_id", how="left", maintain_order="left")
+    if joined[TREATMENT].null_count():
+        raise ValueError("truth_visits: has visits that the visits table does not")
+    p_features = conversion_given_features(
+        shopper_params(ds.scenario),
+        joined["intent_sd"].to_numpy(),
+        joined["source"].cast(pl.String).to_numpy(),
+        joined[TREATMENT].to_numpy(),
+    )
+    return truth.with_columns(p_features=pl.Series(p_features, dtype=pl.Float64))
