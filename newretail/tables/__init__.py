@@ -8,6 +8,7 @@ else reads through it. It imports nothing of ``newretail`` but :mod:`newretail.s
 from newretail.tables.dataset import Dataset, DatasetError, VerifyReport, open_dataset, verify
 from newretail.tables.manifest import MANIFEST, ManifestError, file_record, load_manifest, save_manifest, sha256_file
 from newretail.tables.schemas import SCHEMAS, data_dictionary, polars_schema
+from newretail.tables.tally import Measure, Tally, group_arrays, group_key, tally
 
 __all__ = [
     "MANIFEST",
@@ -15,13 +16,18 @@ __all__ = [
     "Dataset",
     "DatasetError",
     "ManifestError",
+    "Measure",
+    "Tally",
     "VerifyReport",
     "data_dictionary",
     "file_record",
+    "group_arrays",
+    "group_key",
     "load_manifest",
     "open_dataset",
     "polars_schema",
     "save_manifest",
     "sha256_file",
+    "tally",
     "verify",
 ]

@@ -10,7 +10,6 @@ import numpy as np
 import polars as pl
 
 from newretail.methods.intervals import standardized_ratio
-from newretail.methods.resampling import Clustered, group_totals, multiway_interval
 from newretail.tables import Dataset
 
 if TYPE_CHECKING:
@@ -330,31 +329,3 @@ def true_ctr_ratio(ds: Dataset, *, by: Sequence[str] = (), max_exposure: int = 5
 def ratio_of_ctrs(ai_n: float, ai_k: float, hu_n: float, hu_k: float) -> float:
     """The CTR ratio from totals: (AI clicks / AI impressions) / (human clicks / human impressions)."""
     return (ai_k / ai_n) / (hu_k / hu_n)
-
-
-def ctr_ratio_clustered(ds: Dataset, *, groups: int = 100) -> Clustered:
-    """The observed CTR ratio (AI over human creatives) with a two-way cluster-robust 95% interval.
-
-    A shopper sees many banners and a design is shown many times, and each carries its own random effect on
-    clicking, so impressions are not independent. The interval linearises the log ratio over ``groups`` random groups
-    of whole shoppers and of whole designs (Cameron-Gelbach-Miller two-way variance, the shopper x design
-    intersection subtracted); :attr:`Clustered.design_effect` says how much wider it is than the interval that
-    treats impressions as independent (:func:`ctr_ratio` with ``method="katz"``).
-    """
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds: a Dataset expected, got {type(ds).__name__}")
-    ai, clicked = pl.col("creative_source") == "ai", pl.col("clicked")
-    sums = {"ai_n": ai, "ai_k": ai & clicked, "hu_n": ~ai, "hu_k": ~ai & clicked}
-    lf = ds.scan("banner_impressions")
-    user, design = pl.col("user_id"), pl.col("design_id")
-
-    def totals(key: pl.Expr) -> dict[str, np.ndarray]:
-        return group_totals(lf, cluster=key, sums=sums, groups=groups)
-
-    return multiway_interval(
-        {"shopper": totals(user), "design": totals(design)},
-        ratio_of_ctrs,
-        intersections={"shopper x design": totals(user * 7919 + design)},
-        iid=totals(pl.col("impression_id")),
-        log=True,
-    )

@@ -20,6 +20,19 @@ from newretail.analyses.chatbot.escalation import (
     KeywordEscalation,
     escalation_study,
 )
+from newretail.analyses.chatbot.inquiry_counts import (
+    BotEfficiency,
+    bot_efficiency,
+    bot_inquiries,
+    bot_inquiries_measure,
+    bot_share,
+    efficiency_measure,
+    finish_bot_inquiries,
+    finish_efficiency,
+    finish_share,
+    inquiry_tallies,
+    share_measure,
+)
 from newretail.analyses.chatbot.staffing import (
     PeakHourCheck,
     QueueResult,
@@ -34,6 +47,7 @@ from newretail.analyses.chatbot.volume import Deflection, InquiryVolume, deflect
 
 __all__ = [
     "ANGRY_WORDS",
+    "BotEfficiency",
     "Deflection",
     "Efficiency",
     "EscalationClassifier",
@@ -43,13 +57,23 @@ __all__ = [
     "PeakHourCheck",
     "QueueResult",
     "StaffingPlan",
+    "bot_efficiency",
+    "bot_inquiries",
+    "bot_inquiries_measure",
+    "bot_share",
     "deflection",
+    "efficiency_measure",
     "efficiency_ratios",
     "erlang_c_agents",
     "erlang_c_service_level",
     "escalation_study",
+    "finish_bot_inquiries",
+    "finish_efficiency",
+    "finish_share",
+    "inquiry_tallies",
     "inquiry_volume",
     "peak_hour_check",
+    "share_measure",
     "simulate_queue",
     "staffing_plan",
 ]

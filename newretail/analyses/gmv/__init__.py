@@ -20,15 +20,42 @@ from newretail.analyses.gmv.totals import MINUTES as MINUTES
 from newretail.analyses.gmv.totals import SPIKE_WINDOW_S as SPIKE_WINDOW_S
 from newretail.analyses.gmv.totals import US_PER_MIN as US_PER_MIN
 from newretail.analyses.gmv.totals import US_PER_S as US_PER_S
-from newretail.analyses.gmv.totals import gmv_total, yoy_growth
+from newretail.analyses.gmv.totals import (
+    OrderCounts,
+    finish_gmv,
+    finish_growth,
+    finish_mobile_share,
+    finish_orders,
+    gmv_measure,
+    gmv_total,
+    growth_measure,
+    mobile_gmv_share,
+    mobile_share_measure,
+    order_counts,
+    order_tallies,
+    orders_measure,
+    yoy_growth,
+)
 
 __all__ = [
     "GrowthDecomposition",
     "MidnightSpike",
+    "OrderCounts",
     "Timeline",
     "decompose_growth",
+    "finish_gmv",
+    "finish_growth",
+    "finish_mobile_share",
+    "finish_orders",
+    "gmv_measure",
     "gmv_total",
+    "growth_measure",
     "midnight_spike",
+    "mobile_gmv_share",
+    "mobile_share_measure",
+    "order_counts",
+    "order_tallies",
+    "orders_measure",
     "timeline",
     "yoy_growth",
 ]

@@ -25,6 +25,17 @@ from newretail.analyses.personalization.conversion import (
     compare_auc,
     fit_conversion,
 )
+from newretail.analyses.personalization.personalized import (
+    PersonalizedConversion,
+    PersonalizedPages,
+    conversion_measure,
+    finish_conversion,
+    finish_pages,
+    pages_measure,
+    personalized_conversion,
+    personalized_pages,
+    visit_tallies,
+)
 from newretail.analyses.personalization.shapley import ShapExplanation, explain
 from newretail.analyses.personalization.uplift import UpliftAnalysis, naive_effect, uplift_analysis
 from newretail.analyses.personalization.visits import FEATURES, design_matrix, true_visits, visit_frame
@@ -39,14 +50,23 @@ __all__ = [
     "AucComparison",
     "ConversionFit",
     "ConversionModel",
+    "PersonalizedConversion",
+    "PersonalizedPages",
     "ShapExplanation",
     "UpliftAnalysis",
     "compare_auc",
+    "conversion_measure",
     "design_matrix",
     "explain",
+    "finish_conversion",
+    "finish_pages",
     "fit_conversion",
     "naive_effect",
+    "pages_measure",
+    "personalized_conversion",
+    "personalized_pages",
     "true_visits",
     "uplift_analysis",
     "visit_frame",
+    "visit_tallies",
 ]

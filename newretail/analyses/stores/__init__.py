@@ -25,16 +25,36 @@ from newretail.analyses.stores.catchments import Coverage, household_coverage
 from newretail.analyses.stores.delivery import DeliveryPromise, delivery_promise
 from newretail.analyses.stores.pilot import PILOT_UNIT as PILOT_UNIT
 from newretail.analyses.stores.pilot import PilotTruth, pilot_synthetic_control, pilot_truth, store_panel
+from newretail.analyses.stores.service import (
+    DeliveryP95,
+    delivery_measure,
+    delivery_p95,
+    finish_delivery_p95,
+    finish_pilots,
+    pilot_stores,
+    pilot_tallies,
+    pilots_measure,
+    store_tallies,
+)
 
 __all__ = [
     "Coverage",
+    "DeliveryP95",
     "DeliveryPromise",
     "NetUplift",
     "PilotTruth",
+    "delivery_measure",
+    "delivery_p95",
     "delivery_promise",
+    "finish_delivery_p95",
+    "finish_pilots",
     "household_coverage",
     "net_uplift",
+    "pilot_stores",
     "pilot_synthetic_control",
+    "pilot_tallies",
     "pilot_truth",
+    "pilots_measure",
     "store_panel",
+    "store_tallies",
 ]
