@@ -9,6 +9,7 @@ SCENARIO ?= singles_day_2017
 SCALE ?= 1e-4
 SEED ?= 20171111
 WORKERS ?= 2
+TEST_WORKERS ?= 2  # pytest-xdist processes of make test (whole test files go to one process)
 # one dataset folder for make, the notebooks and newretail.datasets.load (exported to every command below); the
 # dataset's own folder is named by the package's dataset_path (standard library only, so it runs before setup)
 NEWRETAIL_DATA ?= $(CURDIR)/data/synthetic
@@ -22,7 +23,7 @@ export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data data-path test lint paper lab lock clean docs bench stress-dense package site browser-test coverage mutation
+.PHONY: help setup data data-path test test-notebooks lint paper lab lock clean docs bench stress-dense package site browser-test coverage mutation
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,10 +54,15 @@ lint: setup ## ruff and mypy over the package
 	$(BIN)/ruff check newretail tests
 	$(BIN)/mypy newretail
 
-test: setup ## Set up and run the whole test suite (lint, types, unit, notebooks at a small scale)
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/packaging --ignore=tests/browser
+
+test: setup ## Set up and run the test suite: lint, types, unit and integration tests (notebooks: make test-notebooks)
 	$(BIN)/ruff check newretail tests
 	$(BIN)/mypy newretail
-	$(BIN)/python -m pytest --ignore=tests/packaging --ignore=tests/browser  # those two run in make package / make browser-test
+	$(PYTEST) -m "not notebook"  # tests/packaging and tests/browser run in make package / make browser-test
+
+test-notebooks: setup ## The tests that execute notebooks headless at a small scale (and the paper build's)
+	$(PYTEST) -m notebook
 
 # the paper: one executed copy per notebook (re-run when that notebook, the data, the scenarios or a package module
 # it imports changes), then claims.json and results.json, then paper.pdf; a new notebooks/*.ipynb joins without
