@@ -54,7 +54,7 @@ lint: setup ## ruff and mypy over the package
 	$(BIN)/ruff check newretail tests
 	$(BIN)/mypy newretail
 
-PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --ignore=tests/packaging --ignore=tests/browser
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 --ignore=tests/packaging --ignore=tests/browser
 
 test: setup ## Set up and run the test suite: lint, types, unit and integration tests (notebooks: make test-notebooks)
 	$(BIN)/ruff check newretail tests

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,33 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (other processes wait)."""
+    import fcntl
+
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    """The shipped scenario at ``SMALL_SCALE``, generated once per session."""
-    out = tmp_path_factory.mktemp("data") / "small"
-    generate("singles_day_2017", scale=SMALL_SCALE, seed=SMALL_SEED, out=out, workers=2)
+def small_dataset(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Dataset:
+    """The shipped scenario at ``SMALL_SCALE``, generated once per test run.
+
+    Under pytest-xdist the workers share it: the first generates it into the run's common temporary folder while
+    the others wait on a lock (the same scenario, scale and seed give the same bytes, so any worker may).
+    """
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # the run's folder, above each worker's own
+    out = root / "shared-data" / "small"
+    with _exclusive(root / "shared-data.lock"):
+        if not (out / "manifest.json").is_file():
+            generate("singles_day_2017", scale=SMALL_SCALE, seed=SMALL_SEED, out=out, workers=2, overwrite=True)
     return open_dataset(out)
 
 
