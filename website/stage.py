@@ -64,7 +64,9 @@ def _rewrite_links(text: str, where: str, docs: set[str], tutorials: set[str]) -
         name = Path(target).name
         stem, suffix = Path(name).stem, Path(name).suffix
         if suffix == ".md" and stem in docs:
-            page = f"{stem}.md" if where == "docs" else f"../docs/{stem}.md"
+            # MkDocs turns a Markdown page's links to X.md into X.html; mkdocs-jupyter leaves a notebook's alone, so a
+            # tutorial links to the built page itself
+            page = f"{stem}.md" if where == "docs" else f"../docs/{stem}.html"
         elif suffix == ".ipynb" and stem in tutorials:
             page = f"../tutorials/{stem}.ipynb" if where == "docs" else f"{stem}.ipynb"
         else:
