@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ class Area:
     paths: tuple[str, ...]
     tests: tuple[str, ...]  # pytest arguments selecting the tests that exercise the area
     note: str
+    sample: int  # mutants checked by default (a random sample: the score is an estimate with an interval)
 
 
 AREAS = {
@@ -41,18 +43,21 @@ AREAS = {
             ("newretail/methods/",),
             ("tests/methods", "-m", "not slow", "-p", "no:randomly"),
             "the estimators and intervals (tests/methods: real-data, peer-library and fuzz tests)",
+            200,
         ),
         Area(
             "claims",
             ("newretail/claims/",),
             ("tests/test_claims.py", "-m", "not notebook"),
             "the claims ledger (tests/test_claims.py without the notebook test)",
+            60,
         ),
         Area(
             "calibration",
             ("newretail/generate/calibrate.py",),
             ("tests/test_calibration.py",),
             "the generator's calibration (tests/test_calibration.py)",
+            80,
         ),
     ]
 }
@@ -122,38 +127,73 @@ def _configure(dest: Path, area: Area) -> None:
         pyproject.write_text(text + "\n".join(lines) + "\n")
 
 
-def run_area(area: Area, *, children: int, run: bool = True) -> dict[str, object]:
-    dest = WORK / area.name
-    dest.mkdir(parents=True, exist_ok=True)
-    _copy_tree(dest)
-    _configure(dest, area)
+def _env() -> dict[str, str]:
     # mutmut forks each mutant's run from a process that has already run the tests: a thread pool alive at the fork
     # (OpenMP under lightgbm, polars, BLAS) deadlocks the child, which would then count as a "timeout" (killed).
     # One thread each keeps the forks safe; the children run side by side instead.
     single = {v: "1" for v in ("OMP_NUM_THREADS", "POLARS_MAX_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-    env = {**os.environ, **single, "OMP_WAIT_POLICY": "PASSIVE", "HYPOTHESIS_PROFILE": "mutation"}
-    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    # the small test dataset is generated once and kept for every mutant (no area mutates the generator's rows:
+    # calibration's test selection does not read a dataset)
+    data = str(WORK / "test-data")
+    return {**os.environ, **single, "OMP_WAIT_POLICY": "PASSIVE", "HYPOTHESIS_PROFILE": "mutation",
+            "NEWRETAIL_TEST_DATA": data}  # fmt: skip
+
+
+def _verdicts(dest: Path) -> dict[str, int | None]:
+    """Every mutant of the area's copy with mutmut's exit code (None: not checked yet), read from its meta files."""
+    out: dict[str, int | None] = {}
+    for meta in sorted((dest / "mutants").rglob("*.meta")):
+        out.update(json.loads(meta.read_text())["exit_code_by_key"])
+    return out
+
+
+def _status(code: int | None) -> str:
+    from mutmut.stats import status_by_exit_code
+
+    return str(status_by_exit_code[code])
+
+
+def run_area(area: Area, *, children: int, sample: int | None, seed: int, run: bool = True) -> dict[str, object]:
+    """Check ``sample`` mutants of the area drawn at random with ``seed`` (all of them when None), resuming."""
+    dest = WORK / area.name
+    dest.mkdir(parents=True, exist_ok=True)
+    _copy_tree(dest)
+    _configure(dest, area)
+    env, mutmut = _env(), str(Path(sys.executable).with_name("mutmut"))
     start = time.monotonic()
-    if run:
-        subprocess.run([mutmut, "run", "--max-children", str(children)], cwd=dest, env=env, check=False)
+    if run and not _verdicts(dest):
+        # generate the mutants and map tests to functions (one run of the selection), checking none: a name that
+        # matches no mutant stops mutmut right after those two steps
+        proc = subprocess.run([mutmut, "run", "none-such-mutant"], cwd=dest, env=env, capture_output=True, text=True)
+        if not _verdicts(dest):
+            sys.exit(f"mutmut could not generate the {area.name} mutants:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    verdicts = _verdicts(dest)
+    names = sorted(verdicts)
+    chosen = names if sample is None or sample >= len(names) else sorted(random.Random(seed).sample(names, sample))
+    todo = [n for n in chosen if verdicts[n] is None]
+    if run and todo:
+        print(f"{area.name}: checking {len(todo)} of {len(chosen)} chosen mutants ({len(names)} in all)", flush=True)
+        subprocess.run([mutmut, "run", "--max-children", str(children), *todo], cwd=dest, env=env, check=False)
     seconds = time.monotonic() - start if run else float("nan")
-    subprocess.run([mutmut, "export-cicd-stats"], cwd=dest, env=env, check=True, capture_output=True)
-    stats = json.loads((dest / "mutants/mutmut-cicd-stats.json").read_text())
-    listing = subprocess.run(
-        [mutmut, "results", "--all", "false"], cwd=dest, env=env, capture_output=True, text=True, check=False
-    ).stdout
-    survivors = [line.split(":")[0].strip() for line in listing.splitlines() if "survived" in line]
-    return {"area": area, "stats": stats, "survivors": survivors, "seconds": seconds}
+    verdicts = _verdicts(dest)
+    statuses = {n: _status(verdicts[n]) for n in chosen}
+    return {"area": area, "total": len(names), "statuses": statuses, "seconds": seconds, "sample": sample}
 
 
-def _score(stats: dict[str, int]) -> tuple[int, int]:
-    killed = stats.get("killed", 0) + stats.get("timeout", 0) + stats.get("segfault", 0)
-    judged = killed + stats.get("survived", 0) + stats.get("suspicious", 0)
-    return killed, judged
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+    return float(lo), float(hi)
 
 
 def _minutes(seconds: float) -> str:
     return "(not timed)" if seconds != seconds else f"{seconds / 60:.1f} min"
+
+
+KILLED = ("killed", "timeout", "segfault", "caught by type check")
 
 
 def write_report(results: list[dict[str, object]]) -> None:
@@ -162,48 +202,50 @@ def write_report(results: list[dict[str, object]]) -> None:
         "# Mutation testing",
         "",
         f"Generated by `make mutation` (`python benchmarks/mutation.py`) at commit {commit.strip()} on "
-        f"{time.strftime('%Y-%m-%d')}, mutmut 3. A mutant is *killed* when a test fails (or times out) with it;",
-        "the score is killed / (killed + survived). Untested mutants (no test reaches the code) count as survived.",
+        f"{time.strftime('%Y-%m-%d')}, mutmut 3.",
         "",
-        "| area | what | mutants | checked | killed | survived | no tests | score | time |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "A mutant is *killed* when a test fails (or times out) with it. Each area checks a random sample of its",
+        "mutants (fixed seed; `--all` checks every one): the score is killed / checked, with a 95% Wilson interval for",
+        "the score of all the area's mutants. Mutants no test reaches count as survivors; so do those judged",
+        "equivalent (listed below with why), so the score is a lower bound.",
+        "",
+        "| area | what | mutants | checked | killed | survived | no tests | equivalent | score | 95% interval | time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        area, stats = r["area"], r["stats"]
-        assert isinstance(area, Area) and isinstance(stats, dict)
-        killed, judged = _score(stats)
-        untested = stats.get("no_tests", 0)
-        checked = judged + untested
-        score = killed / checked if checked else float("nan")
-        # a run stopped before the end (mutmut resumes it) leaves mutants unchecked: the score is over those checked
-        total = max(stats.get("total", checked), checked)
+        area, statuses = r["area"], r["statuses"]
+        assert isinstance(area, Area) and isinstance(statuses, dict)
+        checked = {n: s for n, s in statuses.items() if s != "not checked"}
+        killed = sum(s in KILLED for s in checked.values())
+        survived = [n for n, s in checked.items() if s in ("survived", "suspicious")]
+        untested = [n for n, s in checked.items() if s == "no tests"]
+        equivalent = [n for n in survived if n in EQUIVALENT]
+        lo, hi = _wilson(killed, len(checked))
+        score = f"{killed / len(checked):.0%}" if checked else "-"
         lines.append(
-            f"| {area.name} | {area.note} | {total} | {checked} | {killed} | {stats.get('survived', 0)} | "
-            f"{untested} | {score:.0%} | {_minutes(float(r['seconds']))} |"  # type: ignore[arg-type]
+            f"| {area.name} | {area.note} | {r['total']} | {len(checked)} | {killed} | {len(survived)} | "
+            f"{len(untested)} | {len(equivalent)} | {score} | {lo:.0%} to {hi:.0%} | "
+            f"{_minutes(float(r['seconds']))} |"  # type: ignore[arg-type]
         )
     for r in results:
-        stats = r["stats"]
-        assert isinstance(stats, dict)
-        killed, judged = _score(stats)
-        checked, total = judged + stats.get("no_tests", 0), stats.get("total", 0)
-        if total > checked:
-            lines += [
-                "",
-                f"**{r['area'].name}: partial.** {checked} of {total} mutants checked when the run stopped; "  # type: ignore[attr-defined]
-                "`make mutation` resumes where it stopped (mutmut keeps each verdict in `.mutation/<area>`).",
-            ]
+        area, statuses = r["area"], r["statuses"]
+        assert isinstance(area, Area) and isinstance(statuses, dict)
+        unchecked = sum(s == "not checked" for s in statuses.values())
+        if unchecked:
+            lines += ["", f"**{area.name}: partial.** {unchecked} of the {len(statuses)} chosen mutants are not "
+                      "checked yet; `make mutation` resumes where it stopped (mutmut keeps each verdict in "
+                      "`.mutation/<area>`)."]  # fmt: skip
     for r in results:
-        survivors = r["survivors"]
-        assert isinstance(survivors, list)
-        area = r["area"]
-        assert isinstance(area, Area)
+        area, statuses = r["area"], r["statuses"]
+        assert isinstance(area, Area) and isinstance(statuses, dict)
+        survivors = [n for n, s in statuses.items() if s in ("survived", "suspicious", "no tests")]
         equivalent = [s for s in survivors if s in EQUIVALENT]
-        open_ = [s for s in survivors if s not in EQUIVALENT]
+        open_ = [f"{s} ({statuses[s]})" if statuses[s] != "survived" else s for s in survivors if s not in EQUIVALENT]
         title = f"## Surviving mutants: {area.name} ({len(open_)} to kill, {len(equivalent)} judged equivalent)"
         lines += ["", title, ""]
         lines += [f"- `{s}`" for s in open_] or ["none to kill"]
         if equivalent:
-            lines += ["", "Judged equivalent (`mutmut show <name>` prints the change):", ""]
+            lines += ["", "Judged equivalent (`mutmut show <name>` in `.mutation/<area>` prints the change):", ""]
             lines += [f"- `{s}`: {EQUIVALENT[s]}" for s in equivalent]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
@@ -213,12 +255,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--area", action="append", choices=sorted(AREAS), help="default: all three")
     parser.add_argument("--children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--sample", type=int, help="mutants to check per area (default: each area's own)")
+    parser.add_argument("--all", action="store_true", help="check every mutant (hours for claims)")
+    parser.add_argument("--seed", type=int, default=17, help="seed of the sample")
     parser.add_argument(
         "--report-only", action="store_true", help="write the note from the mutants checked so far, run nothing"
     )
     args = parser.parse_args()
     names = args.area or list(AREAS)
-    results = [run_area(AREAS[name], children=args.children, run=not args.report_only) for name in names]
+    results = []
+    for name in names:
+        area = AREAS[name]
+        sample = None if args.all else (args.sample or area.sample)
+        results.append(run_area(area, children=args.children, sample=sample, seed=args.seed, run=not args.report_only))
     write_report(results)
     print(OUT.read_text())
 

@@ -29,6 +29,37 @@ if os.environ.get("HYPOTHESIS_PROFILE"):
     settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 
+def _memoize_frontiers(folder: Path) -> None:
+    """Keep each break-even search's answer on disk, keyed by its arguments (``make mutation``: the claims ledger's
+    mutants then run in seconds; a mutant that changes what the ledger asks for misses the memo and searches)."""
+    import hashlib
+    import pickle
+
+    from newretail.stress import frontier
+
+    search = frontier.find_frontiers
+
+    def memo(*args: Any, **kwargs: Any) -> Any:
+        # a pydantic model pickles its set of fields set, in an order that changes between processes: key on JSON
+        stable = [a.model_dump_json() if hasattr(a, "model_dump_json") else a for a in (*args, *kwargs.values())]
+        key = hashlib.sha256(pickle.dumps((stable, sorted(kwargs)))).hexdigest()
+        path = folder / f"{key}.pickle"
+        if path.is_file():
+            return pickle.loads(path.read_bytes())
+        out = search(*args, **kwargs)
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(pickle.dumps(out))
+        partial.replace(path)
+        return out
+
+    frontier.find_frontiers = memo  # type: ignore[assignment]
+
+
+if os.environ.get("NEWRETAIL_TEST_DATA"):
+    _memoize_frontiers(Path(os.environ["NEWRETAIL_TEST_DATA"]) / "frontiers")
+
+
 @contextmanager
 def _exclusive(lock: Path) -> Iterator[None]:
     """Hold an exclusive lock on the file ``lock`` (other processes wait)."""
@@ -47,11 +78,15 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> D
     """The shipped scenario at ``SMALL_SCALE``, generated once per test run.
 
     Under pytest-xdist the workers share it: the first generates it into the run's common temporary folder while
-    the others wait on a lock (the same scenario, scale and seed give the same bytes, so any worker may).
+    the others wait on a lock (the same scenario, scale and seed give the same bytes, so any worker may). With
+    ``NEWRETAIL_TEST_DATA`` set, it is kept in that folder across runs instead (for code that does not generate it).
     """
     root = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         root = root.parent  # the run's folder, above each worker's own
+    if os.environ.get("NEWRETAIL_TEST_DATA"):  # kept across runs (make mutation: one dataset for every mutant)
+        root = Path(os.environ["NEWRETAIL_TEST_DATA"])
+        root.mkdir(parents=True, exist_ok=True)
     out = root / "shared-data" / "small"
     with _exclusive(root / "shared-data.lock"):
         if not (out / "manifest.json").is_file():
