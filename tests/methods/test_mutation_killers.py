@@ -288,3 +288,176 @@ def test_erlang_c_speed_of_answer_by_hand_and_staffing_refusals() -> None:
         q.agents("0.8", 20.0)  # type: ignore[arg-type]
     with pytest.raises(MethodInputError, match=r"^shrinkage: must be a number"):
         q.agents(0.8, 20.0, shrinkage=math.nan)
+
+
+# ----------------------------------------------------------------------- second run: panels, learners, queues
+def _did_panel(seed: int = 0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    unit, time = np.repeat(np.arange(20), 8), np.tile(np.arange(8), 20)
+    d = (unit % 2 == 1) & (time >= 4)
+    y = rng.normal(size=20)[unit] + rng.normal(size=8)[time] + 0.4 * d + rng.normal(0, 0.5, unit.size)
+    return pl.DataFrame({"unit": unit, "time": time, "y": y, "d": d})
+
+
+def test_did_p_value_is_where_its_interval_reaches_zero() -> None:
+    """A t test and its interval agree: the interval at level 1 - p has zero at one end."""
+    from newretail.methods import DiD
+
+    fit = DiD("unit", "time", "y", "d").fit(_did_panel())
+    assert 0.0 < fit.p_value_ < 1.0
+    at_p = DiD("unit", "time", "y", "d", alpha=fit.p_value_).fit(_did_panel())
+    assert min(abs(at_p.ci_[0]), abs(at_p.ci_[1])) == pytest.approx(0.0, abs=1e-8 * abs(fit.effect_))
+    assert fit.summary().p_value == fit.p_value_
+
+
+def test_panel_methods_refuse_a_summary_before_fit_and_bad_windows_naming_the_argument() -> None:
+    from newretail.methods import DiD, EventStudy
+
+    with pytest.raises(MethodInputError, match=r"^DiD: call fit\(df\) before summary\(\)$"):
+        DiD("unit", "time", "y", "d").summary()
+    with pytest.raises(MethodInputError, match="^treated: a column name"):
+        EventStudy("unit", "time", "y", 123).fit(_did_panel())  # type: ignore[arg-type]
+    with pytest.raises(MethodInputError, match="^window:"):
+        EventStudy("unit", "time", "y", "d", window=(0, 5)).fit(_did_panel())  # the reference -1 is outside
+
+
+def test_panel_plots_label_their_axes_with_the_outcome_and_the_event_time_unit() -> None:
+    from newretail.methods import DiD, EventStudy
+
+    ax = DiD("unit", "time", "y", "d").fit(_did_panel()).summary().plot(truth=0.4).axes[0]
+    assert ax.get_xlabel() == "effect on y"
+    assert "truth" in [t.get_text() for t in ax.get_legend().get_texts()]
+    es = EventStudy("unit", "time", "y", "d").fit(_did_panel()).summary().plot(truth=0.4).axes[0]
+    assert es.get_xlabel() == "event time (periods; -1 = reference)" and es.get_ylabel() == "effect on y"
+    assert "true effect" in [t.get_text() for t in es.get_legend().get_texts()]
+    binned = EventStudy("unit", "time", "y", "d", bin_width=2).fit(_did_panel()).summary().plot().axes[0]
+    assert binned.get_xlabel().startswith("event time (bins of 2 periods;")
+    plt.close("all")
+
+
+def test_katz_ratio_has_no_interval_when_an_arm_has_no_successes_and_never_warns() -> None:
+    import warnings
+
+    from newretail.methods import ratio_interval
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x1, x0 in ((0, 5), (5, 0)):
+            value, low, high = ratio_interval(x1, 100, x0, 100)
+            assert math.isnan(low) and math.isnan(high)  # the log of a zero count has no interval
+            assert value == (0.0 if x1 == 0 else math.inf)
+        value, low, high = ratio_interval(np.array([0, 3]), np.array([10, 10]), np.array([0, 4]), np.array([10, 10]))
+    assert math.isnan(value[0]) and math.isnan(low[0]) and np.isfinite(low[1])  # 0/0: no ratio, no warning
+
+
+def test_quantile_interval_refuses_a_level_that_is_not_a_number() -> None:
+    from newretail.methods import quantile_interval
+
+    for q in ("0.5", None, True, 1.0):
+        with pytest.raises(MethodInputError, match="^q"):
+            quantile_interval(np.arange(50.0), q=q)  # type: ignore[arg-type]
+
+
+def test_aipw_says_when_its_interval_is_cluster_robust() -> None:
+    from newretail.methods import aipw_effect
+
+    rng = np.random.default_rng(0)
+    y, t = rng.normal(size=200), (rng.random(200) < 0.5).astype(np.int8)
+    half, zero = np.full(200, 0.5), np.zeros(200)
+    plain, _ = aipw_effect(y, t, half, zero, zero)
+    clustered, _ = aipw_effect(y, t, half, zero, zero, groups=np.arange(200) // 4)
+    assert not plain.method.endswith("cluster-robust")
+    assert clustered.method == plain.method + ", cluster-robust"
+
+
+def test_t_learner_on_a_binary_outcome_returns_probabilities_near_the_true_uplift() -> None:
+    rng = np.random.default_rng(5)
+    n = 20_000
+    X = rng.normal(size=(n, 2)).astype(np.float32)
+    t = (rng.random(n) < 0.5).astype(np.int8)
+    p0 = 0.2 + 0.1 * (X[:, 0] > 0)
+    uplift = 0.25 * (X[:, 1] > 0)
+    y = (rng.random(n) < p0 + uplift * t).astype(np.float64)
+    model = ln.TLearner(n_estimators=60, min_child_samples=100).fit(X, t, y)
+    assert model.binary_
+    mu0, mu1 = model.predict_outcomes(X)
+    assert ((mu0 >= 0) & (mu0 <= 1) & (mu1 >= 0) & (mu1 <= 1)).all()
+    assert np.abs(mu0 - p0).mean() < 0.05  # probabilities, not the 0/1 outcomes or classes
+    assert np.abs(model.predict(X) - uplift).mean() < 0.07
+
+
+def test_cross_fit_runs_with_its_default_two_folds_and_refuses_bad_outcomes_by_name() -> None:
+    rng = np.random.default_rng(8)
+    n = 2000
+    X = rng.normal(size=(n, 1)).astype(np.float32)
+    t = (rng.random(n) < 0.5).astype(np.int8)
+    y = X[:, 0] + t + rng.normal(0, 0.3, n)
+    fit = cross_fit(X, t, y, groups=np.arange(n), n_estimators=30, min_child_samples=50)
+    assert set(np.unique(fit.fold)) == {0, 1}
+    assert fit.uplift_t.mean() == pytest.approx(1.0, abs=0.15)
+    with pytest.raises(MethodInputError, match=r"^y: outcomes must be finite numbers"):
+        ln.TLearner().fit(X, t, np.where(np.arange(n) == 3, np.nan, y))
+
+
+def test_erlang_c_refusals_name_the_argument() -> None:
+    for bad in ("fast", None, True, [1.0, "x"]):
+        with pytest.raises(MethodInputError, match="^arrivals_per_s: must be a number"):
+            ErlangC(bad, 300.0).service_level(3, 20)  # type: ignore[arg-type]
+
+
+def test_erlang_c_service_level_at_one_erlang_is_the_closed_form() -> None:
+    """One erlang on two agents: C(2, 1) = 1/3, so P(wait <= t) = 1 - exp(-t / AHT) / 3."""
+    queue = ErlangC(1 / 300, 300.0)
+    for t in (0.0, 20.0, 300.0):
+        assert queue.service_level(2, t) == pytest.approx(1 - math.exp(-t / 300) / 3, rel=1e-12)
+
+
+def test_erlang_c_answers_raise_no_numpy_warnings_on_edge_cases() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for arrivals in (0.0, 1e-9, 0.01, 1.0, 50.0):
+            queue = ErlangC(arrivals, 240.0)
+            for agents in (0, 1, 2, 10, 200, 5000):
+                queue.service_level(agents, 0.0), queue.service_level(agents, 30.0)
+                queue.asa_s(agents), queue.occupancy(agents) if agents else None
+
+
+def _sc_panel(seed: int = 0, *, donors: int = 25, periods: int = 12) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    y = 50 + rng.normal(size=(donors + 1, periods)).cumsum(axis=1) * 3
+    y[0] = 0.6 * y[1] + 0.4 * y[2] - 3.0 * (np.arange(periods) >= 8) + rng.normal(0, 0.3, periods)
+    unit = np.repeat(np.arange(donors + 1), periods)
+    return pl.DataFrame({"unit": unit, "year": np.tile(np.arange(periods), donors + 1), "y": y.ravel()})
+
+
+def test_synthetic_control_refuses_a_boolean_treatment_time_on_integer_times() -> None:
+    from newretail.methods import SyntheticControl
+
+    with pytest.raises(MethodInputError, match="treatment_time True is not in the data"):
+        SyntheticControl("unit", "year", "y", 0, True).fit(_sc_panel())  # type: ignore[arg-type]
+
+
+def test_synthetic_control_interval_needs_enough_placebos_and_summary_carries_the_rmspes() -> None:
+    from newretail.methods import SyntheticControl
+
+    few = SyntheticControl("unit", "year", "y", 0, 8).fit(_sc_panel(donors=12))  # 12 placebos: p >= 1/13 > 0.05
+    assert few.ci_ == (-math.inf, math.inf)
+    many = SyntheticControl("unit", "year", "y", 0, 8).fit(_sc_panel(donors=25))  # 25 placebos: p can reach 1/26
+    assert np.isfinite(many.ci_).all() and many.ci_[0] < many.effect_ < many.ci_[1]
+    post = many.gap_.filter(pl.col("time") >= 8)["gap"].to_numpy()
+    summary = many.summary()
+    assert summary.post_rmspe == pytest.approx(math.sqrt(np.mean(post**2)), rel=1e-12)
+    assert summary.pre_rmspe == many.pre_rmspe_ and summary.post_rmspe == many.post_rmspe_
+
+
+def test_synthetic_control_predictor_constant_across_units_is_harmless() -> None:
+    from newretail.methods import SyntheticControl
+
+    frame = _sc_panel(2, donors=8).with_columns(
+        x=pl.col("y").mean().over("unit") + pl.col("unit") % 3, flat=pl.lit(7.0)
+    )
+    with_flat = SyntheticControl("unit", "year", "y", 0, 8, design="adh", predictors=["x", "flat"]).fit(frame)
+    assert np.isfinite(with_flat.effect_) and np.isfinite(list(with_flat.weights_.values())).all()
+    assert sum(with_flat.weights_.values()) == pytest.approx(1.0, abs=1e-9)
