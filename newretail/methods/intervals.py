@@ -121,9 +121,7 @@ def ratio_interval(
     return _out(scalar, ratio, low, high)
 
 
-def proportion_interval(
-    successes: Any, n: Any, *, method: str = "wilson", alpha: float = 0.05
-) -> tuple[Any, Any, Any]:
+def proportion_interval(successes: Any, n: Any, *, method: str = "wilson", alpha: float = 0.05) -> tuple[Any, Any, Any]:
     """A proportion ``successes / n`` with a ``1 - alpha`` binomial interval (statsmodels ``proportion_confint``).
 
     Parameters

@@ -31,9 +31,7 @@ __all__ = [
 ]
 
 
-def _check_xy(
-    X: np.ndarray, treatment: np.ndarray | None, y: np.ndarray | None
-) -> tuple[np.ndarray, ...]:
+def _check_xy(X: np.ndarray, treatment: np.ndarray | None, y: np.ndarray | None) -> tuple[np.ndarray, ...]:
     """Features as float32, treatment as int8 (0/1 or bool), outcome as float64 (any finite number)."""
     try:
         X = np.asarray(X, dtype=np.float32)

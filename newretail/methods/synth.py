@@ -265,6 +265,11 @@ class SyntheticControl:
                 values = finite_numeric(frame[name]).to_numpy()[panel.order]
                 pre = panel.t < when[0]
                 x[:, k] = np.bincount(panel.u[pre], weights=values[pre], minlength=panel.n_units) / when[0]
+                if np.ptp(x[:, k]) == 0:  # pysyncon standardizes predictors: a zero spread would fit nothing
+                    raise MethodInputError(
+                        f"predictors: {name!r} has the same pre-treatment mean in every unit, so it cannot weigh "
+                        "donors; drop it"
+                    )
         return y, x, panel.times, panel.units, int(hit[0]), int(when[0])
 
     def _gap(self, y: np.ndarray, x: np.ndarray, target: int, donors: np.ndarray, t0: int) -> tuple[np.ndarray, ...]:

@@ -315,9 +315,9 @@ def test_panel_methods_refuse_a_summary_before_fit_and_bad_windows_naming_the_ar
 
     with pytest.raises(MethodInputError, match=r"^DiD: call fit\(df\) before summary\(\)$"):
         DiD("unit", "time", "y", "d").summary()
-    with pytest.raises(MethodInputError, match="^treated: a column name"):
+    with pytest.raises(MethodInputError, match=r"^treated: a column name"):
         EventStudy("unit", "time", "y", 123).fit(_did_panel())  # type: ignore[arg-type]
-    with pytest.raises(MethodInputError, match="^window:"):
+    with pytest.raises(MethodInputError, match=r"^window:"):
         EventStudy("unit", "time", "y", "d", window=(0, 5)).fit(_did_panel())  # the reference -1 is outside
 
 
@@ -354,7 +354,7 @@ def test_quantile_interval_refuses_a_level_that_is_not_a_number() -> None:
     from newretail.methods import quantile_interval
 
     for q in ("0.5", None, True, 1.0):
-        with pytest.raises(MethodInputError, match="^q"):
+        with pytest.raises(MethodInputError, match=r"^q"):
             quantile_interval(np.arange(50.0), q=q)  # type: ignore[arg-type]
 
 
@@ -401,7 +401,7 @@ def test_cross_fit_runs_with_its_default_two_folds_and_refuses_bad_outcomes_by_n
 
 def test_erlang_c_refusals_name_the_argument() -> None:
     for bad in ("fast", None, True, [1.0, "x"]):
-        with pytest.raises(MethodInputError, match="^arrivals_per_s: must be a number"):
+        with pytest.raises(MethodInputError, match=r"^arrivals_per_s: must be a number"):
             ErlangC(bad, 300.0).service_level(3, 20)  # type: ignore[arg-type]
 
 
@@ -452,12 +452,52 @@ def test_synthetic_control_interval_needs_enough_placebos_and_summary_carries_th
     assert summary.pre_rmspe == many.pre_rmspe_ and summary.post_rmspe == many.post_rmspe_
 
 
-def test_synthetic_control_predictor_constant_across_units_is_harmless() -> None:
+def test_synthetic_control_refuses_a_predictor_constant_across_units() -> None:
+    """A predictor with one value in every unit cannot weigh donors; fed to the ADH search it turned every weight
+    into 1/J without a word (found by the mutation run), so it is refused by name."""
     from newretail.methods import SyntheticControl
 
     frame = _sc_panel(2, donors=8).with_columns(
         x=pl.col("y").mean().over("unit") + pl.col("unit") % 3, flat=pl.lit(7.0)
     )
-    with_flat = SyntheticControl("unit", "year", "y", 0, 8, design="adh", predictors=["x", "flat"]).fit(frame)
-    assert np.isfinite(with_flat.effect_) and np.isfinite(list(with_flat.weights_.values())).all()
-    assert sum(with_flat.weights_.values()) == pytest.approx(1.0, abs=1e-9)
+    with pytest.raises(MethodInputError, match=r"^predictors: 'flat' has the same pre-treatment mean in every unit"):
+        SyntheticControl("unit", "year", "y", 0, 8, design="adh", predictors=["x", "flat"]).fit(frame)
+    fit = SyntheticControl("unit", "year", "y", 0, 8, design="adh", predictors=["x"]).fit(frame)
+    assert max(fit.weights_.values()) > 0.5  # a real match, not the uniform 1/8
+
+
+def test_a_treated_unit_copying_one_donor_has_an_infinite_rmspe_ratio_without_warnings() -> None:
+    import warnings
+
+    from newretail.methods import SyntheticControl
+
+    rng = np.random.default_rng(0)
+    y = 50 + rng.normal(size=(6, 10)).cumsum(axis=1)
+    y[0] = y[3] + np.where(np.arange(10) >= 7, 2.0, 0.0)
+    frame = pl.DataFrame({"u": np.repeat(np.arange(6), 10), "t": np.tile(np.arange(10), 6), "y": y.ravel()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sc = SyntheticControl("u", "t", "y", 0, 7).fit(frame)
+    assert sc.weights_[3] == 1.0 and sc.pre_rmspe_ == 0.0 and sc.rmspe_ratio_ == math.inf
+    assert sc.effect_ == pytest.approx(2.0, abs=1e-12) and sc.placebo_rank_ == 1
+
+
+def test_qini_curve_with_the_treated_rows_first_never_warns() -> None:
+    import warnings
+
+    score = np.arange(10.0)[::-1]
+    t = np.array([1, 1, 1, 1, 0, 0, 1, 0, 0, 0])
+    y = np.array([1, 0, 1, 1, 0, 1, 0, 0, 1, 0], dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _share, q = ln.qini_curve(score, t, y, points=11)
+    assert q[0] == 0.0 and q[1] == 0.0  # no control row yet among the top rows: the curve is held at zero
+    assert q[-1] == pytest.approx((3 - 2 * 5 / 5) / 10)  # all rows: 3 treated conversions - 2 control x 5/5
+
+
+def test_synthetic_control_predictors_need_the_adh_design_said_first() -> None:
+    from newretail.methods import SyntheticControl
+
+    with pytest.raises(MethodInputError, match=r"^predictors: only the 'adh' design matches predictors$"):
+        sc = SyntheticControl("unit", "year", "y", 0, 8, design="demeaned", predictors=["x"])
+        sc.fit(_sc_panel().with_columns(x=pl.col("y")))
