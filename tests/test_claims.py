@@ -210,6 +210,39 @@ def test_plot_is_a_forest_of_every_claim(table) -> None:
     assert np.all(frame["ci_low"].to_numpy() <= frame["ci_high"].to_numpy())
 
 
+def test_forest_plot_draws_each_interval_over_its_target_coloured_by_its_verdict(table) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    fig = table.plot()
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if len(set(ln.get_ydata())) == 1 and len(ln.get_xdata()) == 2]
+    by_y = {float(ln.get_ydata()[0]): ln for ln in lines}
+    assert {r.holds for r in table.rows} == {True, False}  # both colours are on the plot
+    for y, row in enumerate(table.rows):
+        if row.target == 0:  # no ratio to a zero target: nothing to draw
+            continue
+        line = by_y[float(y)]
+        np.testing.assert_allclose(line.get_xdata(), [row.ci_low / row.target, row.ci_high / row.target], rtol=1e-12)
+        assert to_rgba(line.get_color()) == to_rgba("C0" if row.holds else "C3"), row.id
+    plt.close(fig)
+
+
+def test_the_json_rows_carry_each_claims_source_and_the_consistency_checks_their_figures(table) -> None:
+    for row in table.to_dicts():
+        assert row["source"] == REGISTRY[row["id"]].source and row["source"]
+    checks = table.consistency_frame()
+    assert checks.columns == ["id", "figures", "holds", "why"] and checks.height == len(table.consistency)
+    assert all(set(figs) <= set(REPORT_IDS) | set(PRESS_IDS) for figs in checks["figures"].to_list())
+
+
+def test_partial_claims_refuse_an_unknown_engine_naming_the_choices(small_dataset: Dataset) -> None:
+    from newretail.claims.partials import partition_totals
+
+    with pytest.raises(ValueError, match=r"^engine = 'spark': must be one of local, dask$"):
+        partition_totals(small_dataset, [], engine="spark")
+
+
 @pytest.mark.notebook
 def test_notebook_00_quickstart_runs_and_agrees_with_the_claims(small_dataset: Dataset, tmp_path: Path) -> None:
     from conftest import run_notebook

@@ -176,4 +176,3 @@ def test_refuses_a_scale_that_does_not_fit_the_disk(tmp_path: Path, monkeypatch:
     with pytest.raises(GenerateError, match="GB free"):
         generate("singles_day_2017", scale=1e-3, seed=3, out=tmp_path / "ds", workers=1)
     assert not (tmp_path / "ds").exists()
-

@@ -157,14 +157,14 @@ def site_server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(SITE)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/", timeout=30, proc=proc)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
-
 
 
 # ---- JupyterLab: the notebooks, parameterized to the test scale, served by `jupyter lab` and run from its Run menu
@@ -196,8 +196,12 @@ def lab_folder(small_dataset: Dataset, tmp_path_factory: pytest.TempPathFactory)
     folder = tmp_path_factory.mktemp("lab")
     for name in NAMES:
         nb = load_notebook_node(str(NOTEBOOKS / f"{name}.ipynb"))
-        params = {"dataset": str(small_dataset.path), "scale": small_dataset.scale, "seed": small_dataset.seed,
-                  "build_dir": str(folder / "build" / name)}
+        params = {
+            "dataset": str(small_dataset.path),
+            "scale": small_dataset.scale,
+            "seed": small_dataset.seed,
+            "build_dir": str(folder / "build" / name),
+        }
         nbformat.write(parameterize_notebook(nb, params, kernel_name="python3"), folder / f"{name}.ipynb")
     return folder
 
@@ -212,13 +216,30 @@ def lab(lab_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "c.LabApp.expose_app_in_browser = True\n"
     )
     port = free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTERLAB_WORKSPACES_DIR": str(config / "ws"),
-           "JUPYTER_RUNTIME_DIR": str(config / "runtime"), "OMP_WAIT_POLICY": "PASSIVE"}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(config),
+        "JUPYTERLAB_WORKSPACES_DIR": str(config / "ws"),
+        "JUPYTER_RUNTIME_DIR": str(config / "runtime"),
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }
     log = (config / "lab.log").open("w")
     proc = subprocess.Popen(
-        [jupyter_bin(), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={TOKEN}",
-         f"--ServerApp.root_dir={lab_folder}", "--ServerApp.port_retries=0", "--allow-root"],
-        cwd=lab_folder, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            jupyter_bin(),
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={TOKEN}",
+            f"--ServerApp.root_dir={lab_folder}",
+            "--ServerApp.port_retries=0",
+            "--allow-root",
+        ],
+        cwd=lab_folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -273,7 +294,8 @@ def run_in_lab(browser: Any, lab: str) -> Iterator[Any]:
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
         page.wait_for_function(
             f"() => {{ const s = ({SUMMARY})(); return s.n > 0 && !s.busy && ({KERNEL_STATUS})() === 'idle'; }}",
-            timeout=RUN_ALL_LIMIT_S * 1000, polling=1000,
+            timeout=RUN_ALL_LIMIT_S * 1000,
+            polling=1000,
         )
         runs[name] = Run(page, time.monotonic() - start, page.evaluate(SUMMARY))
         print(f"{name}: Run All in JupyterLab took {runs[name].seconds:.1f} s", file=sys.stderr)
@@ -282,5 +304,3 @@ def run_in_lab(browser: Any, lab: str) -> Iterator[Any]:
     yield run
     for context in contexts:
         context.close()
-
-

@@ -58,6 +58,8 @@ def test_moving_a_slider_of_notebook_06_changes_its_figure(run_in_lab: Any, requ
             break
         time.sleep(1)
     after = _figure(output)
-    print(f"06 slider: {value_before} -> {readout.text_content()}, figure redrawn in {time.monotonic() - start:.1f} s",
-          file=sys.stderr)
+    print(
+        f"06 slider: {value_before} -> {readout.text_content()}, figure redrawn in {time.monotonic() - start:.1f} s",
+        file=sys.stderr,
+    )
     assert after and after != before, "moving the slider left the figure unchanged"

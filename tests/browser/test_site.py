@@ -45,7 +45,9 @@ def test_the_html_loads_nothing_from_other_hosts() -> None:
 
 
 def test_the_outside_host_check_sees_a_cdn_script(tmp_path: Path) -> None:
-    (tmp_path / "a.html").write_text('<script src="https://cdn.example.org/x.js"></script><a href="https://x.org">x</a>')
+    (tmp_path / "a.html").write_text(
+        '<script src="https://cdn.example.org/x.js"></script><a href="https://x.org">x</a>'
+    )
     (tmp_path / "b.css").write_text("@font-face { src: url('//fonts.example.org/f.woff') }")
     assert _external_fetches(tmp_path) == ["a.html: https://cdn.example.org/x.js", "b.css: //fonts.example.org/f.woff"]
 
