@@ -193,6 +193,7 @@ class SyntheticControl:
     p_value_ : placebo_rank_ / (placebos + 1). effect_ : mean gap after the treatment (outcome units). ci_ : the
     constant effects the placebo test of mean post-period gaps does not reject at ``alpha`` (symmetric).
     placebo_gaps_ : frame (unit, time, gap); placebo_weights_ : dict placebo -> its donor weights.
+    placebo_groups_ : dict placebo -> the ``unit`` ids of its group (``placebo_size`` > 1 only).
     v_weights_ : predictor weights (predictors only).
     """
 
@@ -346,7 +347,7 @@ class SyntheticControl:
 
         pre, post = rmspe(gap)
         if self.placebo_size > 1:
-            ratios, effects, paths, labels = self._group_placebos(y, x, pool, others, t0, rmspe)
+            ratios, effects, paths, labels = self._group_placebos(y, x, units, pool, others, t0, rmspe)
         else:
             ratios, effects, paths, labels = self._unit_placebos(y, x, units, pool, others, t0, rmspe)
         ratio = post / pre if pre > 0 else float("inf")
@@ -397,7 +398,8 @@ class SyntheticControl:
         return ratios, effects, paths, [_py(units[j]) for j in chosen]
 
     def _group_placebos(
-        self, y: np.ndarray, x: np.ndarray, pool: np.ndarray, donors: np.ndarray, t0: int, rmspe: Any
+        self, y: np.ndarray, x: np.ndarray, units: np.ndarray, pool: np.ndarray, donors: np.ndarray, t0: int,
+        rmspe: Any,
     ) -> tuple[list[float], list[float], list[np.ndarray], list[Any]]:
         """``placebos`` random groups of ``placebo_size`` units of ``pool``, each group's mean fitted from the
         ``donors`` outside it: placebos that look like a treated unit that is itself the mean of that many units."""
@@ -408,9 +410,10 @@ class SyntheticControl:
             )
         rng = np.random.default_rng(self.random_state)
         ratios, effects, paths = [], [], []
-        self.placebo_weights_ = {}
+        self.placebo_weights_, self.placebo_groups_ = {}, {}
         for r in _progress(np.arange(int(self.placebos)), self.progress):
             group = np.sort(rng.choice(pool, size=k, replace=False))
+            self.placebo_groups_[int(r)] = [_py(u) for u in units[group]]
             rest = np.setdiff1d(donors, group)
             yy, xx = np.vstack([y, y[group].mean(axis=0)]), np.vstack([x, x[group].mean(axis=0)])
             g, _, wj, _ = self._gap(yy, xx, yy.shape[0] - 1, rest, t0)
