@@ -243,6 +243,8 @@ def test_bad_inputs_are_refused(small_dataset: Dataset) -> None:
         DiD("store_id", "day", "y", "pilot_open", alpha=0.7).fit(panel)
     with pytest.raises(ValueError, match="missing column"):
         stores.pilot_synthetic_control(panel.drop("treated"))
+    with pytest.raises(ValueError, match="no control store of the pilots' store type"):
+        stores.pilot_synthetic_control(stores.store_panel(small_dataset, controls=["other"]))
 
 
 # --- the notebook --------------------------------------------------------------------------------------------------

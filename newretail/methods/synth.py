@@ -183,7 +183,7 @@ class SyntheticControl:
         pre-periods, matches its pre-period worse, so the treated unit's post/pre ratio ranks high too often. With
         both, and ``placebo_pool`` the units the members were drawn at random from, the rank test is the Fisher
         randomisation test (exact under no effect). A group may then hold members, and under an effect its gap
-        carries part of it: ``ci_`` is conservative, ``p_value_`` (a test of no effect) stays exact.
+        carries part of it, which widens ``ci_``; ``p_value_`` (a test of no effect) stays exact.
 
     Attributes
     ----------
@@ -335,11 +335,7 @@ class SyntheticControl:
         if self.placebo_pool is not None:
             pool = self._ids("placebo_pool", self.placebo_pool, units, target)
             if pool.size < self.placebo_size:
-                raise MethodInputError(
-                    f"placebo_pool: {pool.size} ids, fewer than placebo_size ({self.placebo_size})"
-                )
-        if not members.size:
-            others = donors
+                raise MethodInputError(f"placebo_pool: {pool.size} ids, fewer than placebo_size ({self.placebo_size})")
         gap, synthetic, w, v = self._gap(y, x, target, donors, t0)
 
         def rmspe(g: np.ndarray) -> tuple[float, float]:
@@ -374,11 +370,17 @@ class SyntheticControl:
         return self
 
     def _unit_placebos(
-        self, y: np.ndarray, x: np.ndarray, units: np.ndarray, pool: np.ndarray, donors: np.ndarray, t0: int,
+        self,
+        y: np.ndarray,
+        x: np.ndarray,
+        units: np.ndarray,
+        pool: np.ndarray,
+        donors: np.ndarray,
+        t0: int,
         rmspe: Any,
     ) -> tuple[list[float], list[float], list[np.ndarray], list[Any]]:
         """Each unit of ``pool`` in turn (or a random subset of ``placebos`` of them) fitted from the other
-        ``donors``."""  # fmt: skip
+        ``donors``."""
         chosen = pool
         if self.placebos != "all" and int(self.placebos) < pool.size:
             rng = np.random.default_rng(self.random_state)
@@ -398,7 +400,13 @@ class SyntheticControl:
         return ratios, effects, paths, [_py(units[j]) for j in chosen]
 
     def _group_placebos(
-        self, y: np.ndarray, x: np.ndarray, units: np.ndarray, pool: np.ndarray, donors: np.ndarray, t0: int,
+        self,
+        y: np.ndarray,
+        x: np.ndarray,
+        units: np.ndarray,
+        pool: np.ndarray,
+        donors: np.ndarray,
+        t0: int,
         rmspe: Any,
     ) -> tuple[list[float], list[float], list[np.ndarray], list[Any]]:
         """``placebos`` random groups of ``placebo_size`` units of ``pool``, each group's mean fitted from the

@@ -152,10 +152,7 @@ def test_randomisation_placebos_give_uniform_p_values_a_mixed_pool_does_not() ->
     panels = [_typed_panel(rng) for _ in range(80)]
     fair = np.array([_randomised(panel, members, seed=i).p_value_ for i, (panel, members) in enumerate(panels)])
     mixed = np.array(
-        [
-            _p_legacy(panel.filter(~pl.col("unit").is_in(members)), seed=i)
-            for i, (panel, members) in enumerate(panels)
-        ]
+        [_p_legacy(panel.filter(~pl.col("unit").is_in(members)), seed=i) for i, (panel, members) in enumerate(panels)]
     )
     assert stats.kstest(fair, "uniform").pvalue > 0.01
     assert 0.02 <= np.mean(fair <= 0.1) <= 0.2 and 0.4 <= fair.mean() <= 0.6

@@ -106,7 +106,7 @@ def pilot_synthetic_control(
     from every control (``placebo_size``, ``placebo_pool`` and ``treated_members`` of
     :class:`newretail.methods.SyntheticControl`). A single store is noisier than a mean of 13, and a group fitted
     from 13 fewer donors than the pilots matches its pre-period worse; either would make the rank test reject far
-    too often. A group may hold pilots, so under an effect ``ci_`` is conservative.
+    too often. A group may hold pilots: under an effect its gap carries part of it, which widens ``ci_``.
     """
     for column in ("store_id", "day", "treated", "y", "store_type"):
         if column not in panel.columns:
@@ -122,6 +122,10 @@ def pilot_synthetic_control(
     members = stores.filter("treated")["store_id"].sort().to_list()
     pilot_types = stores.filter("treated")["store_type"].unique().to_list()
     pool = stores.filter(pl.col("store_type").is_in(pilot_types))["store_id"].sort().to_list()
+    if len(pool) == len(members):
+        raise ValueError(
+            f"panel: no control store of the pilots' store type ({', '.join(pilot_types)}) to draw placebos"
+        )
     sc = SyntheticControl(
         "store_id", "day", "y", PILOT_UNIT, 0, design=design, placebos=placebos, alpha=alpha,
         random_state=random_state, placebo_size=len(members), placebo_pool=pool, treated_members=members,
