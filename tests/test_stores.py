@@ -207,13 +207,6 @@ def test_event_study_flags_pilots_chosen_on_growth() -> None:
     assert event.pretrend_p_ < 0.01
 
 
-@pytest.mark.xfail(
-    reason="known: with placebo groups of 13 control stores the p-values are no longer mostly 1/40, but still too "
-    "small under no effect (KS p 1e-6, statistic 0.27 over 100 cities): the control pool mixes Sanjiang stores with "
-    "other supermarkets, so random groups are not exchangeable with the pilots; placebo groups drawn within the "
-    "pilots' store type are the next step",
-    strict=True,
-)
 def test_placebo_p_values_are_uniform_under_no_effect() -> None:
     """A small seeded simulation: with no pilot effect, the placebo p-value (random groups of as many control stores
     as there are pilots) is roughly uniform (small cities, short panels)."""
@@ -250,6 +243,8 @@ def test_bad_inputs_are_refused(small_dataset: Dataset) -> None:
         DiD("store_id", "day", "y", "pilot_open", alpha=0.7).fit(panel)
     with pytest.raises(ValueError, match="missing column"):
         stores.pilot_synthetic_control(panel.drop("treated"))
+    with pytest.raises(ValueError, match="no control store of the pilots' store type"):
+        stores.pilot_synthetic_control(stores.store_panel(small_dataset, controls=["other"]))
 
 
 # --- the notebook --------------------------------------------------------------------------------------------------

@@ -12,6 +12,9 @@ control is a convex combination of donors (weights non-negative, summing to one)
 
 Inference: each donor in turn is treated as if it had adopted, fitted with the other donors (never the treated unit);
 ``p_value_`` is the rank of the treated unit's post/pre RMSPE ratio among all of them, divided by donors + 1.
+When the treated unit is the mean of several units, ``placebo_size`` groups of that many units play the placebos,
+and ``treated_members`` with ``placebo_pool`` make that a randomisation test: each placebo group is drawn from the
+pool the members were assigned from and fitted from as many units as the treated unit (see :class:`SyntheticControl`).
 """
 
 from __future__ import annotations
@@ -170,6 +173,17 @@ class SyntheticControl:
         of several units (for example 13 pilot stores), a single unit is a noisier placebo than it and the rank test
         is no longer exact; ``placebo_size`` = that number draws ``placebos`` random groups of that many donors, each
         group's mean fitted from the donors outside it (``placebos`` must then be a number).
+    placebo_pool : the ``unit`` ids placebos (single units or groups) are drawn from; None (default): every donor.
+        Use it to draw placebos only among units of the treated units' kind (for example the store type the pilots
+        were chosen from). It may hold ``treated_members``, never ``treated_unit``; at least ``placebo_size`` ids.
+    treated_members : the ``unit`` ids whose mean is ``treated_unit`` (``placebo_size`` of them), or None (default).
+        They stay in the frame but are never donors of the treated unit; each placebo group is then fitted from every
+        unit outside it but the treated one (members included), so a placebo has as many donors as the treated unit.
+        Without them, a group of k donors is fitted from k fewer donors than the treated unit and, with short
+        pre-periods, matches its pre-period worse, so the treated unit's post/pre ratio ranks high too often. With
+        both, and ``placebo_pool`` the units the members were drawn at random from, the rank test is the Fisher
+        randomisation test (exact under no effect). A group may then hold members, and under an effect its gap
+        carries part of it, which widens ``ci_``; ``p_value_`` (a test of no effect) stays exact.
 
     Attributes
     ----------
@@ -179,6 +193,7 @@ class SyntheticControl:
     p_value_ : placebo_rank_ / (placebos + 1). effect_ : mean gap after the treatment (outcome units). ci_ : the
     constant effects the placebo test of mean post-period gaps does not reject at ``alpha`` (symmetric).
     placebo_gaps_ : frame (unit, time, gap); placebo_weights_ : dict placebo -> its donor weights.
+    placebo_groups_ : dict placebo -> the ``unit`` ids of its group (``placebo_size`` > 1 only).
     v_weights_ : predictor weights (predictors only).
     """
 
@@ -197,6 +212,8 @@ class SyntheticControl:
         random_state: int = 0,
         progress: bool | None = None,
         placebo_size: int = 1,
+        placebo_pool: list[Any] | tuple[Any, ...] | np.ndarray | None = None,
+        treated_members: list[Any] | tuple[Any, ...] | np.ndarray | None = None,
     ) -> None:
         self.unit = unit
         self.time = time
@@ -210,6 +227,8 @@ class SyntheticControl:
         self.random_state = random_state
         self.progress = progress
         self.placebo_size = placebo_size
+        self.placebo_pool = placebo_pool
+        self.treated_members = treated_members
 
     def _check(self) -> tuple[float, list[str]]:
         alpha = check_alpha(self.alpha)
@@ -229,7 +248,26 @@ class SyntheticControl:
             raise MethodInputError(f"placebo_size: a whole number, 1 or more, got {k!r}")
         if k > 1 and p == "all":
             raise MethodInputError("placebos: with placebo_size > 1 give the number of random placebo groups to draw")
+        members = self.treated_members
+        if members is not None and hasattr(members, "__len__") and len(members) != k:
+            raise MethodInputError(f"treated_members: placebo_size ({k}) ids expected, got {len(members)}")
         return alpha, predictors
+
+    def _ids(self, name: str, ids: Any, units: np.ndarray, target: int) -> np.ndarray:
+        """Row indices of the unit ids of argument ``name`` (distinct, known, not the treated unit)."""
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__len__"):
+            raise MethodInputError(f"{name}: a sequence of '{self.unit}' ids expected, got {ids!r}")
+        wanted = list(ids)
+        where = {_py(u): i for i, u in enumerate(units)}
+        unknown = [u for u in wanted if not _comparable(units, u) or _py(u) not in where]
+        if unknown:
+            raise MethodInputError(f"{name}: {unknown[:5]!r} not in column '{self.unit}'")
+        rows = np.array(sorted({where[_py(u)] for u in wanted}), dtype=np.int64)
+        if rows.size != len(wanted):
+            raise MethodInputError(f"{name}: ids must be distinct")
+        if target in rows:
+            raise MethodInputError(f"{name}: holds the treated unit {self.treated_unit!r}")
+        return rows
 
     def _matrix(
         self, df: Any, predictors: list[str]
@@ -293,7 +331,16 @@ class SyntheticControl:
         """Fit on a long frame (polars or pandas); returns self."""
         alpha, predictors = self._check()
         y, x, times, units, target, t0 = self._matrix(df, predictors)
-        donors = np.delete(np.arange(units.size), target)
+        others = np.delete(np.arange(units.size), target)  # the units placebos are fitted from
+        members = np.empty(0, dtype=np.int64)
+        if self.treated_members is not None:
+            members = self._ids("treated_members", self.treated_members, units, target)
+        donors = np.setdiff1d(others, members)
+        pool = donors
+        if self.placebo_pool is not None:
+            pool = self._ids("placebo_pool", self.placebo_pool, units, target)
+            if pool.size < self.placebo_size:
+                raise MethodInputError(f"placebo_pool: {pool.size} ids, fewer than placebo_size ({self.placebo_size})")
         gap, synthetic, w, v = self._gap(y, x, target, donors, t0)
 
         def rmspe(g: np.ndarray) -> tuple[float, float]:
@@ -301,9 +348,9 @@ class SyntheticControl:
 
         pre, post = rmspe(gap)
         if self.placebo_size > 1:
-            ratios, effects, paths, labels = self._group_placebos(y, x, donors, t0, rmspe)
+            ratios, effects, paths, labels = self._group_placebos(y, x, units, pool, others, t0, rmspe)
         else:
-            ratios, effects, paths, labels = self._unit_placebos(y, x, units, donors, t0, rmspe)
+            ratios, effects, paths, labels = self._unit_placebos(y, x, units, pool, others, t0, rmspe)
         ratio = post / pre if pre > 0 else float("inf")
         self.weights_ = {_py(units[d]): float(wd) for d, wd in zip(donors, w, strict=True)}
         self.gap_ = pl.DataFrame({"time": times, "actual": y[target], "synthetic": synthetic, "gap": gap})
@@ -328,20 +375,28 @@ class SyntheticControl:
         return self
 
     def _unit_placebos(
-        self, y: np.ndarray, x: np.ndarray, units: np.ndarray, donors: np.ndarray, t0: int, rmspe: Any
+        self,
+        y: np.ndarray,
+        x: np.ndarray,
+        units: np.ndarray,
+        pool: np.ndarray,
+        donors: np.ndarray,
+        t0: int,
+        rmspe: Any,
     ) -> tuple[list[float], list[float], list[np.ndarray], list[Any]]:
-        """Each donor in turn (or a random subset of ``placebos`` of them) fitted from the other donors."""
-        chosen = donors
-        if self.placebos != "all" and int(self.placebos) < donors.size:
+        """Each unit of ``pool`` in turn (or a random subset of ``placebos`` of them) fitted from the other
+        ``donors``."""
+        chosen = pool
+        if self.placebos != "all" and int(self.placebos) < pool.size:
             rng = np.random.default_rng(self.random_state)
-            chosen = np.sort(rng.choice(donors, size=int(self.placebos), replace=False))
+            chosen = np.sort(rng.choice(pool, size=int(self.placebos), replace=False))
         ratios, effects, paths = [], [], []
         self.placebo_weights_: dict[Any, dict[Any, float]] = {}
         for j in _progress(chosen, self.progress):
-            pool = np.setdiff1d(donors, [j])  # the treated unit is never a placebo's donor
-            g, _, wj, _ = self._gap(y, x, int(j), pool, t0)
+            rest = np.setdiff1d(donors, [j])  # the treated unit is never a placebo's donor
+            g, _, wj, _ = self._gap(y, x, int(j), rest, t0)
             self.placebo_weights_[_py(units[j])] = {
-                _py(units[d]): float(v) for d, v in zip(pool, wj, strict=True) if v > 0
+                _py(units[d]): float(v) for d, v in zip(rest, wj, strict=True) if v > 0
             }
             p_pre, p_post = rmspe(g)
             ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
@@ -350,10 +405,17 @@ class SyntheticControl:
         return ratios, effects, paths, [_py(units[j]) for j in chosen]
 
     def _group_placebos(
-        self, y: np.ndarray, x: np.ndarray, donors: np.ndarray, t0: int, rmspe: Any
+        self,
+        y: np.ndarray,
+        x: np.ndarray,
+        units: np.ndarray,
+        pool: np.ndarray,
+        donors: np.ndarray,
+        t0: int,
+        rmspe: Any,
     ) -> tuple[list[float], list[float], list[np.ndarray], list[Any]]:
-        """``placebos`` random groups of ``placebo_size`` donors, each group's mean fitted from the donors outside it:
-        placebos that look like a treated unit that is itself the mean of that many units."""
+        """``placebos`` random groups of ``placebo_size`` units of ``pool``, each group's mean fitted from the
+        ``donors`` outside it: placebos that look like a treated unit that is itself the mean of that many units."""
         k = self.placebo_size
         if k > donors.size - 1:
             raise MethodInputError(
@@ -361,13 +423,14 @@ class SyntheticControl:
             )
         rng = np.random.default_rng(self.random_state)
         ratios, effects, paths = [], [], []
-        self.placebo_weights_ = {}
+        self.placebo_weights_, self.placebo_groups_ = {}, {}
         for r in _progress(np.arange(int(self.placebos)), self.progress):
-            group = np.sort(rng.choice(donors, size=k, replace=False))
-            pool = np.setdiff1d(donors, group)
+            group = np.sort(rng.choice(pool, size=k, replace=False))
+            self.placebo_groups_[int(r)] = [_py(u) for u in units[group]]
+            rest = np.setdiff1d(donors, group)
             yy, xx = np.vstack([y, y[group].mean(axis=0)]), np.vstack([x, x[group].mean(axis=0)])
-            g, _, wj, _ = self._gap(yy, xx, yy.shape[0] - 1, pool, t0)
-            self.placebo_weights_[int(r)] = {int(d): float(v) for d, v in zip(pool, wj, strict=True) if v > 0}
+            g, _, wj, _ = self._gap(yy, xx, yy.shape[0] - 1, rest, t0)
+            self.placebo_weights_[int(r)] = {int(d): float(v) for d, v in zip(rest, wj, strict=True) if v > 0}
             p_pre, p_post = rmspe(g)
             ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
             effects.append(float(g[t0:].mean()))

@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from newretail.methods import MethodInputError, SyntheticControl
+from newretail.methods.synth import simplex_least_squares
 
 K, DONORS, PERIODS, T0 = 5, 40, 24, 16
 
@@ -63,3 +64,121 @@ def test_bad_placebo_groups_are_refused(kwargs: dict, message: str) -> None:
     panel = _panel(np.random.default_rng(1))
     with pytest.raises(MethodInputError, match=message):
         SyntheticControl("unit", "time", "y", -1, T0, design="demeaned", progress=False, **kwargs).fit(panel)
+
+
+# --- placebo_pool and treated_members: the randomisation test -------------------------------------------------------
+
+A, B, K2, PERIODS2, T02 = 30, 30, 6, 26, 20
+
+
+def _typed_panel(rng: np.random.Generator) -> tuple[pl.DataFrame, list[int]]:
+    """``A`` units of type a (a common factor) and ``B`` of type b (mostly a factor of their own): not exchangeable
+    across types. ``K2`` units drawn at random among type a are the members; their mean is unit -1. No effect."""
+    n = A + B
+    f, h = rng.normal(size=PERIODS2).cumsum(), rng.normal(size=PERIODS2).cumsum()
+    load = np.where(np.arange(n) < A, 1.0, 0.3)
+    y = rng.normal(size=(n, 1)) + np.outer(load, f) + np.outer(1 - load, h) + rng.normal(size=(n, PERIODS2))
+    members = sorted(int(m) for m in rng.choice(A, K2, replace=False))
+    rows = [(u, t, float(y[u, t])) for u in range(n) for t in range(PERIODS2)]
+    rows += [(-1, t, float(y[members, t].mean())) for t in range(PERIODS2)]
+    return pl.DataFrame(rows, schema=["unit", "time", "y"], orient="row"), members
+
+
+def _randomised(panel: pl.DataFrame, members: list[int], seed: int = 0, placebos: int = 39) -> SyntheticControl:
+    return SyntheticControl("unit", "time", "y", -1, T02, design="demeaned", placebos=placebos, placebo_size=K2,
+                            random_state=seed, progress=False, placebo_pool=list(range(A)),
+                            treated_members=members).fit(panel)  # fmt: skip
+
+
+def _reference_group_p(panel: pl.DataFrame, k: int, placebos: int, seed: int) -> float:
+    """Today's group placebos written out from their description: the treated unit fitted from every donor; each
+    of ``placebos`` groups of ``k`` donors (drawn with numpy's generator seeded ``seed``) fitted from the donors
+    outside it; the demeaned design; p = (1 + placebos with a post/pre RMSPE ratio at least the treated's) / (n + 1)."""
+    wide = panel.sort("unit", "time").pivot(on="time", index="unit", values="y")
+    units, y = wide["unit"].to_numpy(), wide.drop("unit").to_numpy()
+    series = y - y[:, :T0].mean(axis=1, keepdims=True)
+
+    def ratio(target: np.ndarray, donors: np.ndarray) -> float:
+        w = simplex_least_squares(series[donors, :T0].T, target[:T0])
+        gap = target - w @ series[donors]
+        return float(np.sqrt(np.mean(gap[T0:] ** 2)) / np.sqrt(np.mean(gap[:T0] ** 2)))
+
+    donors = np.flatnonzero(units != -1)
+    treated = ratio(series[units == -1][0], donors)
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(placebos):
+        group = np.sort(rng.choice(donors, size=k, replace=False))
+        ratios.append(ratio(series[group].mean(axis=0), np.setdiff1d(donors, group)))
+    return (1 + int(np.sum(np.asarray(ratios) >= treated))) / (placebos + 1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_default_placebo_pool_keeps_todays_p_value(seed: int) -> None:
+    panel = _panel(np.random.default_rng(seed))
+    expected = _reference_group_p(panel, K, 39, seed)
+    kwargs = {"design": "demeaned", "placebos": 39, "placebo_size": K, "random_state": seed, "progress": False}
+    default = SyntheticControl("unit", "time", "y", -1, T0, **kwargs).fit(panel)
+    explicit = SyntheticControl("unit", "time", "y", -1, T0, placebo_pool=list(range(DONORS)), **kwargs).fit(panel)
+    assert default.p_value_ == explicit.p_value_ == expected
+    assert default.placebo_ratios_ == explicit.placebo_ratios_
+
+
+def test_a_placebo_group_scores_as_it_would_as_the_treated_members() -> None:
+    """The closed-form argument for exactness: with treated_members, a placebo group's statistic is the one the
+    treated unit would have had, had that group been the members (same donors: every other unit). The members are a
+    random draw from the pool, and so are the groups, so under no effect the treated statistic and the placebo
+    statistics are exchangeable draws, and the rank p-value is uniform on {1, ..., n + 1} / (n + 1)."""
+    panel, members = _typed_panel(np.random.default_rng(4))
+    units = panel.filter(pl.col("unit") >= 0)
+    sc = _randomised(panel, members, placebos=5)
+    assert all(len(g) == K2 and set(g) <= set(range(A)) for g in sc.placebo_groups_.values())
+    for r, group in sc.placebo_groups_.items():
+        mean = units.filter(pl.col("unit").is_in(group)).group_by("time").agg(pl.col("y").mean())
+        swapped = pl.concat([units, mean.select(pl.lit(-2, pl.Int64).alias("unit"), "time", "y")])
+        as_treated = SyntheticControl("unit", "time", "y", -2, T02, design="demeaned", placebos=1, placebo_size=K2,
+                                      progress=False, treated_members=group).fit(swapped)  # fmt: skip
+        assert as_treated.rmspe_ratio_ == pytest.approx(sc.placebo_ratios_[r], rel=1e-9)
+    # without treated_members a group is fitted from K2 fewer donors than the treated unit: not the same statistic
+    legacy = SyntheticControl("unit", "time", "y", -1, T02, design="demeaned", placebos=5, placebo_size=K2,
+                              progress=False).fit(panel.filter(~pl.col("unit").is_in(members)))  # fmt: skip
+    assert sc.weights_.keys() == legacy.weights_.keys()  # the treated unit's donors: every non-member
+    assert sc.effect_ == pytest.approx(legacy.effect_, rel=1e-12)
+
+
+@pytest.mark.slow
+def test_randomisation_placebos_give_uniform_p_values_a_mixed_pool_does_not() -> None:
+    rng = np.random.default_rng(5)
+    panels = [_typed_panel(rng) for _ in range(80)]
+    fair = np.array([_randomised(panel, members, seed=i).p_value_ for i, (panel, members) in enumerate(panels)])
+    mixed = np.array(
+        [_p_legacy(panel.filter(~pl.col("unit").is_in(members)), seed=i) for i, (panel, members) in enumerate(panels)]
+    )
+    assert stats.kstest(fair, "uniform").pvalue > 0.01
+    assert 0.02 <= np.mean(fair <= 0.1) <= 0.2 and 0.4 <= fair.mean() <= 0.6
+    assert stats.kstest(mixed, "uniform").pvalue < 0.01  # groups of both types, fitted from fewer donors
+
+
+def _p_legacy(panel: pl.DataFrame, seed: int) -> float:
+    sc = SyntheticControl("unit", "time", "y", -1, T02, design="demeaned", placebos=39, placebo_size=K2,
+                          random_state=seed, progress=False)  # fmt: skip
+    return sc.fit(panel).p_value_
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"placebo_pool": [0, 1, 99]}, "placebo_pool: \\[99\\]"), ({"placebo_pool": ["a"]}, "placebo_pool"),
+     ({"placebo_pool": [-1, *range(10)]}, "placebo_pool: holds the treated unit"),
+     ({"placebo_pool": [0, 1, 2]}, "placebo_pool: 3 ids, fewer than placebo_size"),
+     ({"placebo_pool": [0, 0, 1, 2, 3, 4]}, "placebo_pool: ids must be distinct"),
+     ({"placebo_pool": 7}, "placebo_pool: a sequence"),
+     ({"treated_members": [0, 1]}, "treated_members: placebo_size \\(6\\)"),
+     ({"treated_members": [0, 1, 2, 3, 4, 77]}, "treated_members: \\[77\\]"),
+     ({"treated_members": [-1, 1, 2, 3, 4, 5]}, "treated_members: holds the treated unit")],
+)  # fmt: skip
+def test_bad_placebo_pools_and_members_are_refused(kwargs: dict, message: str) -> None:
+    panel, _ = _typed_panel(np.random.default_rng(1))
+    args = {"design": "demeaned", "placebos": 5, "placebo_size": K2, "progress": False, **kwargs}
+    with pytest.raises(MethodInputError, match=message) as err:
+        SyntheticControl("unit", "time", "y", -1, T02, **args).fit(panel)
+    assert "\n" not in str(err.value)

@@ -40,8 +40,8 @@ def store_panel(
     Returns
     -------
     Columns ``store_id``, ``day``, ``treated`` (the store is a pilot), ``pilot_open`` (a pilot store on day 0 or
-    later: the treatment indicator of :class:`newretail.methods.DiD`), ``y`` (log of the outcome) and
-    ``distance_to_pilot_km``.
+    later: the treatment indicator of :class:`newretail.methods.DiD`), ``y`` (log of the outcome),
+    ``distance_to_pilot_km`` and ``store_type``.
     """
     allowed_outcomes = ("sales_rmb", "transactions", "catchment_online_rmb")
     if outcome not in allowed_outcomes:
@@ -63,7 +63,7 @@ def store_panel(
         pl.col("store_type").cast(pl.String).is_in(list(controls)) & (pl.col("distance_to_pilot_km") > buffer_km)
     )
     chosen = stores.filter(keep).select(
-        "store_id", treated=pl.col("pilot"), distance_to_pilot_km="distance_to_pilot_km"
+        "store_id", "store_type", treated=pl.col("pilot"), distance_to_pilot_km="distance_to_pilot_km"
     )
     panel = (
         tb["store_days"]
@@ -77,6 +77,7 @@ def store_panel(
             pilot_open=pl.col("treated") & (pl.col("day") >= 0),
             y=pl.col("value").log(),
             distance_to_pilot_km="distance_to_pilot_km",
+            store_type="store_type",
         )
         .sort("store_id", "day")
     )
@@ -97,25 +98,37 @@ def pilot_synthetic_control(
     random_state: int = 0,
 ) -> SyntheticControl:
     """Synthetic control of the pilot stores' average log outcome (one unit, ``store_id`` = ``PILOT_UNIT``) from
-    the control stores of a :func:`store_panel`, the pilot starting on day 0. The in-space placebos are ``placebos``
-    random groups of as many control stores as there are pilots, each group's mean fitted from the other controls
-    (``placebo_size`` of :class:`newretail.methods.SyntheticControl`): a single store is noisier than a mean of 13,
-    so single-store placebos would make the rank test reject far too often. ``effect_`` is the mean gap (log scale).
+    the control stores of a :func:`store_panel`, the pilot starting on day 0. ``effect_`` is the mean gap (log scale).
+
+    The in-space placebos are a randomisation test of no effect: ``placebos`` random groups of as many stores as
+    there are pilots, drawn among the panel's stores of the pilots' store type (pilots included: the pilots were
+    chosen among them), each group's mean fitted from every other store of the panel, as the pilots' mean is fitted
+    from every control (``placebo_size``, ``placebo_pool`` and ``treated_members`` of
+    :class:`newretail.methods.SyntheticControl`). A single store is noisier than a mean of 13, and a group fitted
+    from 13 fewer donors than the pilots matches its pre-period worse; either would make the rank test reject far
+    too often. A group may hold pilots: under an effect its gap carries part of it, which widens ``ci_``.
     """
-    for column in ("store_id", "day", "treated", "y"):
+    for column in ("store_id", "day", "treated", "y", "store_type"):
         if column not in panel.columns:
             raise ValueError(f"panel: missing column {column!r}; build it with store_panel()")
     pilots = panel.filter("treated").group_by("day").agg(pl.col("y").mean())
     units = pl.concat(
         [
             pilots.select(pl.lit(PILOT_UNIT, pl.Int64).alias("store_id"), "day", "y"),
-            panel.filter(~pl.col("treated")).select(pl.col("store_id").cast(pl.Int64), "day", "y"),
+            panel.select(pl.col("store_id").cast(pl.Int64), "day", "y"),
         ]
     )
-    n_pilots = panel.filter("treated")["store_id"].n_unique()
+    stores = panel.select(pl.col("store_id").cast(pl.Int64), pl.col("store_type").cast(pl.String), "treated").unique()
+    members = stores.filter("treated")["store_id"].sort().to_list()
+    pilot_types = stores.filter("treated")["store_type"].unique().to_list()
+    pool = stores.filter(pl.col("store_type").is_in(pilot_types))["store_id"].sort().to_list()
+    if len(pool) == len(members):
+        raise ValueError(
+            f"panel: no control store of the pilots' store type ({', '.join(pilot_types)}) to draw placebos"
+        )
     sc = SyntheticControl(
         "store_id", "day", "y", PILOT_UNIT, 0, design=design, placebos=placebos, alpha=alpha,
-        random_state=random_state, placebo_size=n_pilots,
+        random_state=random_state, placebo_size=len(members), placebo_pool=pool, treated_members=members,
     )  # fmt: skip
     return sc.fit(units)
 
