@@ -178,6 +178,19 @@ def _verdicts(dest: Path) -> dict[str, int | None]:
     return out
 
 
+def _sample(dest: Path, names: list[str], size: int | None, seed: int) -> list[str]:
+    """The mutants to check: all of them, or ``size`` drawn at random with ``seed`` on the first run and kept in
+    ``sample.json``, so a resumed or repeated run (after tests were added) checks the same mutants. Mutants that a
+    later change of the code removed drop out of the kept sample."""
+    if size is None or size >= len(names):
+        return names
+    kept = dest / f"sample-{size}-{seed}.json"
+    if not kept.is_file():
+        kept.write_text(json.dumps(sorted(random.Random(seed).sample(names, size)), indent=0))
+    present = set(names)
+    return [n for n in json.loads(kept.read_text()) if n in present]
+
+
 def _status(code: int | None) -> str:
     from mutmut.stats import status_by_exit_code
 
@@ -203,7 +216,7 @@ def run_area(
             sys.exit(f"mutmut could not generate the {area.name} mutants:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     verdicts = _verdicts(dest)
     names = sorted(verdicts)
-    chosen = names if sample is None or sample >= len(names) else sorted(random.Random(seed).sample(names, sample))
+    chosen = _sample(dest, names, sample, seed)
     again = {0, 5, 33, 35} if recheck else set()  # survived, no tests, suspicious
     todo = [n for n in chosen if verdicts[n] is None or verdicts[n] in again]
     if run and todo:
