@@ -363,3 +363,44 @@ def test_implied_assumptions_are_the_solved_parameters_and_far_values_are_implau
     assert judge_reference(0.04 * FAR * 1.01, 0.01, 0.04)[0] == "implausible"
     assert judge_reference(0.01 / (FAR * 1.01), 0.01, 0.04)[0] == "implausible"
     assert judge_reference(0.5, None, None)[0] == "no public reference found"
+
+
+@pytest.mark.parametrize(
+    ("figure", "half"), [(25e9, 0.5e9), (0.39, 0.005), (168.2e9, 0.05e9), (2.0, 0.5), (30.0, 5.0), (0.0, 0.0)]
+)
+def test_a_published_figures_precision_is_half_its_last_significant_digit(figure: float, half: float) -> None:
+    from newretail.claims.table import _significant_halfwidth
+
+    assert _significant_halfwidth(figure) == pytest.approx(half, rel=1e-12)
+
+
+@pytest.mark.parametrize(("shift", "holds"), [(-0.9, True), (0.9, True), (-1.1, False), (1.1, False)])
+def test_rmb_and_usd_figures_agree_within_the_usd_figures_rounding(
+    small_dataset: Dataset, shift: float, holds: bool
+) -> None:
+    """25 billion USD is stated to the billion: any RMB figure within 24.5 to 25.5 billion USD at the day's rate is
+    consistent with it, and none outside."""
+    fx = small_dataset.scenario.behaviour.traffic.fx_rmb_per_usd
+    rmb = (25e9 + shift * 0.5e9) * fx
+    table = evaluate(small_dataset, ["gmv_usd", "gmv_rmb"], targets={"gmv_rmb": rmb}, break_even=False)
+    check = {c.id: c for c in table.consistency}["gmv_rmb_vs_usd"]
+    assert check.holds is holds and check.figures == ("gmv_usd", "gmv_rmb")
+    assert "None" not in check.why
+
+
+def test_implied_assumptions_are_named_and_those_with_a_reference_are_judged_against_it(table) -> None:
+    from newretail.claims.ledger import references
+
+    refs = references()
+    for row in table.to_dicts():
+        for item in row["implied"]:
+            assert isinstance(item["parameter"], str) and item["parameter"], row["id"]
+            assert isinstance(item["unit"], str) and item["unit"]
+            if item["reference_low"] is not None:  # judged against the range, by where the value lies
+                inside = item["reference_low"] <= item["value"] <= item["reference_high"]
+                assert (item["verdict"] == "within") is inside, item
+                assert item["verdict"] in ("within", "outside", "implausible"), item
+    judged = {i["parameter"] for r in table.to_dicts() for i in r["implied"] if i["reference_low"] is not None}
+    # the assumptions with a published range in references.toml are judged against it
+    assert {"human_ctr", "hema_courier_speed", "conversion_other_visits", "bot_share_handled"} <= judged
+    assert {r["parameter"] for r in refs.values()} >= {"human_chat_concurrency", "bot_share_handled"}
