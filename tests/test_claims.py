@@ -407,7 +407,8 @@ def test_implied_assumptions_are_named_and_those_with_a_reference_are_judged_aga
 
 
 def test_consistency_checks_depend_on_the_conversion_reading_and_quote_their_figures(small_dataset: Dataset) -> None:
-    t = small_dataset.scenario.targets
+    sc = small_dataset.scenario
+    t = {**sc.targets.model_dump(), **sc.press.model_dump()}
     rate = evaluate(small_dataset, conversion_reading="rate", break_even=False).consistency
     lift = evaluate(small_dataset, conversion_reading="lift", break_even=False).consistency
     assert "pages_per_visit" in {c.id for c in rate}  # only a rate reading bounds pages per visit
@@ -416,4 +417,4 @@ def test_consistency_checks_depend_on_the_conversion_reading_and_quote_their_fig
         assert "None" not in check.why, check.id
         assert set(check.figures) <= set(REPORT_IDS) | set(PRESS_IDS), check.id
     parcels = {c.id: c for c in rate}["parcels_within_orders"]
-    assert f"({t.delivery_orders / t.payment_transactions:.0%})" in parcels.why
+    assert f"({t['delivery_orders'] / t['payment_transactions']:.0%})" in parcels.why
