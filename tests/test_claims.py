@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -394,15 +395,19 @@ def test_implied_assumptions_are_named_and_those_with_a_reference_are_judged_aga
     refs = references()
     for row in table.to_dicts():
         for item in row["implied"]:
-            assert isinstance(item["parameter"], str) and item["parameter"], row["id"]
+            assert re.fullmatch(r"[a-z][a-z0-9_]*", item["parameter"]), row["id"]  # a name to look up, snake_case
             assert isinstance(item["unit"], str) and item["unit"]
             if item["reference_low"] is not None:  # judged against the range, by where the value lies
                 inside = item["reference_low"] <= item["value"] <= item["reference_high"]
                 assert (item["verdict"] == "within") is inside, item
                 assert item["verdict"] in ("within", "outside", "implausible"), item
     judged = {i["parameter"] for r in table.to_dicts() for i in r["implied"] if i["reference_low"] is not None}
-    # the assumptions with a published range in references.toml are judged against it
-    assert {"human_ctr", "hema_courier_speed", "conversion_other_visits", "bot_share_handled"} <= judged
+    # the assumptions with a published range in references.toml, each judged against it
+    assert judged == {
+        "bot_share_handled", "conversion_other_visits", "conversion_personalized_visits", "gmv_2016",
+        "hema_courier_speed", "human_ctr", "human_handle_s", "human_occupancy", "pages_per_personalized_visit",
+        "sanjiang_courier_speed",
+    }  # fmt: skip
     assert {r["parameter"] for r in refs.values()} >= {"human_chat_concurrency", "bot_share_handled"}
 
 
@@ -418,3 +423,51 @@ def test_consistency_checks_depend_on_the_conversion_reading_and_quote_their_fig
         assert set(check.figures) <= set(REPORT_IDS) | set(PRESS_IDS), check.id
     parcels = {c.id: c for c in rate}["parcels_within_orders"]
     assert f"({t['delivery_orders'] / t['payment_transactions']:.0%})" in parcels.why
+
+
+@pytest.mark.parametrize(
+    ("target", "unit", "low", "high"),
+    [
+        (0.05, "share", 0.045, 0.055),  # "5%": 4.5% to 5.5%, not 0.0495 to 0.0505
+        (0.95, "share", 0.945, 0.955),
+        (0.395, "share", 0.3945, 0.3955),
+        (25e9, "USD", 24.5e9, 25.5e9),
+        (400e6, "count", 395e6, 405e6),
+    ],
+)
+def test_a_figure_stands_for_the_values_that_round_to_it(target: float, unit: str, low: float, high: float) -> None:
+    from newretail.claims.ledger import stated_range
+
+    assert stated_range(target, unit, "two-sided") == pytest.approx((low, high), rel=1e-12)
+    assert stated_range(target, unit, "exact") == (target, target)
+
+
+def test_evaluate_leaves_out_what_it_was_not_asked_for_and_keeps_the_notes(small_dataset: Dataset) -> None:
+    from newretail.claims.ledger import CONSTRUCTION
+
+    quick = evaluate(small_dataset, break_even=False)
+    assert all(r.break_even == () for r in quick.rows)  # no frontier search unless asked
+    for row in quick.rows:
+        assert row.evidence_note == CONSTRUCTION.get(row.id, ""), row.id
+    assert any(row.evidence_note for row in quick.rows)
+    assert "banner impressions carried an AI creative" in quick["ai_banners"].note
+    lift = evaluate(small_dataset, ["personalized_page_conversion"], conversion_reading="lift", break_even=False)
+    assert lift["personalized_page_conversion"].note.startswith("read as a lift: personalized visits convert at")
+
+
+def test_naive_claim_intervals_ignore_the_shoppers_clustering(small_dataset: Dataset) -> None:
+    """Under ``Context(iid=True)`` (the coverage study's naive intervals) the chatbot's share is read as if every
+    inquiry were independent: narrower than the interval over whole shoppers, around the same value."""
+    from newretail.claims import metrics
+
+    sc = small_dataset.scenario
+    targets = {k: float(v) for k, v in {**sc.targets.model_dump(), **sc.press.model_dump()}.items()}
+    ctx = {
+        iid: metrics.Context(ds=small_dataset, targets=targets, conversion_reading="rate",
+                             human_occupancy=sc.behaviour.chatbot.human_occupancy, iid=iid)  # fmt: skip
+        for iid in (False, True)
+    }
+    clustered = REGISTRY["chatbot_share"].compute(ctx[False]).estimate
+    naive = REGISTRY["chatbot_share"].compute(ctx[True]).estimate
+    assert naive.value == pytest.approx(clustered.value, rel=1e-12)
+    assert naive.ci_high - naive.ci_low < 0.9 * (clustered.ci_high - clustered.ci_low)
