@@ -463,8 +463,13 @@ def test_naive_claim_intervals_ignore_the_shoppers_clustering(small_dataset: Dat
     sc = small_dataset.scenario
     targets = {k: float(v) for k, v in {**sc.targets.model_dump(), **sc.press.model_dump()}.items()}
     ctx = {
-        iid: metrics.Context(ds=small_dataset, targets=targets, conversion_reading="rate",
-                             human_occupancy=sc.behaviour.chatbot.human_occupancy, iid=iid)  # fmt: skip
+        iid: metrics.Context(
+            ds=small_dataset,
+            targets=targets,
+            conversion_reading="rate",
+            human_occupancy=sc.behaviour.chatbot.human_occupancy,
+            iid=iid,
+        )
         for iid in (False, True)
     }
     clustered = REGISTRY["chatbot_share"].compute(ctx[False]).estimate
