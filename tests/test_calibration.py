@@ -3,6 +3,7 @@ the generated data agree with those expectations within their sampling error."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,17 @@ def test_entity_effects_do_not_depend_on_partitioning() -> None:
     assert np.array_equal(whole, pieces)
     assert stats.kstest(whole, "norm").pvalue > 1e-3
     assert not np.allclose(whole[:100], effects.entity_normal(6, effects.SHOPPER_CLICK, ids[:100]))
+
+
+@pytest.mark.parametrize("source", ["singles_day_2017", OTHER])
+def test_the_2016_day_is_the_2017_gmv_shrunk_by_the_growth_figure(source: str | Path) -> None:
+    """A lognormal order value with log-mean m and log-sd s has mean exp(m + s^2/2): the 2016 day's expected GMV is
+    visits x conversion x that mean, and must equal the 2017 GMV divided by (1 + growth)."""
+    sc = load_scenario(source)
+    cal = calibrate(sc)
+    b = cal.baseline
+    mean_order = math.exp(b.value_log_mean + b.value_log_sd**2 / 2)
+    gmv16 = sc.targets.gmv_usd / (1 + sc.targets.gmv_yoy_growth)
+    assert b.visits * b.conversion * mean_order == pytest.approx(gmv16, rel=1e-9)
+    assert cal.expected["baseline_gmv_usd"] == pytest.approx(gmv16, rel=1e-9)
+    assert cal.expected["gmv_yoy_growth"] == pytest.approx(sc.targets.gmv_yoy_growth, rel=1e-9)
