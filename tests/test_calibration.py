@@ -194,3 +194,25 @@ def test_the_2016_day_is_the_2017_gmv_shrunk_by_the_growth_figure(source: str | 
     assert b.visits * b.conversion * mean_order == pytest.approx(gmv16, rel=1e-9)
     assert cal.expected["baseline_gmv_usd"] == pytest.approx(gmv16, rel=1e-9)
     assert cal.expected["gmv_yoy_growth"] == pytest.approx(sc.targets.gmv_yoy_growth, rel=1e-9)
+
+
+def test_the_banner_model_counts_impressions_from_the_ai_figure_and_carries_the_dependence_settings() -> None:
+    """The day's impressions are the AI impressions over the AI share; and each dependence setting of the scenario
+    reaches the banner model the generator draws from (a changed setting, a changed model)."""
+    sc = load_scenario("singles_day_2017")
+    changes = {
+        "behaviour.dependence.banner_burst_mean": 2.5,
+        "behaviour.dependence.banner_burst_shape": 0.7,
+        "behaviour.dependence.designs_per_brand": 5,
+        "behaviour.dependence.shopper_allocation_sd": 0.9,
+        "behaviour.dependence.shopper_click_sd": 0.8,
+        "behaviour.dependence.design_click_sd": 0.4,
+        "behaviour.dependence.hour_click_sd": 0.3,
+    }
+    cal = calibrate(sc.with_changes(changes))
+    share = sc.behaviour.banners.ai_impression_share
+    assert cal.expected["banner_impressions"] == pytest.approx(sc.targets.ai_banners / share, rel=1e-12)
+    assert cal.expected["ai_banners"] == pytest.approx(sc.targets.ai_banners, rel=1e-12)
+    b = cal.banners
+    got = (b.burst_mean, b.burst_shape, b.designs_per_brand, b.allocation_sd, b.shopper_sd, b.design_sd, b.hour_sd)
+    assert got == pytest.approx(tuple(changes.values()), rel=1e-12)
