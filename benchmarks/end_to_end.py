@@ -124,7 +124,7 @@ def main() -> None:
         f"{page_views / gen.wall_s / 1e6:.2f} million page views per wall-second and "
         f"{page_views / gen.cpu_s / 1e6:.2f} million per CPU-second. {held} of {len(single)} claims hold"
         + (f"; these do not: {'; '.join(missed)}." if missed else ".")
-        + f" Of the {len(data_rows)} report figures the data recreate (evidence \"data\"), {data_held} hold at the "
+        + f' Of the {len(data_rows)} report figures the data recreate (evidence "data"), {data_held} hold at the '
         f"precision their source states and {exact_held} contain the exact target."
     )
     if partial_run is not None:

@@ -204,8 +204,9 @@ def run_area(
     ``recheck`` checks the chosen survivors again (after tests were added to kill them)."""
     dest = WORK / area.name
     dest.mkdir(parents=True, exist_ok=True)
-    _copy_tree(dest)
-    _configure(dest, area)
+    if run:  # a report-only area reads its verdicts; copying into it could touch a run still going there
+        _copy_tree(dest)
+        _configure(dest, area)
     env, mutmut = _env(), str(Path(sys.executable).with_name("mutmut"))
     start = time.monotonic()
     if run and not _verdicts(dest):

@@ -419,9 +419,19 @@ def test_erlang_c_answers_raise_no_numpy_warnings_on_edge_cases() -> None:
         warnings.simplefilter("error")
         for arrivals in (0.0, 1e-9, 0.01, 1.0, 50.0):
             queue = ErlangC(arrivals, 240.0)
+            load = arrivals * 240.0
             for agents in (0, 1, 2, 10, 200, 5000):
-                queue.service_level(agents, 0.0), queue.service_level(agents, 30.0)
-                queue.asa_s(agents), queue.occupancy(agents) if agents else None
+                levels = (queue.service_level(agents, 0.0), queue.service_level(agents, 30.0))
+                asa = queue.asa_s(agents)
+                if agents:
+                    assert 0.0 <= queue.occupancy(agents) <= 1.0
+                assert all(0.0 <= v <= 1.0 for v in levels) and levels[0] <= levels[1]
+                if arrivals == 0.0:  # nobody arrives: everybody is answered at once
+                    assert levels == (1.0, 1.0) and asa == 0.0
+                elif agents <= load:  # unstable: the queue grows without bound
+                    assert levels == (0.0, 0.0) and asa == math.inf
+                else:
+                    assert 0.0 <= asa < math.inf
 
 
 def _sc_panel(seed: int = 0, *, donors: int = 25, periods: int = 12) -> pl.DataFrame:
