@@ -178,6 +178,28 @@ def _verdicts(dest: Path) -> dict[str, int | None]:
     return out
 
 
+def _widen_to_files(dest: Path) -> None:
+    """Check each mutant with every test of the files that reach its function, not only the tests mutmut saw call it.
+
+    mutmut maps a function to the tests that ran while it was called. A module- or session-scoped fixture (the
+    claims table evaluated once per file, a real-data fit shared by several tests) calls it during the first test
+    that asks for the fixture only, so the later tests that read the fixture's result would never be run against
+    the function's mutants, and a mutant they would kill counts as a survivor. Widening to whole files also covers
+    them; ``-x`` stops a mutant's run at its first failing test, so a killed mutant stays quick."""
+    stats = dest / "mutants" / "mutmut-stats.json"
+    if not stats.is_file():
+        return
+    data = json.loads(stats.read_text())
+    by_file: dict[str, set[str]] = {}
+    for test in data["duration_by_test"]:
+        by_file.setdefault(test.split("::")[0], set()).add(test)
+    mapping = data["tests_by_mangled_function_name"]
+    for function, tests in mapping.items():
+        files = {t.split("::")[0] for t in tests}
+        mapping[function] = sorted(set(tests).union(*(by_file.get(f, set()) for f in files)))
+    stats.write_text(json.dumps(data))
+
+
 def _sample(dest: Path, names: list[str], size: int | None, seed: int) -> list[str]:
     """The mutants to check: all of them, or ``size`` drawn at random with ``seed`` on the first run and kept in
     ``sample.json``, so a resumed or repeated run (after tests were added) checks the same mutants. Mutants that a
@@ -209,12 +231,13 @@ def run_area(
         _configure(dest, area)
     env, mutmut = _env(), str(Path(sys.executable).with_name("mutmut"))
     start = time.monotonic()
-    if run and not _verdicts(dest):
-        # generate the mutants and map tests to functions (one run of the selection), checking none: a name that
-        # matches no mutant stops mutmut right after those two steps
+    if run:
+        # generate the mutants and map tests to functions (one run of the selection, then only for tests added
+        # since), checking none: a name that matches no mutant stops mutmut right after those two steps
         proc = subprocess.run([mutmut, "run", "none-such-mutant"], cwd=dest, env=env, capture_output=True, text=True)
         if not _verdicts(dest):
             sys.exit(f"mutmut could not generate the {area.name} mutants:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+        _widen_to_files(dest)
     verdicts = _verdicts(dest)
     names = sorted(verdicts)
     chosen = _sample(dest, names, sample, seed)

@@ -95,6 +95,8 @@ def test_targeting_makes_naive_gap_exceed_true_effect() -> None:
     ("changes", "message"),
     [
         ({"targets.chatbot_share": 0.999}, "chatbot_share"),
+        # below what the bot keeps at the lowest transfer propensity searched (about 3e-13 of inquiries)
+        ({"targets.chatbot_share": 1e-14}, "cannot calibrate chatbot share"),
         ({"targets.sanjiang_pilot_stores": 500}, "exceeds the city"),
         ({"targets.hema_delivery_minutes": 2.0}, "Hema courier speed"),
         ({"targets.personalized_pages": 1e8}, "pages per visit"),

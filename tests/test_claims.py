@@ -476,3 +476,45 @@ def test_naive_claim_intervals_ignore_the_shoppers_clustering(small_dataset: Dat
     naive = REGISTRY["chatbot_share"].compute(ctx[True]).estimate
     assert naive.value == pytest.approx(clustered.value, rel=1e-12)
     assert naive.ci_high - naive.ci_low < 0.9 * (clustered.ci_high - clustered.ci_low)
+
+
+def test_the_ledger_reads_the_parameters_the_dataset_records_not_ones_solved_again(small_dataset: Dataset) -> None:
+    """A dataset judged after the calibration changed must still be read with the parameters it was drawn from: the
+    manifest's record wins, and only a record that no longer fits falls back to solving the scenario again."""
+    import copy
+
+    from newretail.claims.ledger import calibration_of
+    from newretail.generate.calibrate import calibrate
+
+    sc = small_dataset.scenario
+    solved = calibrate(sc)
+    manifest = copy.deepcopy(small_dataset.manifest)
+    manifest["calibration"]["expected"]["mobile_gmv_share"] = 0.123  # not what solving the scenario gives
+    manifest["calibration"]["banners"]["ai_effect"] = 7.5
+    read = calibration_of(manifest, sc)
+    assert read.expected["mobile_gmv_share"] == 0.123 != solved.expected["mobile_gmv_share"]
+    assert read.banners.ai_effect == 7.5
+    del manifest["calibration"]["baseline"]  # an older record: solved again
+    assert calibration_of(manifest, sc).expected == solved.expected
+
+
+def test_a_claims_tolerance_widens_its_stated_range_in_proportion_to_the_target(
+    small_dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No claim declares a tolerance today; one that did must widen the range it is judged by on each side by the
+    tolerance times the target, for both verdicts. A target 25% above the reproduced GMV fails with no tolerance,
+    holds with 30% (its range then reaches 0.875 of the reproduced value) and fails with 10%."""
+    from dataclasses import replace
+
+    from newretail.claims.registry import REGISTRY as registry
+
+    base = evaluate(small_dataset, ["gmv_usd"], break_even=False).rows[0]
+    assert base.ci_high < 1.1 * base.reproduced  # the interval is narrow enough for the 10% case to fail
+    target = 1.25 * base.reproduced
+    verdicts = {}
+    for tolerance in (0.0, 0.1, 0.3):
+        claim = replace(registry["gmv_usd"], tolerance=tolerance, tolerance_reason="a test's tolerance")
+        monkeypatch.setitem(registry, "gmv_usd", claim)
+        row = evaluate(small_dataset, ["gmv_usd"], targets={"gmv_usd": target}, break_even=False).rows[0]
+        verdicts[tolerance] = (row.holds, row.holds_exact)
+    assert verdicts == {0.0: (False, False), 0.1: (False, False), 0.3: (True, True)}
