@@ -79,6 +79,7 @@ def test_personalization_lift_reading() -> None:
     sc = load_scenario("singles_day_2017").with_changes({"behaviour.personalization.conversion_reading": "lift"})
     e = calibrate(sc).expected
     lift = sc.targets.personalized_page_conversion
+    assert e["personalized_page_conversion"] == pytest.approx(lift, rel=1e-6)  # solved for the lift, reported so
     assert e["conversion_personalized"] / e["conversion_other"] - 1 == pytest.approx(lift, rel=1e-6)
     assert e["conversion_other"] == pytest.approx(sc.behaviour.personalization.lift_reading_base_conversion)
 
@@ -97,6 +98,9 @@ def test_targeting_makes_naive_gap_exceed_true_effect() -> None:
         ({"targets.chatbot_share": 0.999}, "chatbot_share"),
         # below what the bot keeps at the lowest transfer propensity searched (about 3e-13 of inquiries)
         ({"targets.chatbot_share": 1e-14}, "cannot calibrate chatbot share"),
+        # below the conversion of a visit at the lowest intercept searched, before any pages are counted
+        ({"targets.personalized_page_conversion": 1e-14}, "cannot calibrate conversion"),
+        ({"press.delivery_orders": 1e12}, "delivery_orders exceeds the online orders implied by payment_transactions"),
         ({"targets.sanjiang_pilot_stores": 500}, "exceeds the city"),
         ({"targets.hema_delivery_minutes": 2.0}, "Hema courier speed"),
         ({"targets.personalized_pages": 1e8}, "pages per visit"),
@@ -218,3 +222,34 @@ def test_the_banner_model_counts_impressions_from_the_ai_figure_and_carries_the_
     b = cal.banners
     got = (b.burst_mean, b.burst_shape, b.designs_per_brand, b.allocation_sd, b.shopper_sd, b.design_sd, b.hour_sd)
     assert got == pytest.approx(tuple(changes.values()), rel=1e-12)
+
+
+@pytest.mark.parametrize("source", ["singles_day_2017", OTHER])
+def test_the_order_value_model_adds_up_to_the_gmv_target(source: str | Path) -> None:
+    """The order value's log-mean is solved from the online GMV (the target less the stores' GMV); its lognormal
+    mean, exp(mu + sigma^2 / 2), times the VIP multiplier and the online orders, plus the stores, must give the
+    target back. Dropping the stores' share or the lognormal's sigma^2 / 2 misses it by far more than 1e-9."""
+    sc = load_scenario(source)
+    assert calibrate(sc).expected["gmv_usd"] == pytest.approx(sc.targets.gmv_usd, rel=1e-9)
+
+
+def test_the_escalation_share_is_what_the_inquiry_draws_give() -> None:
+    """The share of inquiries that truly need a human, integrated exactly by calibration, against 400,000 inquiries
+    drawn by the generator's own sampler (one per burst: a day's bursts share their anger, which would make a
+    day's share far noisier than binomial)."""
+    from newretail.generate import inquiries
+
+    sc = load_scenario("singles_day_2017")
+    p = calibrate(sc).expected["needs_escalation_share"]
+    n = 400_000
+    draws = inquiries.draw_inquiries(np.random.default_rng(11), n, sc.behaviour.chatbot.anger_escalation_threshold)
+    share = float(draws["needs_escalation"].mean())
+    assert 0.005 < p < 0.5 and abs(share - p) < 4 * np.sqrt(p * (1 - p) / n), (share, p)
+
+
+def test_a_generated_day_serves_the_calibrated_store_orders(small_dataset: Dataset) -> None:
+    """The orders the pilot stores serve are not scaled down with the shoppers: the generated day's count is the
+    calibrated expectation within four Poisson standard errors."""
+    e = small_dataset.manifest["calibration"]["expected"]
+    stores = small_dataset.read("orders").filter(pl.col("store_id").is_not_null()).height
+    assert e["store_orders"] > 100 and abs(stores - e["store_orders"]) < 4 * np.sqrt(e["store_orders"]), stores
