@@ -122,6 +122,16 @@ EQUIVALENT = {
     "newretail.methods.synth.x__progress__mutmut_8": "cosmetic: the progress bar's label",
     "newretail.claims.partials.x_partition_totals__mutmut_26": "the paths and their fractions come from one list of "
     "partitions: the same length, so zip's strictness never acts",
+    "newretail.claims.table.x__consistency__mutmut_178": "format_value reads its unit only to print shares: "
+    "'RMB' and 'rmb' print alike",
+    "newretail.claims.table.x__consistency__mutmut_268": "cosmetic: the wording of an explanation (its numbers are "
+    "tested)",
+    **{
+        f"newretail.claims.ledger.x_implied__mutmut_{i}": (
+            "cosmetic: the unit label of one implied assumption, printed beside it and never computed with"
+        )
+        for i in (20, 96, 186)
+    },
     "newretail.claims.metrics.x_mobile_gmv_share__mutmut_4": "the cache only spares a second pass over the orders "
     "table: the same tallies either way",
     "newretail.generate.calibrate.x__calibrate_banners__mutmut_59": "the draft's AI effect is a placeholder: the "

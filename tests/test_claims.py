@@ -419,10 +419,12 @@ def test_consistency_checks_depend_on_the_conversion_reading_and_quote_their_fig
     assert "pages_per_visit" in {c.id for c in rate}  # only a rate reading bounds pages per visit
     assert {c.id for c in rate} - {c.id for c in lift} == {"pages_per_visit"}
     for check in rate:
-        assert "None" not in check.why, check.id
+        assert "None" not in check.why and "n/a" not in check.why, check.id  # every figure quoted is known
         assert set(check.figures) <= set(REPORT_IDS) | set(PRESS_IDS), check.id
     parcels = {c.id: c for c in rate}["parcels_within_orders"]
     assert f"({t['delivery_orders'] / t['payment_transactions']:.0%})" in parcels.why
+    peaks = {c.id: c for c in rate}["payments_peak_below_orders_peak"]
+    assert f"{t['peak_payments_per_second'] / t['peak_orders_per_second']:.0%} of the orders' peak" in peaks.why
 
 
 @pytest.mark.parametrize(
