@@ -430,7 +430,7 @@ class SyntheticControl:
             rest = np.setdiff1d(donors, group)
             yy, xx = np.vstack([y, y[group].mean(axis=0)]), np.vstack([x, x[group].mean(axis=0)])
             g, _, wj, _ = self._gap(yy, xx, yy.shape[0] - 1, rest, t0)
-            self.placebo_weights_[int(r)] = {int(d): float(v) for d, v in zip(rest, wj, strict=True) if v > 0}
+            self.placebo_weights_[int(r)] = {_py(units[d]): float(v) for d, v in zip(rest, wj, strict=True) if v > 0}
             p_pre, p_post = rmspe(g)
             ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
             effects.append(float(g[t0:].mean()))

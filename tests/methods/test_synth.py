@@ -138,3 +138,38 @@ def test_summary_is_frozen_and_plots_actual_synthetic_and_placebo_gaps() -> None
         summary.p_value = 0.0  # type: ignore[misc]
     fig = summary.plot()
     assert len(fig.axes) == 2 and len(fig.axes[1].lines) >= 9
+
+
+def test_the_demeaned_synthetic_path_is_the_weighted_donors_shifted_to_the_treated_units_pre_period_level() -> None:
+    """Demeaned SC (Ferman and Pinto): the counterfactual is the donors' weighted path plus the gap between the
+    treated unit's and the weighted donors' pre-period means, built here from the reported weights."""
+    frame = _panel(5).with_columns(y=pl.when(pl.col("unit") == 0).then(pl.col("y") + 25).otherwise("y"))
+    sc = SyntheticControl("unit", "year", "y", 0, 2008, design="demeaned", progress=False).fit(frame)
+    y = frame.sort("unit", "year")["y"].to_numpy().reshape(9, 12)
+    w = np.array([sc.weights_.get(u, 0.0) for u in range(1, 9)])
+    synthetic = w @ y[1:] + (y[0, :8].mean() - w @ y[1:, :8].mean(axis=1))
+    np.testing.assert_allclose(sc.gap_["synthetic"].to_numpy(), synthetic, atol=1e-8)
+    np.testing.assert_allclose(sc.gap_["gap"].to_numpy(), y[0] - synthetic, atol=1e-8)
+
+
+@pytest.mark.parametrize(("placebos", "alpha"), [(8, 0.1), (18, 0.1), (19, 0.1), (39, 0.05), (30, 0.2)])
+def test_the_interval_is_the_set_of_effects_the_placebo_test_does_not_reject(placebos: int, alpha: float) -> None:
+    """Test inversion by brute force: a constant effect c is rejected when (1 + placebos whose |mean post gap| is
+    at least |effect - c|) / (placebos + 1) <= alpha. With 8 placebos no p-value reaches 0.1: nothing is rejected
+    and the interval is the whole line."""
+    sc = SyntheticControl(
+        "unit", "year", "y", 0, 2008, design="demeaned", placebos=placebos, alpha=alpha, random_state=1, progress=False
+    ).fit(_panel(6, donors=40))
+    sizes = np.sort(np.abs(sc.placebo_effects_))
+    assert sizes.size == placebos
+
+    def accepted(distance: float) -> bool:
+        return (1 + np.sum(sizes >= distance)) / (placebos + 1) > alpha
+
+    kept = [d for d in sizes if accepted(d)]
+    if len(kept) == placebos and accepted(np.inf):  # every distance accepted
+        assert sc.ci_ == (-np.inf, np.inf)
+        return
+    half = max(kept)
+    assert not accepted(np.nextafter(half, np.inf))  # just beyond it the test rejects
+    assert sc.ci_ == pytest.approx((sc.effect_ - half, sc.effect_ + half), rel=1e-12)

@@ -182,3 +182,18 @@ def test_bad_placebo_pools_and_members_are_refused(kwargs: dict, message: str) -
     with pytest.raises(MethodInputError, match=message) as err:
         SyntheticControl("unit", "time", "y", -1, T02, **args).fit(panel)
     assert "\n" not in str(err.value)
+
+
+def test_group_placebos_may_leave_a_single_donor_but_not_none() -> None:
+    """With D donors a placebo group of D - 1 units is fitted from the one donor left outside it (its weight is 1);
+    a group of D units would leave none and is refused naming placebo_size."""
+    panel = _panel(np.random.default_rng(1)).filter(pl.col("unit") < 6)  # five donors and the treated unit
+    donors = panel.filter(pl.col("unit") >= 0)["unit"].n_unique()
+    sc = SyntheticControl("unit", "time", "y", -1, T0, design="demeaned", placebos=3, placebo_size=donors - 1,
+                          progress=False).fit(panel)  # fmt: skip
+    for r, group in sc.placebo_groups_.items():
+        (left,) = set(range(donors)) - set(group)
+        assert sc.placebo_weights_[r] == pytest.approx({left: 1.0})
+    with pytest.raises(MethodInputError, match="placebo_size"):
+        SyntheticControl("unit", "time", "y", -1, T0, design="demeaned", placebos=3, placebo_size=donors,
+                         progress=False).fit(panel)  # fmt: skip
