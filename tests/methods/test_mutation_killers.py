@@ -4,6 +4,7 @@ a closed form, a peer library (scipy) or a brute-force loop, never against its o
 from __future__ import annotations
 
 import math
+import warnings
 
 import matplotlib
 
@@ -470,7 +471,8 @@ def test_synthetic_control_refuses_a_predictor_constant_across_units() -> None:
     frame = _sc_panel(2, donors=8).with_columns(
         x=pl.col("y").mean().over("unit") + pl.col("unit") % 3, flat=pl.lit(7.0)
     )
-    with pytest.raises(MethodInputError, match=r"^predictors: 'flat' has the same pre-treatment mean in every unit"):
+    flat = r"^predictors: 'flat' has the same pre-treatment mean in every unit, so it cannot weigh donors; drop it$"
+    with pytest.raises(MethodInputError, match=flat):
         SyntheticControl("unit", "year", "y", 0, 8, design="adh", predictors=["x", "flat"]).fit(frame)
     fit = SyntheticControl("unit", "year", "y", 0, 8, design="adh", predictors=["x"]).fit(frame)
     assert max(fit.weights_.values()) > 0.5  # a real match, not the uniform 1/8
@@ -511,3 +513,63 @@ def test_synthetic_control_predictors_need_the_adh_design_said_first() -> None:
     with pytest.raises(MethodInputError, match=r"^predictors: only the 'adh' design matches predictors$"):
         sc = SyntheticControl("unit", "year", "y", 0, 8, design="demeaned", predictors=["x"])
         sc.fit(_sc_panel().with_columns(x=pl.col("y")))
+
+
+# ------------------------------------------------------------------------- messages, labels, summaries, warnings
+def test_an_unknown_column_is_named_with_the_columns_the_frame_has() -> None:
+    """One line a reader can act on: the missing name, the argument it was looked for in, the names there are."""
+    from newretail.methods import DiD
+
+    frame = pl.DataFrame({"unit": [0, 0, 1, 1], "time": [0, 1, 0, 1], "y": [1.0, 2.0, 1.5, 3.0], "d": [0, 1, 0, 0]})
+    with pytest.raises(MethodInputError) as info:
+        DiD("unit", "time", "sales", "d").fit(frame)
+    assert str(info.value) == "column 'sales' is not in df (columns: unit, time, y, d)"
+    wide = frame.with_columns(**{f"c{i}": pl.lit(0) for i in range(12)})
+    with pytest.raises(MethodInputError, match=r"\(columns: unit, time, y, d, c0, .*c7, \.\.\.\)$"):
+        DiD("unit", "time", "sales", "d").fit(wide)
+
+
+def test_average_effect_says_whether_its_propensity_was_estimated_or_known() -> None:
+    from newretail.methods import average_effect
+
+    rng = np.random.default_rng(8)
+    frame = pl.DataFrame({"x": rng.normal(size=400), "t": rng.random(400) < 0.5}).with_columns(
+        y=pl.col("x") + pl.col("t").cast(pl.Float64) + rng.normal(size=400)
+    )
+    estimated = average_effect(frame, outcome="y", treatment="t", covariates=["x"], folds=2)
+    known = average_effect(frame, outcome="y", treatment="t", covariates=["x"], propensity=0.5, folds=2)
+    assert "estimated propensity" in estimated.method and "known propensity" not in estimated.method
+    assert "known propensity" in known.method
+
+
+def test_a_synthetic_control_summary_carries_the_unit_time_and_outcome_it_was_fitted_for() -> None:
+    from newretail.methods import SyntheticControl
+
+    rng = np.random.default_rng(9)
+    y = 10 + rng.normal(size=(6, 10)).cumsum(axis=1)
+    frame = pl.DataFrame({"store": np.repeat(np.arange(6), 10), "day": np.tile(np.arange(10), 6), "sales": y.ravel()})
+    summary = SyntheticControl("store", "day", "sales", 3, 7, progress=False).fit(frame).summary()
+    assert (summary.treated_unit, summary.treatment_time, summary.outcome) == (3, 7, "sales")
+
+
+def test_settled_totals_keep_zeros_infinities_and_nan_without_a_warning() -> None:
+    from newretail.methods.resampling import _settled
+
+    with np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = _settled(np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1 / 3, 123456789.123456789]))
+    np.testing.assert_array_equal(out[:5], [0.0, 0.0, np.inf, -np.inf, np.nan])
+    assert out[5] == 0.333333333333 and out[6] == 123456789.123
+
+
+def test_erlang_c_service_level_is_quiet_and_in_range_at_and_beyond_saturation() -> None:
+    """At the load (agents = offered erlangs) and below it the queue never empties: the service level is 0 with no
+    numpy warning, whatever the answer time (0, finite, or so long the exponential underflows)."""
+    queue = ErlangC(1.0, 120.0)  # 120 erlangs
+    with np.errstate(divide="warn", over="warn", invalid="warn", under="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        level = np.asarray(queue.service_level(np.array([1, 60, 119, 120, 121, 140, 400]), answer_s=1e9))
+        zero = np.asarray(queue.service_level(np.array([120, 121]), answer_s=0.0))
+    np.testing.assert_array_equal(level[:4], 0.0)
+    assert np.all((level >= 0) & (level <= 1)) and level[-1] == pytest.approx(1.0)
+    assert np.all((zero >= 0) & (zero <= 1))

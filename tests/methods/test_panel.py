@@ -222,3 +222,37 @@ def test_summaries_are_frozen_and_plot() -> None:
         summary.effect = 0.0  # type: ignore[misc]
     assert summary.plot().axes
     assert EventStudy("unit", "time", "y", "d").fit(frame).summary().plot(truth=0.5).axes
+
+
+@pytest.mark.parametrize("trends", [False, True])
+def test_did_clustered_across_units_counts_the_absorbed_effects_like_the_full_dummy_regression(trends: bool) -> None:
+    """Clusters that cut across units (here a block of unit and time): the unit effects (and trends) are no longer
+    nested in the clusters, so the small-sample factor counts them, one per unit (two with trends), exactly as
+    statsmodels does for the regression with every dummy written out."""
+    import statsmodels.api as sm
+
+    frame = _panel(5, drop=7).with_columns(block=(pl.col("unit") + 3 * pl.col("time")) % 7)
+    if trends:
+        frame = frame.with_columns(y=pl.col("y") + 0.05 * pl.col("unit") * pl.col("time"))
+    fit = DiD("unit", "time", "y", "d", cluster="block", unit_trends=trends).fit(frame)
+    u, t = frame["unit"].to_numpy(), frame["time"].to_numpy()
+    units, times = np.unique(u), np.unique(t)
+    cols = [frame["d"].to_numpy().astype(float)] + [(u == i).astype(float) for i in units]
+    cols += [(u == i) * t for i in units[1:]] if trends else []
+    cols += [(t == s).astype(float) for s in times[1:]]
+    x = np.column_stack(cols)
+    assert np.linalg.matrix_rank(x) == x.shape[1]  # full rank: statsmodels' factor counts every column
+    res = sm.OLS(frame["y"].to_numpy(), x).fit(cov_type="cluster", cov_kwds={"groups": frame["block"].to_numpy()})
+    assert fit.effect_ == pytest.approx(res.params[0], abs=1e-8)
+    assert fit.se_ == pytest.approx(res.bse[0], rel=1e-6)
+
+
+def test_did_with_no_residual_degrees_of_freedom_is_refused() -> None:
+    """Two units over three periods with unit trends and clusters across units: six observations, four absorbed
+    (a level and a slope per unit) and two regressors left in the partialled design, so none remains to estimate
+    a variance from. The fit says so instead of dividing by zero."""
+    frame = pl.DataFrame(
+        {"unit": [0, 0, 0, 1, 1, 1], "time": [0, 1, 2] * 2, "y": [1.0, 2.0, 2.5, 0.5, 1.0, 3.0]}
+    ).with_columns(d=(pl.col("unit") == 1) & (pl.col("time") == 2), block=pl.col("time") % 2)
+    with pytest.raises(MethodInputError, match="too few observations or clusters"):
+        DiD("unit", "time", "y", "d", cluster="block", unit_trends=True).fit(frame)
