@@ -122,6 +122,11 @@ EQUIVALENT = {
     "newretail.methods.synth.x__progress__mutmut_8": "cosmetic: the progress bar's label",
     "newretail.methods.learners.x_qini_curve__mutmut_45": "the only division by zero there is 0/0 (no control row "
     "yet, so no control outcome either): numpy calls it 'invalid', which stays ignored; 'divide' never arises",
+    "newretail.methods.resampling.x__settled__mutmut_9": "no input makes numpy's 'invalid' there: the log of an "
+    "absolute value only meets 0 ('divide'), and non-finite entries are replaced by 0 digits before the cast",
+    "newretail.methods.queueing.xǁErlangCǁservice_level__mutmut_20": "no input makes numpy's 'invalid' there: "
+    "answer times are finite, the wait probability lies in [0, 1], so the product never meets 0 x inf (checked "
+    "with warnings as errors on a grid through saturation)",
     "newretail.methods.resampling.x_bootstrap_interval__mutmut_36": "BCa is scipy.stats.bootstrap's default method",
     "newretail.methods.synth.xǁSyntheticControlǁ_group_placebos__mutmut_64": "the donors left and their weights "
     "come from one fit: the same length, so zip's strictness never acts",
