@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OTHER = ROOT / "tests/scenarios/other_retailer.toml"
 # the keys calibration reaches by a numerical solve (root finding over the generator's expectations); the other
 # targets are copied into the expectations or follow from them by algebra, so comparing them with the target
-# could not fail: the generated data check them instead (test_generated_data_agree_with_expectations, the claims)
+# could not fail: the generated data check them instead (test_generated_data_agree_with_expectations, the claims).
+# GMV is the exception that can fail: its expectation is rebuilt through the order-value distribution
+# (test_the_order_value_model_adds_up_to_the_gmv_target)
 SOLVED = (
     "personalized_page_conversion",
     "ai_banner_ctr_ratio",

@@ -395,9 +395,7 @@ class SyntheticControl:
         for j in _progress(chosen, self.progress):
             rest = np.setdiff1d(donors, [j])  # the treated unit is never a placebo's donor
             g, _, wj, _ = self._gap(y, x, int(j), rest, t0)
-            self.placebo_weights_[_py(units[j])] = {
-                _py(units[d]): float(v) for d, v in zip(rest, wj, strict=True) if v > 0
-            }
+            self.placebo_weights_[_py(units[j])] = _positive_weights(units, rest, wj)
             p_pre, p_post = rmspe(g)
             ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
             effects.append(float(g[t0:].mean()))
@@ -430,7 +428,7 @@ class SyntheticControl:
             rest = np.setdiff1d(donors, group)
             yy, xx = np.vstack([y, y[group].mean(axis=0)]), np.vstack([x, x[group].mean(axis=0)])
             g, _, wj, _ = self._gap(yy, xx, yy.shape[0] - 1, rest, t0)
-            self.placebo_weights_[int(r)] = {_py(units[d]): float(v) for d, v in zip(rest, wj, strict=True) if v > 0}
+            self.placebo_weights_[int(r)] = _positive_weights(units, rest, wj)
             p_pre, p_post = rmspe(g)
             ratios.append(p_post / p_pre if p_pre > 0 else np.inf)
             effects.append(float(g[t0:].mean()))
@@ -468,6 +466,11 @@ def _comparable(values: np.ndarray, value: Any) -> bool:
     if values.dtype.kind in "iuf":
         return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
     return True
+
+
+def _positive_weights(units: np.ndarray, donors: np.ndarray, weights: np.ndarray) -> dict[Any, float]:
+    """A placebo's donor weights keyed by unit id (``donors`` index ``units``), the zero weights left out."""
+    return {_py(units[d]): float(v) for d, v in zip(donors, weights, strict=True) if v > 0}
 
 
 def _py(value: Any) -> Any:
