@@ -2,7 +2,9 @@
 
 Both take a long frame (polars or pandas, rows in any order) and the names of its columns: the unit, the time (numeric
 or a date), the outcome and the treatment indicator D_it (bool or 0/1, on in the periods a unit is treated; staggered
-adoption allowed). Effects are in the outcome's units.
+adoption allowed). Effects are in the outcome's units. Unbalanced panels are fine: rows alone in their unit or period
+(singletons) are dropped, as pyfixest does, and counted (``n_singletons_``). The fixed effects are absorbed exactly
+and sparsely (:mod:`newretail.methods._within`), so a million rows take well under a second.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import numpy as np
 import polars as pl
 
 from newretail.methods._frames import MethodInputError, check_alpha
-from newretail.methods._panel_data import read_panel, twfe_fit
+from newretail.methods._panel_data import Panel, check_treatment, drop_singletons, read_panel, twfe_fit
+from newretail.methods._results import Term, Tidy
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -38,9 +41,40 @@ def _names(**columns: Any) -> None:
             raise MethodInputError(f"{arg}: a column name (str) expected, got {value!r}")
 
 
+def _column_list(arg: str, value: Any) -> tuple[str, ...]:
+    """``covariates``: None, one name or a list of names (each a str, no repeats)."""
+    if value is None:
+        return ()
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) for v in names):
+        raise MethodInputError(f"{arg}: a column name or a list of column names expected, got {value!r}")
+    if len(set(names)) < len(names):
+        raise MethodInputError(f"{arg}: each column once, got {list(names)}")
+    return tuple(names)
+
+
+def _flag(arg: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise MethodInputError(f"{arg}: True or False expected, got {value!r}")
+    return bool(value)
+
+
+def _design(panel: Panel, *, cluster: str | None, unit: str, n_clusters: int, extra: list[str]) -> str:
+    """The design in words: clustering, weights, singletons and options, for ``tidy()`` and ``summary()``."""
+    parts = [f"CRV1 by '{cluster or unit}' ({n_clusters:,} clusters)", *extra]
+    if panel.singletons:
+        parts.append(f"{panel.singletons:,} singleton rows dropped")
+    return ", ".join(parts)
+
+
 @dataclass(frozen=True)
-class DiDSummary:
-    """A fitted DiD: the effect of D_it on the outcome (outcome units) with its ``1 - alpha`` t interval."""
+class DiDSummary(Tidy):
+    """A fitted DiD: the effect of D_it on the outcome (outcome units) with its ``1 - alpha`` t interval.
+
+    ``n_obs`` counts the rows fitted (after dropping ``n_singletons``); ``covariates`` holds the rows of the
+    covariates' coefficients; ``design`` says the clustering and options in words. ``tidy()``/``summary()`` give the
+    shared result shape (:mod:`newretail.methods._results`).
+    """
 
     outcome: str
     effect: float
@@ -53,6 +87,17 @@ class DiDSummary:
     n_treated_units: int
     n_obs: int
     unit_trends: bool
+    treated: str = "treated"
+    n_singletons: int = 0
+    covariates: tuple[Term, ...] = ()
+    design: str = ""
+
+    def _terms(self) -> list[Term]:
+        own = Term(self.treated, self.effect, self.se, self.ci_low, self.ci_high, self.p_value, self.n_obs)
+        return [own, *self.covariates]
+
+    def _design(self) -> str:
+        return f"DiD, TWFE{', unit trends' if self.unit_trends else ''}" + (f", {self.design}" if self.design else "")
 
     def plot(self, ax: Axes | None = None, *, truth: float | None = None) -> Figure:
         """The estimate with its interval (and ``truth``, when known, as a dashed line)."""
@@ -76,9 +121,10 @@ class DiDSummary:
 class DiD:
     """Two-way fixed-effects difference-in-differences with cluster-robust errors.
 
-    y_it = a_i + b_t (+ c_i t) + effect * D_it + e_it, fitted by :func:`~newretail.methods._panel_data.twfe_fit`
-    (unit and time effects exact, small-sample factor of Stata/fixest, t interval with clusters - 1 degrees of
-    freedom). With staggered adoption this is the usual TWFE average, which weighs early against late adopters.
+    y_it = a_i + b_t (+ c_i t) + effect * D_it (+ covariates_it' beta) + e_it, fitted by
+    :func:`~newretail.methods._panel_data.twfe_fit` (unit and time effects absorbed exactly, small-sample factor of
+    Stata/fixest/pyfixest's CRV1, t interval with clusters - 1 degrees of freedom). With staggered adoption this is
+    the usual TWFE average, which weighs early against late adopters (see :class:`~newretail.methods.StaggeredDiD`).
 
     Parameters
     ----------
@@ -87,10 +133,17 @@ class DiD:
     alpha : 1 - confidence level of ``ci_``, in (0, 0.5].
     unit_trends : add a linear time trend per unit (a remedy when units were treated for their growth).
     allow_reversal : accept units whose D_it switches off again (refused by default: usually a data error).
+    weights : column of positive row weights (weighted least squares, pyfixest's ``weights=``); None: unweighted.
+    covariates : time-varying control columns (numeric), entered linearly; one absorbed by the effects is refused.
+    panel : True (default) for one row per unit and time. False for repeated cross-sections: rows are individuals,
+        ``unit`` is their group (the level the treatment is assigned at), many rows per group and period, group and
+        time effects; the treatment must be the same for every row of a group and period.
 
     Attributes
     ----------
-    effect_, se_, ci_ (low, high), p_value_ : the effect in outcome units. n_units_, n_treated_units_, n_obs_.
+    effect_, se_, ci_ (low, high), p_value_ : the effect in outcome units. coefs_ : frame (term, estimate, se,
+    ci_low, ci_high, p_value) of the treatment and every covariate. n_units_, n_treated_units_, n_obs_ (rows fitted),
+    n_singletons_ (rows dropped: alone in their unit or period, no information), n_clusters_.
     """
 
     def __init__(
@@ -104,6 +157,9 @@ class DiD:
         alpha: float = 0.05,
         unit_trends: bool = False,
         allow_reversal: bool = False,
+        weights: str | None = None,
+        covariates: str | list[str] | tuple[str, ...] | None = None,
+        panel: bool = True,
     ) -> None:
         self.unit = unit
         self.time = time
@@ -113,35 +169,70 @@ class DiD:
         self.alpha = alpha
         self.unit_trends = unit_trends
         self.allow_reversal = allow_reversal
+        self.weights = weights
+        self.covariates = covariates
+        self.panel = panel
 
     def fit(self, df: Any) -> DiD:
         """Fit on a long frame (polars or pandas); returns self."""
         alpha = check_alpha(self.alpha)
-        _names(unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated, cluster=self.cluster)
-        panel = read_panel(
+        _names(
+            unit=self.unit,
+            time=self.time,
+            outcome=self.outcome,
+            treated=self.treated,
+            cluster=self.cluster,
+            weights=self.weights,
+        )
+        covariates = _column_list("covariates", self.covariates)
+        trends = _flag("unit_trends", self.unit_trends)
+        is_panel = _flag("panel", self.panel)
+        data = read_panel(
             df,
             unit=self.unit,
             time=self.time,
             outcome=self.outcome,
             treated=self.treated,
             cluster=self.cluster,
-            allow_reversal=bool(self.allow_reversal),
+            weights=self.weights,
+            covariates=covariates,
+            panel=is_panel,
+            check_treated=False,
         )
-        fit = twfe_fit(panel, panel.d.astype(np.float64)[:, None], trends=bool(self.unit_trends))
+        data = drop_singletons(data)
+        check_treatment(data, self.treated, _flag("allow_reversal", self.allow_reversal), unit=self.unit)
+        x = data.d.astype(np.float64)[:, None]
+        if data.z is not None:
+            x = np.column_stack([x, data.z])
+        names = (self.treated, *covariates)
+        fit = twfe_fit(data, x, trends=trends, names=names)
         low, high = fit.interval(alpha)
+        p = fit.p_values()
+        self.coefs_ = pl.DataFrame(
+            {"term": list(names), "estimate": fit.coef, "se": fit.se, "ci_low": low, "ci_high": high, "p_value": p}
+        )
         self.effect_ = float(fit.coef[0])
         self.se_ = float(fit.se[0])
         self.ci_ = (float(low[0]), float(high[0]))
-        self.p_value_ = float(fit.p_values()[0])
-        self.n_units_ = panel.n_units
-        self.n_treated_units_ = int(panel.treated_units.sum())
+        self.p_value_ = float(p[0])
+        self.n_units_ = data.n_units
+        self.n_treated_units_ = int(data.treated_units.sum())
         self.n_obs_ = fit.n_obs
+        self.n_singletons_ = data.singletons
+        self.n_clusters_ = fit.n_clusters
+        extra = [f"weighted by '{self.weights}'"] if self.weights else []
+        extra += [f"covariates {', '.join(repr(c) for c in covariates)}"] if covariates else []
+        extra += [] if is_panel else [f"repeated cross-sections (group effects by '{self.unit}')"]
+        self._design_ = _design(data, cluster=self.cluster, unit=self.unit, n_clusters=fit.n_clusters, extra=extra)
         return self
 
     def summary(self) -> DiDSummary:
-        """The fitted effect as a frozen result (call :meth:`fit` first)."""
+        """The fitted effect as a frozen result (call :meth:`fit` first); ``.summary()``/``.tidy()`` on it print or
+        tabulate it in the shared shape."""
         if not hasattr(self, "effect_"):
             raise MethodInputError("DiD: call fit(df) before summary()")
+        rows = self.coefs_.slice(1).iter_rows()
+        covariates = tuple(Term(r[0], r[1], r[2], r[3], r[4], r[5], self.n_obs_) for r in rows)
         return DiDSummary(
             self.outcome,
             self.effect_,
@@ -154,14 +245,23 @@ class DiD:
             self.n_treated_units_,
             self.n_obs_,
             bool(self.unit_trends),
+            self.treated,
+            self.n_singletons_,
+            covariates,
+            self._design_,
         )
+
+    def tidy(self) -> pl.DataFrame:
+        """``summary().tidy()``: one row per term (the treatment, then each covariate) with ``TIDY_COLUMNS``."""
+        return self.summary().tidy()
 
 
 @dataclass(frozen=True)
-class EventStudySummary:
+class EventStudySummary(Tidy):
     """Coefficients by event time (periods since each unit's first treated period, binned by ``bin_width``) with
     ``1 - alpha`` intervals; the ``reference`` bin is 0 by construction. ``pretrend_p``: joint Wald F test that every
-    coefficient before the event is zero."""
+    coefficient before the event is zero. ``tidy()`` has one row per event-time bin (term ``event_time -2``, ...; the
+    reference with NaN errors), ``n`` the treated rows in the bin."""
 
     outcome: str
     coefs: pl.DataFrame
@@ -169,6 +269,23 @@ class EventStudySummary:
     alpha: float
     reference: int
     bin_width: int
+    design: str = ""
+
+    def _terms(self) -> list[Term]:
+        rows = self.coefs.iter_rows(named=True)
+        nan = float("nan")
+        return [
+            Term(
+                f"event_time {r['event_time']}", r["estimate"], r["se"], r["ci_low"], r["ci_high"], r["p_value"], r["n"]
+            )
+            if r["event_time"] != self.reference
+            else Term(f"event_time {r['event_time']} (reference)", 0.0, nan, nan, nan, nan, r["n"])
+            for r in rows
+        ]
+
+    def _design(self) -> str:
+        width = "" if self.bin_width == 1 else f", bins of {self.bin_width} periods"
+        return f"event study, TWFE, reference {self.reference}{width}" + (f", {self.design}" if self.design else "")
 
     def plot(self, ax: Axes | None = None, *, truth: float | None = None, title: str = "Event study") -> Figure:
         """Coefficient plot: estimate and interval by event time (``truth``: a dashed line after the event)."""
@@ -201,13 +318,14 @@ class EventStudy:
 
     Event time is the number of periods (positions among the panel's sorted times) since the unit's first treated
     period, floor-divided by ``bin_width``; never-treated units are the controls. ``window=(low, high)`` pools event
-    times beyond it into the end bins. Errors clustered by unit; ``pretrend_p_`` is the joint F test of the
-    coefficients before the event (reference excluded).
+    times beyond it into the end bins. Errors clustered by ``cluster`` (None: by unit); ``pretrend_p_`` is the joint F
+    test of the coefficients before the event (reference excluded). Unbalanced panels: singletons dropped, as DiD.
 
     Attributes
     ----------
-    coefs_ : frame (event_time, estimate, se, ci_low, ci_high), one row per event-time bin including the reference.
-    pretrend_p_ : float (NaN when no pre-event bin besides the reference).
+    coefs_ : frame (event_time, estimate, se, ci_low, ci_high, p_value, n), one row per event-time bin including the
+        reference (zeros); ``n`` counts the treated rows in the bin.
+    pretrend_p_ : float (NaN when no pre-event bin besides the reference). n_obs_, n_singletons_, n_clusters_.
     """
 
     def __init__(
@@ -221,6 +339,7 @@ class EventStudy:
         reference: int = -1,
         alpha: float = 0.05,
         bin_width: int = 1,
+        cluster: str | None = None,
     ) -> None:
         self.unit = unit
         self.time = time
@@ -230,10 +349,11 @@ class EventStudy:
         self.reference = reference
         self.alpha = alpha
         self.bin_width = bin_width
+        self.cluster = cluster
 
     def _check(self) -> tuple[float, tuple[int, int] | None]:
         alpha = check_alpha(self.alpha)
-        _names(unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated)
+        _names(unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated, cluster=self.cluster)
         if isinstance(self.bin_width, bool) or not isinstance(self.bin_width, int) or self.bin_width < 1:
             raise MethodInputError(f"bin_width: a whole number of periods, 1 or more, got {self.bin_width!r}")
         if isinstance(self.reference, bool) or not isinstance(self.reference, int):
@@ -249,26 +369,49 @@ class EventStudy:
     def fit(self, df: Any) -> EventStudy:
         """Fit on a long frame (polars or pandas); returns self."""
         alpha, window = self._check()
-        panel = read_panel(df, unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated)
+        panel = read_panel(
+            df,
+            unit=self.unit,
+            time=self.time,
+            outcome=self.outcome,
+            treated=self.treated,
+            cluster=self.cluster,
+            check_treated=False,
+        )
+        panel = drop_singletons(panel)
+        check_treatment(panel, self.treated, False, unit=self.unit)
         first = panel.first_treated()[panel.u]
         ever = first >= 0
         event = np.floor_divide(panel.t - first, self.bin_width)
         if window is not None:
             event = np.clip(event, *window)
-        bins = np.unique(event[ever])
+        bins, counts = np.unique(event[ever], return_counts=True)
         if self.reference not in bins:
             raise MethodInputError(f"reference: event time {self.reference} is not in the data (has {bins.tolist()})")
+        n_ref = int(counts[bins == self.reference][0])
+        counts = counts[bins != self.reference]
         bins = bins[bins != self.reference]
         x = ((event[:, None] == bins[None, :]) & ever[:, None]).astype(np.float64)
-        fit = twfe_fit(panel, x)
+        fit = twfe_fit(panel, x, names=tuple(f"event_time {b}" for b in bins))
         low, high = fit.interval(alpha)
+        schema = {"event_time": pl.Int64} | dict.fromkeys(
+            ("estimate", "se", "ci_low", "ci_high", "p_value"), pl.Float64
+        )
         coefs = pl.DataFrame(
-            {"event_time": bins, "estimate": fit.coef, "se": fit.se, "ci_low": low, "ci_high": high},
-            schema={k: pl.Int64 if k == "event_time" else pl.Float64 for k in ("event_time", "estimate", "se")}
-            | {"ci_low": pl.Float64, "ci_high": pl.Float64},
+            {
+                "event_time": bins,
+                "estimate": fit.coef,
+                "se": fit.se,
+                "ci_low": low,
+                "ci_high": high,
+                "p_value": fit.p_values(),
+                "n": counts,
+            },
+            schema=schema | {"n": pl.Int64},
         )
         ref = pl.DataFrame(
-            {"event_time": [self.reference], "estimate": [0.0], "se": [0.0], "ci_low": [0.0], "ci_high": [0.0]},
+            {"event_time": [self.reference], "estimate": [0.0], "se": [0.0], "ci_low": [0.0], "ci_high": [0.0]}
+            | {"p_value": [float("nan")], "n": [n_ref]},
             schema=coefs.schema,
         )
         self.coefs_ = pl.concat([coefs, ref]).sort("event_time")
@@ -276,6 +419,10 @@ class EventStudy:
         self.pretrend_p_ = fit.joint_p_value(pre) if pre.size else float("nan")
         self.n_units_ = panel.n_units
         self.n_treated_units_ = int(panel.treated_units.sum())
+        self.n_obs_ = fit.n_obs
+        self.n_singletons_ = panel.singletons
+        self.n_clusters_ = fit.n_clusters
+        self._design_ = _design(panel, cluster=self.cluster, unit=self.unit, n_clusters=fit.n_clusters, extra=[])
         return self
 
     def summary(self) -> EventStudySummary:
@@ -283,8 +430,18 @@ class EventStudy:
         if not hasattr(self, "coefs_"):
             raise MethodInputError("EventStudy: call fit(df) before summary()")
         return EventStudySummary(
-            self.outcome, self.coefs_, self.pretrend_p_, float(self.alpha), int(self.reference), int(self.bin_width)
+            self.outcome,
+            self.coefs_,
+            self.pretrend_p_,
+            float(self.alpha),
+            int(self.reference),
+            int(self.bin_width),
+            self._design_,
         )
+
+    def tidy(self) -> pl.DataFrame:
+        """``summary().tidy()``: one row per event-time bin with ``TIDY_COLUMNS``."""
+        return self.summary().tidy()
 
     def plot(self, ax: Axes | None = None, *, truth: float | None = None, title: str = "Event study") -> Figure:
         """Shortcut for ``summary().plot(...)``."""

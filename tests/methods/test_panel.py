@@ -181,7 +181,7 @@ def test_integer_treatment_regression_on_a_two_unit_example() -> None:
         (lambda f: f.with_columns(d=pl.col("d").cast(pl.Int64) * 2), "d"),
         (lambda f: f.with_columns(d=pl.when(pl.col("unit") == 1).then(True).otherwise(pl.col("d"))), "d"),
         (lambda f: f.with_columns(d=pl.col("d") & (pl.col("time") != 8)), "d"),
-        (lambda f: pl.concat([f, f.head(1)]), "unit, time"),
+        (lambda f: pl.concat([f, f.head(1)]), "('unit', 'time')"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(float("nan")).otherwise("y")), "y"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(None).otherwise("y")), "y"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(float("inf")).otherwise("y")), "y"),
