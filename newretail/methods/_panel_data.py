@@ -23,7 +23,16 @@ from newretail.methods._frames import (
 )
 from newretail.methods._within import absorber, cluster_ols
 
-__all__ = ["Panel", "TwfeFit", "check_treatment", "drop_singletons", "plain", "read_panel", "twfe_fit"]
+__all__ = [
+    "Panel",
+    "TwfeFit",
+    "always_treated",
+    "check_treatment",
+    "drop_singletons",
+    "plain",
+    "read_panel",
+    "twfe_fit",
+]
 
 
 def plain(value: Any) -> str:
@@ -234,8 +243,11 @@ def drop_singletons(panel: Panel) -> Panel:
 
 
 def check_treatment(panel: Panel, treated: str, allow_reversal: bool, *, unit: str = "unit") -> None:
-    """A treated unit, a control unit, an untreated period for every treated unit, no switching off (unless
-    allowed)."""
+    """A treated unit, a control unit, a treated unit also seen untreated, no switching off (unless allowed).
+
+    Units treated in every period they are observed (an unbalanced panel's late entrants) are kept, as in every
+    TWFE implementation: they inform the time effects only; :func:`always_treated` counts them.
+    """
     if panel.u.size == 0:
         raise MethodInputError("df: no rows left once the singletons (rows alone in their unit or period) are dropped")
     ever = panel.treated_units
@@ -243,12 +255,10 @@ def check_treatment(panel: Panel, treated: str, allow_reversal: bool, *, unit: s
         raise MethodInputError(f"column '{treated}': no unit is ever treated")
     if ever.all():
         raise MethodInputError(f"column '{treated}': no control unit (every unit is treated in some period)")
-    untreated_periods = np.bincount(panel.u, weights=(~panel.d).astype(float), minlength=panel.n_units)
-    always = np.flatnonzero(ever & (untreated_periods == 0))
-    if always.size:
+    if always_treated(panel) == int(ever.sum()):
         raise MethodInputError(
-            f"column '{treated}': {unit} {plain(panel.units[always[0]])} is treated in every period it is observed "
-            "(no untreated period to compare with)"
+            f"column '{treated}': every treated {unit} is treated in every period it is observed (no treated {unit} "
+            "has an untreated period to compare with)"
         )
     if not allow_reversal:
         same_unit = panel.u[1:] == panel.u[:-1]
@@ -259,6 +269,12 @@ def check_treatment(panel: Panel, treated: str, allow_reversal: bool, *, unit: s
                 f"column '{treated}': {unit} {plain(panel.units[panel.u[row]])} is treated and then untreated again "
                 f"at time {plain(panel.times[panel.t[row]])}; pass allow_reversal=True if that is the design"
             )
+
+
+def always_treated(panel: Panel) -> int:
+    """The units treated in every period they are observed."""
+    untreated_periods = np.bincount(panel.u, weights=(~panel.d).astype(float), minlength=panel.n_units)
+    return int((panel.treated_units & (untreated_periods == 0)).sum())
 
 
 @dataclass(frozen=True)
@@ -298,9 +314,10 @@ def twfe_fit(panel: Panel, x: np.ndarray, *, trends: bool = False, names: tuple[
 
     Both sets of effects are absorbed exactly by :mod:`newretail.methods._within` (Frisch-Waugh-Lovell), so the
     coefficients equal the regression with every dummy, balanced panel or not. The covariance is the cluster-robust
-    sandwich with the small-sample factor G/(G-1) (N-1)/(N-K) of Stata's ``xtreg, fe``/``reghdfe``, fixest and
-    pyfixest (CRV1): K counts the regressors, the identified time effects and the unit effects (and trends) unless
-    every unit lies within one cluster (nested, the default clustering by unit). t and F tests use G-1 degrees of
+    sandwich with the small-sample factor G/(G-1) (N-1)/(N-K) of Stata's ``reghdfe``, fixest and pyfixest (CRV1,
+    ``k_fixef="nonnested"``): K counts the regressors, the identified time effects and the unit effects (and trends);
+    when every unit lies within one cluster (nested, the default clustering by unit) the unit effects count as one.
+    (linearmodels' ``count_effects=False`` counts them as none: its K is one less.) t and F tests use G-1 degrees of
     freedom. A regressor the effects absorb (or a collinear set) is refused, named by ``names``.
     """
     x = np.asarray(x, dtype=np.float64).reshape(panel.u.size, -1)
@@ -325,7 +342,8 @@ def twfe_fit(panel: Panel, x: np.ndarray, *, trends: bool = False, names: tuple[
         raise MethodInputError(f"columns {bad}: {what} the unit and time effects (no variation left to estimate)")
     same_unit = panel.u[1:] == panel.u[:-1]
     nested = not bool((same_unit & (panel.cluster[1:] != panel.cluster[:-1])).any())  # rows sorted by unit
-    absorbed = fe.a_rank + fe.b_rank - (panel.n_units * (2 if trends else 1) if nested else 0)
+    # unit effects nested in the clusters leave K, less one kept for the level (fixest issue 554: reghdfe, pyfixest)
+    absorbed = fe.a_rank + fe.b_rank - (panel.n_units * (2 if trends else 1) - 1 if nested else 0)
     if n_obs - k - absorbed <= 0 or n_clusters < 2:
         raise MethodInputError("df: too few observations or clusters to estimate a clustered standard error")
     factor = n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - k - absorbed)

@@ -16,7 +16,14 @@ import numpy as np
 import polars as pl
 
 from newretail.methods._frames import MethodInputError, check_alpha
-from newretail.methods._panel_data import Panel, check_treatment, drop_singletons, read_panel, twfe_fit
+from newretail.methods._panel_data import (
+    Panel,
+    always_treated,
+    check_treatment,
+    drop_singletons,
+    read_panel,
+    twfe_fit,
+)
 from newretail.methods._results import Term, Tidy
 
 if TYPE_CHECKING:
@@ -64,6 +71,9 @@ def _design(panel: Panel, *, cluster: str | None, unit: str, n_clusters: int, ex
     parts = [f"CRV1 by '{cluster or unit}' ({n_clusters:,} clusters)", *extra]
     if panel.singletons:
         parts.append(f"{panel.singletons:,} singleton rows dropped")
+    always = always_treated(panel)
+    if always:
+        parts.append(f"{always:,} units treated in every period observed (they inform the time effects only)")
     return ", ".join(parts)
 
 
@@ -143,7 +153,9 @@ class DiD:
     ----------
     effect_, se_, ci_ (low, high), p_value_ : the effect in outcome units. coefs_ : frame (term, estimate, se,
     ci_low, ci_high, p_value) of the treatment and every covariate. n_units_, n_treated_units_, n_obs_ (rows fitted),
-    n_singletons_ (rows dropped: alone in their unit or period, no information), n_clusters_.
+    n_singletons_ (rows dropped: alone in their unit or period, no information), n_always_treated_ (units treated in
+    every period they are observed: kept, as in every TWFE implementation; they inform the time effects only),
+    n_clusters_.
     """
 
     def __init__(
@@ -219,6 +231,7 @@ class DiD:
         self.n_treated_units_ = int(data.treated_units.sum())
         self.n_obs_ = fit.n_obs
         self.n_singletons_ = data.singletons
+        self.n_always_treated_ = always_treated(data)
         self.n_clusters_ = fit.n_clusters
         extra = [f"weighted by '{self.weights}'"] if self.weights else []
         extra += [f"covariates {', '.join(repr(c) for c in covariates)}"] if covariates else []
