@@ -155,12 +155,14 @@ def read_panel(
     covariates: tuple[str, ...] = (),
     panel: bool = True,
     check_treated: bool = True,
+    duplicates_hint: str = "",
 ) -> Panel:
     """Validate and code a long panel; rows in any order give the same panel.
 
     ``panel=True``: one row per unit and time. ``panel=False``: repeated cross-sections, rows are individuals and
     ``unit`` their group; many rows per (group, time) are allowed, but the treatment must be the same within each.
-    ``check_treated=False`` leaves :func:`check_treatment` to the caller (after :func:`drop_singletons`).
+    ``check_treated=False`` leaves :func:`check_treatment` to the caller (after :func:`drop_singletons`);
+    ``duplicates_hint`` ends the message on duplicate keys (say what the caller offers instead).
     """
     frame = as_polars(df)
     names = [unit, time, outcome] + [c for c in (treated, cluster, weights) if c is not None] + list(covariates)
@@ -198,7 +200,7 @@ def read_panel(
         at = int(np.argmax(same_cell))
         raise MethodInputError(
             f"df: duplicate rows for ('{unit}', '{time}') = ({plain(units[u[at]])}, {plain(times[t[at]])}): one row "
-            "per unit and period expected (repeated cross-sections: panel=False)"
+            f"per unit and period expected{duplicates_hint}"
         )
     if not panel and treated is not None and (same_cell & (d_sorted[1:] != d_sorted[:-1])).any():
         at = int(np.argmax(same_cell & (d_sorted[1:] != d_sorted[:-1])))
@@ -344,7 +346,8 @@ def twfe_fit(panel: Panel, x: np.ndarray, *, trends: bool = False, names: tuple[
     nested = not bool((same_unit & (panel.cluster[1:] != panel.cluster[:-1])).any())  # rows sorted by unit
     # unit effects nested in the clusters leave K, less one kept for the level (fixest issue 554: reghdfe, pyfixest)
     absorbed = fe.a_rank + fe.b_rank - (panel.n_units * (2 if trends else 1) - 1 if nested else 0)
-    if n_obs - k - absorbed <= 0 or n_clusters < 2:
+    saturated = n_obs - k - fe.a_rank - fe.b_rank <= 0  # no residual left: every error would be zero
+    if saturated or n_obs - k - absorbed <= 0 or n_clusters < 2:
         raise MethodInputError("df: too few observations or clusters to estimate a clustered standard error")
     factor = n_clusters / (n_clusters - 1) * (n_obs - 1) / (n_obs - k - absorbed)
     return TwfeFit(ols.coef, ols.sandwich * factor, n_clusters - 1, n_obs, n_clusters)

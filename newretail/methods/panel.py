@@ -210,6 +210,7 @@ class DiD:
             covariates=covariates,
             panel=is_panel,
             check_treated=False,
+            duplicates_hint=" (repeated cross-sections: panel=False)",
         )
         data = drop_singletons(data)
         check_treatment(data, self.treated, _flag("allow_reversal", self.allow_reversal), unit=self.unit)
