@@ -199,8 +199,8 @@ def read_panel(
     if panel and same_cell.any():
         at = int(np.argmax(same_cell))
         raise MethodInputError(
-            f"df: duplicate rows for ('{unit}', '{time}') = ({plain(units[u[at]])}, {plain(times[t[at]])}): one row "
-            f"per unit and period expected{duplicates_hint}"
+            f"df: duplicate rows for columns '{unit}', '{time}' ({unit}, {time} = {plain(units[u[at]])}, "
+            f"{plain(times[t[at]])}): one row per unit and period expected{duplicates_hint}"
         )
     if not panel and treated is not None and (same_cell & (d_sorted[1:] != d_sorted[:-1])).any():
         at = int(np.argmax(same_cell & (d_sorted[1:] != d_sorted[:-1])))

@@ -183,7 +183,7 @@ BAD = {  # variant -> the whole message (regex) for DiD; EventStudy and Staggere
     "null_outcome": r"^column 'y': 1 missing values$",
     "null_unit": r"^column 'unit': 1 missing values in a key column$",
     "string_time": r"^column 'time': time must be numeric or a date \(to order the periods\), got String$",
-    "duplicate": r"^df: duplicate rows for \('unit', 'time'\) = \(\d, \d\): one row per unit and period expected",
+    "duplicate": r"^df: duplicate rows for columns 'unit', 'time' \(unit, time = \d, \d\): one row per unit and ",
     "reversal": r"^column 'd': unit \d is treated and then untreated again at time \d; ",
     "unknown_column": r"^column 'y' is not in df \(columns: unit, time, sales, d, w, c\)$",
     "empty": r"^df: the panel is empty$",
@@ -325,7 +325,8 @@ SC_BAD = {
     "nan_outcome": r"^column 'y': NaN or infinite values$",
     "inf_outcome": r"^column 'y': NaN or infinite values$",
     "null_outcome": r"^column 'y': 1 missing values$",
-    "duplicate": r"^df: duplicate rows for \('unit', 'time'\) = \(\d, \d{4}\): one row per unit and period expected$",
+    "duplicate": r"^df: duplicate rows for columns 'unit', 'time' \(unit, time = \d, \d{4}\): one row per unit and "
+    r"period expected$",
     "unknown_column": r"^column 'y' is not in df \(columns: unit, time, sales, d\)$",
     "empty": r"^df: the panel is empty$",
     "single_unit": r"^column 'unit': a panel needs at least two units, found 1$",

@@ -185,7 +185,7 @@ def test_integer_treatment_regression_on_a_two_unit_example() -> None:
         (lambda f: f.with_columns(d=pl.col("d").cast(pl.Int64) * 2), "d"),
         (lambda f: f.with_columns(d=pl.col("unit") % 3 != 0), "d"),  # every treated unit treated throughout
         (lambda f: f.with_columns(d=pl.col("d") & (pl.col("time") != 8)), "d"),
-        (lambda f: pl.concat([f, f.head(1)]), "('unit', 'time')"),
+        (lambda f: pl.concat([f, f.head(1)]), "columns 'unit', 'time' (unit, time = 0, 0)"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(float("nan")).otherwise("y")), "y"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(None).otherwise("y")), "y"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(float("inf")).otherwise("y")), "y"),

@@ -91,7 +91,10 @@ def test_repeated_cross_sections_equal_pyfixest_with_group_and_time_effects() ->
     assert fit.effect_ == pytest.approx(tidy.loc["d", "Estimate"], abs=1e-10)  # type: ignore[attr-defined]
     assert fit.se_ == pytest.approx(tidy.loc["d", "Std. Error"], rel=1e-8)  # type: ignore[attr-defined]
     assert fit.n_units_ == 12 and fit.n_obs_ == n
-    with pytest.raises(MethodInputError, match=r"^df: duplicate rows for \('state', 'wave'\) = \(\d+, \d+\)"):
+    with pytest.raises(
+        MethodInputError,
+        match=r"^df: duplicate rows for columns 'state', 'wave' \(state, wave = \d+, \d+\): one row per unit and ",
+    ):
         DiD("state", "wave", "y", "d").fit(frame)
     mixed = frame.with_columns(d=pl.when(pl.int_range(pl.len()) == 0).then(~pl.col("d")).otherwise("d"))
     with pytest.raises(MethodInputError, match=r"^column 'd': the treatment differs within group \d+ at wave \d+;"):
