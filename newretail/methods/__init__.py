@@ -13,6 +13,7 @@ from newretail.methods.intervals import poisson_interval, proportion_interval, q
 from newretail.methods.learners import CrossFit, PropensityModel, TLearner, XLearner, cross_fit
 from newretail.methods.panel import DiD, EventStudy
 from newretail.methods.queueing import ErlangC
+from newretail.methods.staggered import StaggeredDiD
 from newretail.methods.synth import SyntheticControl
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "EventStudy",
     "MethodInputError",
     "PropensityModel",
+    "StaggeredDiD",
     "SyntheticControl",
     "TLearner",
     "XLearner",

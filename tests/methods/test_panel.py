@@ -29,7 +29,8 @@ def _panel(seed: int = 0, *, n_units: int = 24, n_times: int = 10, drop: int = 0
 def _linearmodels(frame: pl.DataFrame, regressors: list[str], *, cluster: str = "unit") -> tuple[np.ndarray, ...]:
     """PanelOLS with unit effects absorbed and time dummies as regressors, clustered; the small-sample factor
     G/(G-1) (N-1)/(N-K) with K the regressors and time dummies (``debiased``, ``group_debias``; unit effects not
-    counted since they are nested in the clusters)."""
+    counted since they are nested in the clusters). reghdfe, fixest and pyfixest count the nested unit effects as
+    one parameter (fixest issue 554), so the SEs returned carry that one more: sqrt((N-K)/(N-K-1))."""
     from linearmodels import PanelOLS
 
     pdf = frame.to_pandas()
@@ -48,7 +49,9 @@ def _linearmodels(frame: pl.DataFrame, regressors: list[str], *, cluster: str = 
         count_effects=False,
         group_debias=True,
     )
-    return res.params[regressors].to_numpy(), res.std_errors[regressors].to_numpy()
+    n, k = exog.shape
+    one_more = np.sqrt((n - k) / (n - k - 1))
+    return res.params[regressors].to_numpy(), res.std_errors[regressors].to_numpy() * one_more
 
 
 @pytest.mark.parametrize("drop", [0, 17])
@@ -62,7 +65,8 @@ def test_did_equals_linearmodels_panelols_balanced_or_not(drop: int) -> None:
 
 def test_did_with_unit_trends_equals_the_regression_with_every_dummy() -> None:
     """Unit trends partialled out unit by unit give the coefficient of the full dummy regression (statsmodels), and
-    its clustered error once the trends and unit effects (nested in the clusters) leave the small-sample count."""
+    its clustered error once the trends and unit effects (nested in the clusters) leave the small-sample count but
+    for one (reghdfe's and fixest's convention)."""
     import statsmodels.api as sm
 
     frame = _panel(2, drop=9).with_columns(y=pl.col("y") + 0.05 * pl.col("unit") * pl.col("time"))
@@ -75,7 +79,7 @@ def test_did_with_unit_trends_equals_the_regression_with_every_dummy() -> None:
     x = np.column_stack(cols)
     res = sm.OLS(frame["y"].to_numpy(), x).fit(cov_type="cluster", cov_kwds={"groups": u})
     n, k_all = x.shape
-    k_not_nested = 1 + times.size - 2  # the treatment and the time dummies (one collinear with the trends)
+    k_not_nested = 1 + times.size - 2 + 1  # treatment, time dummies (one collinear with the trends), nested units
     assert fit.effect_ == pytest.approx(res.params[0], abs=1e-8)
     assert fit.se_ == pytest.approx(res.bse[0] * np.sqrt((n - k_all) / (n - k_not_nested)), rel=1e-6)
 
@@ -179,9 +183,9 @@ def test_integer_treatment_regression_on_a_two_unit_example() -> None:
     [
         (lambda f: f.with_columns(pl.col("d").cast(pl.String)), "d"),
         (lambda f: f.with_columns(d=pl.col("d").cast(pl.Int64) * 2), "d"),
-        (lambda f: f.with_columns(d=pl.when(pl.col("unit") == 1).then(True).otherwise(pl.col("d"))), "d"),
+        (lambda f: f.with_columns(d=pl.col("unit") % 3 != 0), "d"),  # every treated unit treated throughout
         (lambda f: f.with_columns(d=pl.col("d") & (pl.col("time") != 8)), "d"),
-        (lambda f: pl.concat([f, f.head(1)]), "unit, time"),
+        (lambda f: pl.concat([f, f.head(1)]), "columns 'unit', 'time' (unit, time = 0, 0)"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(float("nan")).otherwise("y")), "y"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(None).otherwise("y")), "y"),
         (lambda f: f.with_columns(y=pl.when(pl.col("time") == 3).then(float("inf")).otherwise("y")), "y"),

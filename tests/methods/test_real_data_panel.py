@@ -2,8 +2,14 @@
 
 - Organ donations (Kessler & Roth 2014, as in Huntington-Klein's *The Effect*, ch. 18; ``causaldata`` 0.1.5):
   California's active-choice rule from 2011 Q3 lowered the donor registration rate by 0.0225 (TWFE, state and
-  quarter effects, state-clustered errors). Compared: the DiD effect with the published -0.0225 to four decimals,
-  and its standard error and the event-study coefficients with linearmodels' PanelOLS.
+  quarter effects, state-clustered errors). Compared: the DiD effect with the published -0.0225 to four decimals
+  and with linearmodels' PanelOLS, its CRV1 standard error and the event-study coefficients with pyfixest.
+- Cai (2016), insurance for tobacco farmers in one Chinese county from 2003 (household saving ratio, 3,659
+  households 2000-2008, unbalanced: 7 households seen once, one seen only after 2003; shipped in ``moderndid``
+  0.2.0): as a household panel, pyfixest drops the 7 singletons and gives the effect and CRV1 error DiD must equal;
+  as repeated cross-sections of counties (county and year effects on household rows, clustered by county) likewise.
+  (Card & Krueger's fast-food panel, the issue's example, ships in no package the project can pin: ``causaldata``
+  0.1.5 has no copy; Cai's panel is the real unbalanced case instead.)
 - California's Proposition 99 (Abadie, Diamond & Hainmueller 2010; per-capita cigarette packs 1970-2000 of 39 states,
   the series shipped in ``synthdid-py`` 0.1.0). Compared, for the outcome-path design (weights that match every
   pre-1989 year): the donor weights, the gap path and the pre-period RMSPE with pysyncon's Synth solving the same
@@ -17,6 +23,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -31,6 +38,18 @@ ADH_P_VALUE = 1 / 39  # ADH 2010, placebo-in-space with all 38 donors
 
 def _data_file(package: str, path: str) -> str:
     return str(importlib.metadata.distribution(package).locate_file(path))
+
+
+def _pyfixest(frame: pl.DataFrame, formula: str, cluster: str) -> pd.DataFrame:
+    """pyfixest's feols (singletons dropped, CRV1 by ``cluster``, demeaning converged to 1e-12): its tidy frame."""
+    import pyfixest as pf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pyfixest 0.60 on pandas 3: inplace deprecation notices
+        fit = pf.feols(formula, data=frame.to_pandas(), vcov={"CRV1": cluster}, fixef_tol=1e-12)
+    out = fit.tidy()
+    out.attrs["n_obs"] = fit._N
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +77,11 @@ def test_organ_donations_did_matches_the_published_effect_and_linearmodels_se(or
         cov_type="clustered", cluster_entity=True, debiased=True, count_effects=False, group_debias=True
     )
     assert fit.effect_ == pytest.approx(res.params["treated"], abs=1e-10)
-    assert fit.se_ == pytest.approx(res.std_errors["treated"], rel=1e-8)
+    peer = _pyfixest(
+        organ.with_columns(pl.col("treated").cast(pl.Float64)), "Rate ~ treated | State + quarter", "State"
+    )
+    assert fit.se_ == pytest.approx(peer.loc["treated", "Std. Error"], rel=1e-8)
+    assert fit.ci_[0] == pytest.approx(peer.loc["treated", "2.5%"], rel=1e-8)
     # the same answer from a 0/1 integer column, in pandas, rows shuffled (the old code read it as row positions)
     shuffled = organ.with_columns(pl.col("treated").cast(pl.Int64)).sample(fraction=1.0, shuffle=True, seed=0)
     again = DiD("State", "quarter", "Rate", "treated").fit(shuffled.to_pandas())
@@ -84,10 +107,40 @@ def test_organ_donations_event_study_equals_linearmodels_and_shows_no_pretrend(o
     est = fit.coefs_.filter(pl.col("event_time") != -1)
     names = [f"e{e}" for e in est["event_time"].to_list()]
     np.testing.assert_allclose(est["estimate"].to_numpy(), res.params[names].to_numpy(), atol=1e-10)
-    np.testing.assert_allclose(est["se"].to_numpy(), res.std_errors[names].to_numpy(), rtol=1e-8)
+    safe = [n.replace("-", "m") for n in names]  # formula names: e-3 would read as e minus 3
+    events = exog[names].reset_index(drop=True).set_axis(safe, axis=1)
+    dummies = pl.from_pandas(pd.concat([pdf[["State", "quarter", "Rate"]], events], axis=1))
+    peer = _pyfixest(dummies, f"Rate ~ {' + '.join(safe)} | State + quarter", "State")
+    np.testing.assert_allclose(est["se"].to_numpy(), peer.loc[safe, "Std. Error"].to_numpy(), rtol=1e-8)
     post = est.filter(pl.col("event_time") >= 0)["estimate"]
     assert (post < -0.015).all()  # every quarter after the change, about the DiD's -0.0225
     assert fit.pretrend_p_ > 0.01
+
+
+@pytest.fixture(scope="module")
+def cai() -> pl.DataFrame:
+    raw = pl.read_csv(_data_file("moderndid", "moderndid/core/datasets/cai2016.csv.gz"))
+    return raw.with_columns(d=(pl.col("treatment") == 1) & (pl.col("year") >= 2003))
+
+
+def test_cai_2016_unbalanced_household_panel_drops_singletons_and_equals_pyfixest(cai: pl.DataFrame) -> None:
+    fit = DiD("hhno", "year", "checksaving_ratio", "d").fit(cai)
+    peer = _pyfixest(cai.with_columns(pl.col("d").cast(pl.Float64)), "checksaving_ratio ~ d | hhno + year", "hhno")
+    assert fit.n_singletons_ == 7 == cai.height - peer.attrs["n_obs"] and fit.n_obs_ == 32_384
+    assert fit.n_always_treated_ == 1  # household 1313, seen from 2003 only: kept, as pyfixest keeps it
+    assert fit.effect_ == pytest.approx(peer.loc["d", "Estimate"], abs=1e-10)
+    assert fit.se_ == pytest.approx(peer.loc["d", "Std. Error"], rel=1e-8)
+    assert fit.p_value_ == pytest.approx(peer.loc["d", "Pr(>|t|)"], rel=1e-6)
+
+
+def test_cai_2016_as_repeated_cross_sections_of_counties_equals_pyfixest(cai: pl.DataFrame) -> None:
+    """The treatment is assigned by county (one treated county of 12): household rows with county and year effects,
+    many rows per county and year (panel=False), clustered by county."""
+    fit = DiD("county", "year", "checksaving_ratio", "d", panel=False).fit(cai)
+    peer = _pyfixest(cai.with_columns(pl.col("d").cast(pl.Float64)), "checksaving_ratio ~ d | county + year", "county")
+    assert fit.n_units_ == 12 and fit.n_obs_ == cai.height and fit.n_singletons_ == 0
+    assert fit.effect_ == pytest.approx(peer.loc["d", "Estimate"], abs=1e-10)
+    assert fit.se_ == pytest.approx(peer.loc["d", "Std. Error"], rel=1e-8)
 
 
 @pytest.fixture(scope="module")
