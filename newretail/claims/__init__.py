@@ -10,7 +10,8 @@ targets of the scenario the dataset was generated from (or against ``targets=`` 
 
 from newretail.claims.metrics import Context, Measured
 from newretail.claims.registry import CLAIMS, PRESS_IDS, REGISTRY, REPORT_IDS, Claim
-from newretail.claims.table import JSON_KEYS, ClaimResult, ClaimsTable, Consistency, evaluate, format_value
+from newretail.claims.table import JSON_KEYS, ClaimResult, ClaimsTable, Consistency, evaluate
+from newretail.fmt import format_value
 
 __all__ = [
     "CLAIMS",
