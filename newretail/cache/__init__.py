@@ -56,8 +56,9 @@ SHIPPED = PACKAGE / "scenarios" / "cache"
 """The entries shipped with the package, one file per kind and bundled scenario (``calibration-<name>.json``)."""
 
 SOURCES: dict[str, tuple[str, ...]] = {
-    "calibration": ("scenario.py", "generate/*.py"),
+    "calibration": ("cache/__init__.py", "scenario.py", "generate/*.py"),
     "frontiers": (
+        "cache/__init__.py",
         "scenario.py",
         "generate/*.py",
         "fmt.py",
@@ -69,7 +70,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
         "stress/frontier*.py",
     ),
 }
-"""The source files (globs relative to the package) each kind of value depends on."""
+"""The source files (globs relative to the package) each kind of value depends on (this module among them: how an
+entry is written is part of what it holds)."""
 
 IRRELEVANT: dict[str, dict[str, Any]] = {"frontiers": {"sampling.users_per_partition": 1}}
 """Scenario fields a kind of value cannot depend on, and the value they are keyed at: frontiers are expected values,
@@ -172,7 +174,7 @@ def _entry(kind: str, scenario: Scenario, value: Any, params: dict[str, str]) ->
         "code": code_digest(kind),
         "value": value,
     }
-    return json.dumps(entry, indent=1, sort_keys=True, allow_nan=False) + "\n"
+    return json.dumps(entry, indent=1, allow_nan=False) + "\n"  # the value's key order is kept: it is read
 
 
 def _write(path: Path, text: str) -> None:
