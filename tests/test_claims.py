@@ -104,7 +104,7 @@ def test_claims_follow_another_scenarios_targets(tmp_path: Path) -> None:
     """A dataset of the other retailer is judged against its own targets, and every claim holds."""
     out = tmp_path / "other"
     generate(OTHER, scale=2e-5, seed=11, out=out, workers=1)
-    other = evaluate(out)
+    other = evaluate(out, break_even=False)
     scenario = load_scenario(OTHER)
     targets = scenario.targets.model_dump()
     for claim_id in REPORT_IDS:
@@ -129,9 +129,11 @@ def test_a_day_generated_otherwise_breaks_the_claims(tmp_path: Path) -> None:
     )
     out = tmp_path / "broken"
     generate(broken, scale=1e-5, seed=3, out=out, workers=1)
-    own = evaluate(out)  # judged against the targets it was generated with: every claim lands near them
+    own = evaluate(
+        out, break_even=False
+    )  # judged against the targets it was generated with: every claim lands near them
     assert all(_near_target(r) for r in own.rows if r.kind == "report")
-    judged = evaluate(out, targets=report.targets.model_dump())
+    judged = evaluate(out, targets=report.targets.model_dump(), break_even=False)
     flipped = {r.id for r in judged.rows if r.kind == "report" and not r.holds}
     changed = {"ai_banner_ctr_ratio", "chatbot_share", "hema_delivery_minutes", "personalized_page_conversion"}
     assert changed <= flipped
@@ -496,10 +498,13 @@ def test_consistency_checks_depend_on_the_conversion_reading_and_quote_their_fig
     for check in rate:
         assert "None" not in check.why and "n/a" not in check.why, check.id  # every figure quoted is known
         assert set(check.figures) <= set(REPORT_IDS) | set(PRESS_IDS), check.id
+    assert (t["delivery_orders"], t["payment_transactions"]) == (812e6, 1.48e9)
+    assert (t["peak_payments_per_second"], t["peak_orders_per_second"]) == (256_000, 325_000)
     parcels = {c.id: c for c in rate}["parcels_within_orders"]
-    assert f"({t['delivery_orders'] / t['payment_transactions']:.0%})" in parcels.why
+    # the figures as stated, their ratio to three digits (812 / 1480 = 0.5486; 256 / 325 = 0.7877)
+    assert parcels.why == "812 million parcel orders among 1.48 billion paid orders (54.9%)"
     peaks = {c.id: c for c in rate}["payments_peak_below_orders_peak"]
-    assert f"{t['peak_payments_per_second'] / t['peak_orders_per_second']:.0%} of the orders' peak" in peaks.why
+    assert peaks.why.endswith("lower and later: 78.8% of the orders' peak")
 
 
 @pytest.mark.parametrize(
@@ -658,7 +663,7 @@ def test_a_value_prints_alike_in_the_cli_a_statement_the_notebooks_and_the_paper
     assert printed.exit_code == 0, printed.output
     assert _cli_cells(printed.stdout)[claim][2] == text  # the CLI
     statement = evaluate_as_stated(small_dataset, [claim], targets={claim: value})[claim].statement
-    assert f" {text} " in statement  # the statement
+    assert re.search(rf" {re.escape(text)}(?![0-9])", statement), statement  # the statement
     assert in_words(value, unit).removesuffix(f" {unit}") == text  # the notebooks
     assert paper(value, unit).removesuffix(f" {unit}").removesuffix("×") == text  # the paper
 
