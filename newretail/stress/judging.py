@@ -86,9 +86,7 @@ def _finite(*values: float) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
-def rounding_halfwidth(target: float, unit: str) -> float:
-    """Half a unit in the last digit of a figure as published (:func:`newretail.claims.verdicts.stated_halfwidth`)."""
-    return stated_halfwidth(target, unit)
+rounding_halfwidth = stated_halfwidth  # the stress tests' former name of the claims' stated-precision rule
 
 
 def judge_truth(direction: str, target: float, truth: float, unit: str) -> bool | None:
