@@ -141,20 +141,37 @@ def claims(
     claim: Annotated[
         list[str] | None, typer.Option("--claim", "-c", help="Only this claim id (repeat for more).")
     ] = None,
+    frontiers: Annotated[
+        bool,
+        typer.Option(
+            "--frontiers/--no-frontiers",
+            help="Add each claim's break-even frontiers (read from the cache; a new scenario's are computed once, "
+            "about a minute, with a progress bar).",
+        ),
+    ] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Recompute every figure of the report (and the press figures) with a 95% interval, judged against the
     targets of the scenario the dataset was generated from."""
-    from newretail.claims import evaluate
+    from newretail.claims import evaluate, ledger
+    from newretail.fmt import format_interval, format_value
+    from newretail.generate import CalibrationError
     from newretail.tables import DatasetError, open_dataset
 
     if not dataset.is_dir():
         fail(f"{dataset}: no such dataset folder")
     try:
         ds = open_dataset(dataset)
-        table = evaluate(ds, claim or None)
+        found = ledger.frontiers(ds.scenario) if frontiers and not claim else None
+        if frontiers and not claim and found is None:  # a new scenario (or new code): search once, then cached
+            from newretail.stress.frontier import scenario_frontiers
+
+            with progress_bar("break-even frontiers of", ds.scenario.name, "assumptions", quiet=quiet) as tick:
+                found = scenario_frontiers(ds.scenario, on_progress=tick)
+        table = evaluate(ds, claim or None, break_even=found if found is not None else False)
     except DatasetError as exc:
         fail(str(exc), code=1)
-    except ValueError as exc:
+    except (ValueError, CalibrationError) as exc:
         fail(str(exc))
     if as_json:
         typer.echo(table.to_json())
@@ -162,21 +179,13 @@ def claims(
     from rich.console import Console
     from rich.table import Table
 
-    from newretail.claims import format_value
-
     out = Table("claim", "kind", "target", "reproduced", "95% interval", "unit", "holds", title=str(dataset))
     for row in table.rows:
-        interval = f"{format_value(row.ci_low, row.unit)} to {format_value(row.ci_high, row.unit)}"
+        # the paper's texts (newretail.fmt), the unit in its own column
+        reproduced, interval = format_interval(row.reproduced, row.ci_low, row.ci_high, row.unit, with_unit=False)
         verdict = "[green]yes[/]" if row.holds else "[red]no[/]"
-        out.add_row(
-            row.id,
-            row.kind,
-            format_value(row.target, row.unit),
-            format_value(row.reproduced, row.unit),
-            interval,
-            row.unit,
-            verdict,
-        )
+        target = format_value(row.target, row.unit, with_unit=False)
+        out.add_row(row.id, row.kind, target, reproduced, interval, row.unit, verdict)
     Console(width=None if sys.stdout.isatty() else 150).print(out)
 
 

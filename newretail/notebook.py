@@ -302,27 +302,20 @@ def versions(packages: Sequence[str] = KEY_PACKAGES, *, show: bool = True) -> Ve
 
 
 _UNITLESS = ("", "count", "ratio", "claims")
-_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
 
 
 def in_words(value: float | None, unit: str = "") -> str:
     """A value as a person reads it: ``24.9 billion USD``, ``95.1%``, ``1.98``; ``-`` for a missing value.
 
-    Counts and ratios are shown without their unit (``400 million``, ``1.96``).
+    The one formatter (:func:`newretail.fmt.format_value`, three significant digits), so a number prints here as it
+    does in the claims table and the paper. Counts and ratios are shown without their unit (``400 million``,
+    ``1.96``).
 
     Parameters
     ----------
     value : the number.
     unit : its unit; ``share`` prints a percentage, ``USD``/``RMB`` follow the amount.
     """
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if unit == "share":
-        return f"{100 * value:.1f}%"
-    for size, word in _WORDS:
-        if abs(value) >= size:
-            text = f"{value / size:.3g} {word}"
-            break
-    else:
-        text = f"{value:.3g}"
-    return text if unit in _UNITLESS else f"{text} {unit}"
+    from newretail.fmt import format_value
+
+    return format_value(value, unit, with_unit=unit not in _UNITLESS, missing="-")

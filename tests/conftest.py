@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,9 @@ SMALL_SCALE = 2e-5  # about 1.5 million page views, 160k visits, 15k inquiries
 SMALL_SEED = 7
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# calibrations of the many scenarios the tests make go to a folder of this run, not the user's cache (the entries
+# shipped with the package for the bundled scenario are read as usual)
+os.environ.setdefault("NEWRETAIL_CACHE", tempfile.mkdtemp(prefix="newretail-cache-"))
 
 # `make mutation` runs the fuzz tests once per mutant: a few examples each keep one mutant within seconds
 settings.register_profile(

@@ -104,7 +104,7 @@ def test_claims_follow_another_scenarios_targets(tmp_path: Path) -> None:
     """A dataset of the other retailer is judged against its own targets, and every claim holds."""
     out = tmp_path / "other"
     generate(OTHER, scale=2e-5, seed=11, out=out, workers=1)
-    other = evaluate(out)
+    other = evaluate(out, break_even=False)
     scenario = load_scenario(OTHER)
     targets = scenario.targets.model_dump()
     for claim_id in REPORT_IDS:
@@ -129,9 +129,11 @@ def test_a_day_generated_otherwise_breaks_the_claims(tmp_path: Path) -> None:
     )
     out = tmp_path / "broken"
     generate(broken, scale=1e-5, seed=3, out=out, workers=1)
-    own = evaluate(out)  # judged against the targets it was generated with: every claim lands near them
+    own = evaluate(
+        out, break_even=False
+    )  # judged against the targets it was generated with: every claim lands near them
     assert all(_near_target(r) for r in own.rows if r.kind == "report")
-    judged = evaluate(out, targets=report.targets.model_dump())
+    judged = evaluate(out, targets=report.targets.model_dump(), break_even=False)
     flipped = {r.id for r in judged.rows if r.kind == "report" and not r.holds}
     changed = {"ai_banner_ctr_ratio", "chatbot_share", "hema_delivery_minutes", "personalized_page_conversion"}
     assert changed <= flipped
@@ -293,7 +295,8 @@ def test_every_report_claim_carries_the_ledger_keys_after_the_first_eight(table)
 
 
 def test_stated_precision_against_hand_made_intervals() -> None:
-    from newretail.claims.ledger import holds_stated, stated_range
+    from newretail.claims.ledger import stated_range
+    from newretail.claims.verdicts import holds
 
     assert stated_range(25e9, "USD", "two-sided") == pytest.approx((24.5e9, 25.5e9))
     assert stated_range(0.95, "share", "two-sided") == pytest.approx((0.945, 0.955))
@@ -301,28 +304,91 @@ def test_stated_precision_against_hand_made_intervals() -> None:
     assert stated_range(4e8, "count", "two-sided") == pytest.approx((3.95e8, 4.05e8))
     assert stated_range(1e4, "ratio", "two-sided") == pytest.approx((9500.0, 10500.0))
     assert stated_range(13, "stores", "exact") == (13.0, 13.0)
-    stated = (24.5e9, 25.5e9)
     # an interval that misses the exact target but overlaps its rounding holds; one past the rounding does not
-    assert holds_stated("two-sided", stated, 25.3e9, 25.1e9, 25.6e9)
-    assert not holds_stated("two-sided", stated, 25.8e9, 25.5e9, 26.0e9)  # [24.5, 25.5) is open at the top
-    assert holds_stated("two-sided", stated, 24.3e9, 24.0e9, 24.5e9)
-    assert not holds_stated("two-sided", stated, 24.0e9, 23.5e9, 24.49e9)
-    assert holds_stated("at-most", (29.5, 30.5), 31.0, 30.4, 31.6)  # a promise: only the low end counts
-    assert not holds_stated("at-most", (29.5, 30.5), 32.0, 30.5, 33.0)
-    assert holds_stated("exact", (13.0, 13.0), 13.0, 13.0, 13.0) and not holds_stated("exact", (13.0, 13.0), 12, 12, 12)
-    assert not holds_stated("two-sided", stated, math.nan, 24.0e9, 26.0e9)
+    assert holds("two-sided", 25e9, 25.3e9, 25.1e9, 25.6e9, unit="USD")
+    assert not holds("two-sided", 25e9, 25.8e9, 25.5e9, 26.0e9, unit="USD")  # [24.5, 25.5) is open at the top
+    assert holds("two-sided", 25e9, 24.3e9, 24.0e9, 24.5e9, unit="USD")
+    assert not holds("two-sided", 25e9, 24.0e9, 23.5e9, 24.49e9, unit="USD")
+    assert holds("at-most", 30.0, 31.0, 30.4, 31.6, unit="minutes")  # a promise: only the low end counts
+    assert not holds("at-most", 30.0, 32.0, 30.5, 33.0, unit="minutes")
+    assert holds("exact", 13.0, 13.0, 13.0, 13.0, unit="stores") and not holds("exact", 13.0, 12, 12, 12, unit="stores")
+    assert not holds("two-sided", 25e9, math.nan, 24.0e9, 26.0e9, unit="USD")
+    # a stricter reading's floor (the stress checks): it holds unless the whole interval lies below the figure
+    assert holds("at-least", 2.0, 1.9, 1.7, 2.1) and not holds("at-least", 2.0, 1.8, 1.7, 1.99)
+    assert holds("at-least", 2.0, 1.9, 1.7, 1.96, unit="ratio")  # 1.96 reaches 1.95, where "2" begins
     with pytest.raises(ValueError, match="direction"):
-        holds_stated("sideways", stated, 25e9, 24e9, 26e9)
+        holds("sideways", 25e9, 25e9, 24e9, 26e9, unit="USD")
+
+
+# the values that round to each default figure, by hand: half a unit of its last written digit, at least two
+# significant digits ("2" times: 1.95 to 2.05), shares to the last written decimal of their percent
+HAND_STATED = {
+    "gmv_usd": (24.5e9, 25.5e9),
+    "gmv_yoy_growth": (0.385, 0.395),
+    "ai_banners": (395e6, 405e6),
+    "ai_banner_ctr_ratio": (1.95, 2.05),
+    "personalized_pages": (59.5e9, 60.5e9),
+    "personalized_page_conversion": (0.195, 0.205),
+    "chatbot_inquiries": (3.45e6, 3.55e6),
+    "chatbot_share": (0.945, 0.955),
+    "chatbot_efficiency_ratio": (9500.0, 10500.0),
+    "hema_delivery_minutes": (29.5, 30.5),
+    "sanjiang_pilot_stores": (13.0, 13.0),
+    "sanjiang_delivery_minutes": (59.5, 60.5),
+    "gmv_rmb": (168.15e9, 168.25e9),
+    "peak_orders_per_second": (324_500.0, 325_500.0),
+    "peak_payments_per_second": (255_500.0, 256_500.0),
+    "payment_transactions": (1.475e9, 1.485e9),
+    "delivery_orders": (811.5e6, 812.5e6),
+    "mobile_gmv_share": (0.895, 0.905),
+}
 
 
 def test_stated_precision_is_what_holds_means_and_the_exact_reading_stays(table) -> None:
-    from newretail.claims.ledger import holds_stated
-
+    """Every row's verdicts against a rule written out here, on the stated ranges typed by hand above."""
+    assert set(HAND_STATED) == set(table.ids)
     for row in table.rows:
-        assert row.holds == holds_stated(row.direction, row.stated_range, row.reproduced, row.ci_low, row.ci_high)
-        if row.direction == "two-sided":
-            assert row.holds_exact == (row.ci_low <= row.target <= row.ci_high)
+        s_low, s_high = HAND_STATED[row.id]
+        assert row.stated_range == pytest.approx((s_low, s_high), rel=1e-12), row.id
+        low, high, value = row.ci_low, row.ci_high, row.reproduced
+        if row.direction == "two-sided":  # the interval overlaps [s_low, s_high)
+            assert row.holds == (low < s_high and high >= s_low), row.id
+            assert row.holds_exact == (low <= row.target <= high), row.id
             assert row.holds or not row.holds_exact  # the stated range contains the target: never stricter
+        elif row.direction == "at-most":  # a promise: unless the whole interval lies above
+            assert row.holds == (low < s_high), row.id
+            assert row.holds_exact == (low <= row.target), row.id
+        else:  # exact: the value itself
+            assert row.holds == (s_low <= value <= s_high) and row.holds_exact == (value == row.target), row.id
+
+
+@pytest.mark.parametrize(
+    ("offset", "exact", "stated"),
+    [
+        ("below", True, True),  # the whole interval under the promise
+        ("straddles", True, True),  # the low end under it, the high end above: still kept
+        ("low_end_at", True, True),  # the low end exactly at the promise
+        ("above", False, False),  # the whole interval above the promise: broken
+    ],
+)
+def test_a_promise_holds_unless_the_whole_interval_lies_above_it(
+    small_dataset: Dataset, offset: str, exact: bool, stated: bool
+) -> None:
+    """``at-most`` claims (the delivery promises), through the claims table: holds_exact unless the whole interval
+    lies above the target, whatever its high end does (a judge that read the high end would fail "straddles")."""
+    row = evaluate(small_dataset, ["hema_delivery_minutes"], break_even=False)["hema_delivery_minutes"]
+    low, high = row.ci_low, row.ci_high
+    assert low < high
+    target = {
+        "below": high + 5.0,
+        "straddles": 0.5 * (low + high),
+        "low_end_at": low,
+        "above": low - 5.0,  # a target written with many digits: its stated range is itself, to 1e-13
+    }[offset]
+    judged = evaluate(small_dataset, ["hema_delivery_minutes"], targets={"hema_delivery_minutes": target})
+    got = judged["hema_delivery_minutes"]
+    assert (got.ci_low, got.ci_high) == (low, high)  # the promise does not move the percentile
+    assert (got.holds_exact, got.holds) == (exact, stated)
 
 
 def test_construction_figures_are_not_counted_among_those_the_data_recreate(table) -> None:
@@ -367,12 +433,23 @@ def test_implied_assumptions_are_the_solved_parameters_and_far_values_are_implau
 
 
 @pytest.mark.parametrize(
-    ("figure", "half"), [(25e9, 0.5e9), (0.39, 0.005), (168.2e9, 0.05e9), (2.0, 0.5), (30.0, 5.0), (0.0, 0.0)]
+    ("figure", "unit", "half"),
+    [
+        (25e9, "USD", 0.5e9),
+        (0.39, "share", 0.005),
+        (168.2e9, "RMB", 0.05e9),
+        (2.0, "ratio", 0.05),  # read to two significant digits at least
+        (30.0, "minutes", 0.5),
+        (1e4, "ratio", 500.0),
+        (0.0, "count", 0.0),
+    ],
 )
-def test_a_published_figures_precision_is_half_its_last_significant_digit(figure: float, half: float) -> None:
-    from newretail.claims.table import _significant_halfwidth
+def test_a_published_figures_precision_is_half_its_last_significant_digit(
+    figure: float, unit: str, half: float
+) -> None:
+    from newretail.claims.verdicts import stated_halfwidth
 
-    assert _significant_halfwidth(figure) == pytest.approx(half, rel=1e-12)
+    assert stated_halfwidth(figure, unit) == pytest.approx(half, rel=1e-12)
 
 
 @pytest.mark.parametrize(("shift", "holds"), [(-0.9, True), (0.9, True), (-1.1, False), (1.1, False)])
@@ -421,10 +498,13 @@ def test_consistency_checks_depend_on_the_conversion_reading_and_quote_their_fig
     for check in rate:
         assert "None" not in check.why and "n/a" not in check.why, check.id  # every figure quoted is known
         assert set(check.figures) <= set(REPORT_IDS) | set(PRESS_IDS), check.id
+    assert (t["delivery_orders"], t["payment_transactions"]) == (812e6, 1.48e9)
+    assert (t["peak_payments_per_second"], t["peak_orders_per_second"]) == (256_000, 325_000)
     parcels = {c.id: c for c in rate}["parcels_within_orders"]
-    assert f"({t['delivery_orders'] / t['payment_transactions']:.0%})" in parcels.why
+    # the figures as stated, their ratio to three digits (812 / 1480 = 0.5486; 256 / 325 = 0.7877)
+    assert parcels.why == "812 million parcel orders among 1.48 billion paid orders (54.9%)"
     peaks = {c.id: c for c in rate}["payments_peak_below_orders_peak"]
-    assert f"{t['peak_payments_per_second'] / t['peak_orders_per_second']:.0%} of the orders' peak" in peaks.why
+    assert peaks.why.endswith("lower and later: 78.8% of the orders' peak")
 
 
 @pytest.mark.parametrize(
@@ -520,3 +600,111 @@ def test_a_claims_tolerance_widens_its_stated_range_in_proportion_to_the_target(
         row = evaluate(small_dataset, ["gmv_usd"], targets={"gmv_usd": target}, break_even=False).rows[0]
         verdicts[tolerance] = (row.holds, row.holds_exact)
     assert verdicts == {0.0: (False, False), 0.1: (False, False), 0.3: (True, True)}
+
+
+# ------------------------------------------------------------------------------------------------ one formatter
+def _cli_cells(output: str) -> dict[str, list[str]]:
+    """The claims table the CLI prints, as cells by claim id."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) == 7 and cells[0] in REGISTRY:
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_the_cli_prints_the_papers_texts(small_dataset: Dataset) -> None:
+    """Every cell of ``newretail claims`` is the paper's text of the same value (``newretail.report.fmt``, which
+    builds ``results.json``), the unit in its own column instead of after the number."""
+    from newretail.report.fmt import format_interval, format_value, unit_label
+
+    rows = json.loads(CliRunner().invoke(app, ["claims", str(small_dataset.path), "--json"]).stdout)
+    printed = CliRunner().invoke(app, ["claims", str(small_dataset.path), "--no-frontiers"])
+    assert printed.exit_code == 0, printed.output
+    cells = _cli_cells(printed.stdout)
+    assert set(cells) == {r["id"] for r in rows}
+    for r in rows:
+        unit, label = r["unit"], unit_label(r["unit"])
+
+        def bare(text: str, label: str = label) -> str:  # the paper's text without the unit the CLI has a column for
+            return text.removesuffix(f" {label}").removesuffix("×") if label else text
+
+        reproduced, interval = format_interval(r["reproduced"], r["ci_low"], r["ci_high"], unit)
+        _, target, shown, ci, unit_cell, _ = cells[r["id"]][1:]
+        assert (target, shown, ci.replace(" ", "")) == (
+            bare(format_value(r["target"], unit)),
+            bare(reproduced),
+            bare(interval).replace(" ", ""),
+        ), r["id"]
+        assert unit_cell == unit
+
+
+@pytest.mark.parametrize(
+    ("claim", "value", "text"),
+    [("chatbot_share", 0.951, "95.1%"), ("gmv_usd", 25.3e9, "25.3 billion"), ("ai_banner_ctr_ratio", 1.87, "1.87")],
+)
+def test_a_value_prints_alike_in_the_cli_a_statement_the_notebooks_and_the_paper(
+    small_dataset: Dataset, monkeypatch: pytest.MonkeyPatch, claim: str, value: float, text: str
+) -> None:
+    """A figure written with three digits, judged as the claim's target: the CLI's target cell, the claim's
+    statement, the notebooks' ``in_words`` and the paper's formatter print the same number."""
+    import newretail.claims
+    from newretail.notebook import in_words
+    from newretail.report.fmt import format_value as paper
+
+    unit = REGISTRY[claim].unit
+    evaluate_as_stated = newretail.claims.evaluate
+
+    def with_target(ds, ids=None, **kwargs):  # type: ignore[no-untyped-def]
+        return evaluate_as_stated(ds, ids, targets={claim: value}, **kwargs)
+
+    monkeypatch.setattr(newretail.claims, "evaluate", with_target)
+    printed = CliRunner().invoke(app, ["claims", str(small_dataset.path), "-c", claim])
+    assert printed.exit_code == 0, printed.output
+    assert _cli_cells(printed.stdout)[claim][2] == text  # the CLI
+    statement = evaluate_as_stated(small_dataset, [claim], targets={claim: value})[claim].statement
+    assert re.search(rf" {re.escape(text)}(?![0-9])", statement), statement  # the statement
+    assert in_words(value, unit).removesuffix(f" {unit}") == text  # the notebooks
+    assert paper(value, unit).removesuffix(f" {unit}").removesuffix("×") == text  # the paper
+
+
+# ------------------------------------------------------------------------------------------------------- frontiers
+def test_the_table_carries_the_frontiers_it_receives_and_says_when_there_are_none(
+    small_dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frontiers come from the stress layer through the cache, or are given; a scenario without computed ones gets
+    a warning (default) or an error (``break_even=True``), never a silent empty list."""
+    from newretail.claims.ledger import FrontiersMissing
+
+    given = {"chatbot_share": [{"assumption": "behaviour.chatbot.bot_resolution_rate", "value": 0.5}]}
+    table = evaluate(small_dataset, ["chatbot_share", "gmv_usd"], break_even=given)
+    assert table["chatbot_share"].break_even == tuple(given["chatbot_share"]) and table["gmv_usd"].break_even == ()
+    with pytest.raises(ValueError, match="gmv_eur"):
+        evaluate(small_dataset, ["gmv_usd"], break_even={"gmv_eur": []})
+    monkeypatch.setenv("NEWRETAIL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("newretail.cache.SHIPPED", tmp_path / "nothing shipped")
+    with pytest.raises(FrontiersMissing, match="singles_day_2017"):
+        evaluate(small_dataset, ["gmv_usd"], break_even=True)
+    with pytest.warns(UserWarning, match="not computed yet"):
+        quiet = evaluate(small_dataset, check_files=False)
+    assert all(r.break_even == () for r in quiet.rows)
+    from newretail import cache
+
+    cache.store("frontiers", small_dataset.scenario, given, params={"grid": "paper"})
+    assert evaluate(small_dataset, check_files=False)["chatbot_share"].break_even == tuple(given["chatbot_share"])
+
+
+def test_the_shipped_frontiers_are_those_the_table_carries(table, small_dataset: Dataset) -> None:
+    """The claims table of the bundled scenario reads the shipped frontiers (no search in this process)."""
+    from newretail.claims.ledger import frontiers
+
+    found = frontiers(small_dataset.scenario)
+    assert found is not None and set(found) == {
+        "ai_banner_ctr_ratio",
+        "personalized_page_conversion",
+        "chatbot_share",
+        "chatbot_efficiency_ratio",
+        "gmv_yoy_growth",
+    }
+    for row in table.rows:
+        assert list(row.break_even) == found.get(row.id, [])

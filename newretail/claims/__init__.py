@@ -6,11 +6,16 @@ targets of the scenario the dataset was generated from (or against ``targets=`` 
     from newretail.claims import REGISTRY, evaluate
     table = evaluate("data/synthetic/singles_day_2017")
     table["gmv_usd"].holds, table.to_polars(), table.plot()
+
+Whether a figure holds is :func:`holds` (:mod:`newretail.claims.verdicts`), the judge the stress tests use too;
+every number is printed by :mod:`newretail.fmt`.
 """
 
 from newretail.claims.metrics import Context, Measured
 from newretail.claims.registry import CLAIMS, PRESS_IDS, REGISTRY, REPORT_IDS, Claim
-from newretail.claims.table import JSON_KEYS, ClaimResult, ClaimsTable, Consistency, evaluate, format_value
+from newretail.claims.table import JSON_KEYS, ClaimResult, ClaimsTable, Consistency, evaluate
+from newretail.claims.verdicts import Direction, holds, stated_range
+from newretail.fmt import format_value
 
 __all__ = [
     "CLAIMS",
@@ -23,7 +28,10 @@ __all__ = [
     "ClaimsTable",
     "Consistency",
     "Context",
+    "Direction",
     "Measured",
     "evaluate",
     "format_value",
+    "holds",
+    "stated_range",
 ]

@@ -1,10 +1,11 @@
 """The ledger behind each verdict: how precisely the source states a figure, whether the data could have
 contradicted it, what the calibration had to assume for it to come out, and where it stops holding.
 
-* **Stated precision** (:func:`stated_range`). "USD 25 billion" is a rounded figure: the values that round to it,
-  [24.5, 25.5) billion. A claim *holds* when its 95% interval overlaps that range (a promise such as "within 30
-  minutes" when the interval's low end is under the range's top; an exact count when it lies in it); the old reading,
-  the exact target inside the interval, stays available as ``holds_exact``.
+* **Stated precision** (:func:`~newretail.claims.verdicts.stated_range`). "USD 25 billion" is a rounded figure: the
+  values that round to it, [24.5, 25.5) billion. A claim *holds* when its 95% interval overlaps that range (a promise
+  such as "within 30 minutes" when the interval's low end is under the range's top; an exact count when it lies in
+  it); the old reading, the exact target inside the interval, stays available as ``holds_exact``. Both are
+  :func:`~newretail.claims.verdicts.holds`.
 * **Evidence** (:data:`CONSTRUCTION`). A figure is ``"construction"`` when the generator writes the target (or a
   value computed from it) into the data, so no sample could contradict it; such figures are not counted among those
   the data recreate. Every other figure is ``"data"``: calibration solves a parameter so that its *expected* value
@@ -13,8 +14,11 @@ contradicted it, what the calibration had to assume for it to come out, and wher
   reader can compare with the outside world, each with a public reference range from ``references.toml`` (shipped
   with the package) or "no public reference found". A value more than :data:`FAR` times beyond its range is
   *implausible*.
-* **Break-evens** (:func:`break_even`): the frontiers of :mod:`newretail.stress.frontier` for the claim's readings
-  along the assumptions the paper's grid sweeps, with the other assumptions and the solved parameters held (``fixed``).
+* **Break-evens** (:func:`frontiers`): the frontiers :func:`newretail.stress.frontier.scenario_frontiers` found for
+  the claim's readings along the assumptions the paper's grid sweeps, with the other assumptions and the solved
+  parameters held (``fixed``). They depend on the scenario only, so the stress layer computes them once per scenario
+  and keeps them in :mod:`newretail.cache` (shipped with the package for the bundled scenarios); the ledger reads
+  them there, or receives them (``evaluate(..., break_even={...})``).
 """
 
 from __future__ import annotations
@@ -26,14 +30,18 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from newretail import cache
+from newretail.claims.verdicts import stated_range
+from newretail.generate.expected import calibration_of
 from newretail.scenario import Scenario
 
 __all__ = [
     "CONSTRUCTION",
     "FAR",
+    "FrontiersMissing",
     "Implied",
-    "break_even",
-    "holds_stated",
+    "calibration_of",
+    "frontiers",
     "implied",
     "ledger_summary",
     "references",
@@ -41,7 +49,7 @@ __all__ = [
 ]
 
 FAR = 3.0  # a value more than this factor beyond its reference range is implausible
-MIN_SIGNIFICANT = 2  # a round figure ("400 million", "10,000 times") is read to two significant digits
+GRID = "paper"  # the grid whose assumptions and ranges the break-evens are searched along
 NO_REFERENCE = "no public reference found"
 
 CONSTRUCTION: dict[str, str] = {
@@ -56,45 +64,6 @@ CONSTRUCTION: dict[str, str] = {
     ),
     "mobile_gmv_share": "each order's device is drawn with the press figure itself as the probability of 'mobile'",
 }
-
-
-def stated_range(target: float, unit: str, direction: str) -> tuple[float, float]:
-    """The values that round to a published figure, [low, high): half a unit of its last written digit each side.
-
-    Shares are read in percent to their last written decimal ("95%": 94.5% to 95.5%); other figures to their last
-    significant digit, at least :data:`MIN_SIGNIFICANT` of them ("USD 25 billion": 24.5 to 25.5 billion; "400
-    million": 395 to 405 million). Exact counts (``direction="exact"``) are their own range.
-    """
-    if not (isinstance(target, (int, float)) and math.isfinite(target)):
-        raise ValueError(f"target = {target!r}: must be a finite number")
-    if direction == "exact" or target == 0:
-        return float(target), float(target)
-    if unit == "share":
-        percent = target * 100.0
-        decimals = next((d for d in range(7) if abs(round(percent, d) - percent) < 1e-9), 6)
-        half = 0.5 * 10.0 ** (-decimals) / 100.0
-    else:
-        digits = next((d for d in range(1, 16) if float(f"{target:.{d}g}") == target), 15)
-        half = 0.5 * 10.0 ** (math.floor(math.log10(abs(target))) - max(digits, MIN_SIGNIFICANT) + 1)
-    return float(target - half), float(target + half)
-
-
-def holds_stated(
-    direction: str, stated: tuple[float, float], value: float, low: float, high: float, margin: float = 0.0
-) -> bool:
-    """Whether a reproduced figure supports the stated one: its interval [low, high] overlaps the stated range
-    [stated_low, stated_high) (``two-sided``), its low end is under the range's top (``at-most``, a promise), or
-    the exact value lies in the range (``exact``); ``margin`` widens the stated range on each side."""
-    if not all(math.isfinite(x) for x in (value, low, high)):
-        return False
-    s_low, s_high = stated[0] - margin, stated[1] + margin
-    if direction == "exact":
-        return s_low <= value <= s_high
-    if direction == "at-most":
-        return low < s_high
-    if direction != "two-sided":
-        raise ValueError(f"direction = {direction!r}: must be 'two-sided', 'at-most' or 'exact'")
-    return low < s_high and high >= s_low
 
 
 # ----------------------------------------------------------------------------------------------- implied assumptions
@@ -212,58 +181,21 @@ def implied(claim_id: str, scenario: Scenario, calibration: Any) -> list[Implied
     return out.get(claim_id, [])
 
 
-def calibration_of(manifest: dict[str, Any], scenario: Scenario) -> Any:
-    """The solved parameters a dataset was drawn from, rebuilt from its manifest (solved again when the manifest's
-    record does not fit the current parameter classes)."""
-    from newretail.generate import baseline, city, inquiries, shoppers
-    from newretail.generate import impressions as banner_model
-    from newretail.generate.calibrate import Calibration, calibrate
-
-    d = manifest.get("calibration")
-    try:
-        assert isinstance(d, dict)
-        return Calibration(
-            shoppers=shoppers.ShopperParams(**d["shoppers"]),
-            banners=banner_model.BannerParams(**d["banners"]),
-            inquiries=inquiries.InquiryParams(**d["inquiries"]),
-            city=city.CityParams(**d["city"]),
-            baseline=baseline.BaselineParams(**d["baseline"]),
-            expected={k: float(v) for k, v in d["expected"].items()},
-        )
-    except (AssertionError, KeyError, TypeError):
-        return calibrate(scenario)
-
-
 # ------------------------------------------------------------------------------------------------------ break-evens
-@lru_cache(maxsize=4)
-def _break_even_json(scenario_json: str, grid: str) -> dict[str, list[dict[str, Any]]]:
-    from newretail.generate.calibrate import calibrate
-    from newretail.stress.frontier import SUPPORTED, find_frontiers, grid_ranges
-    from newretail.stress.grid import load_grid
-
-    sc = Scenario.model_validate_json(scenario_json)
-    cal = calibrate(sc)
-    out: dict[str, list[dict[str, Any]]] = {}
-    seen: set[tuple[str, str]] = set()
-    for (claim, _mode, field), rng in grid_ranges(load_grid(grid)).items():
-        if claim not in SUPPORTED or (claim, field) in seen or rng[0] == rng[1]:
-            continue
-        seen.add((claim, field))
-        frontiers = find_frontiers(
-            claim, field, rng, base=sc, calibration=cal, mode="fixed", xtol=1e-4 * (rng[1] - rng[0])
-        )
-        out.setdefault(claim, []).extend(f.to_dict() for f in frontiers)
-    return out
+class FrontiersMissing(LookupError):
+    """The break-even frontiers of a scenario were asked for but are not computed yet."""
 
 
-def break_even(claim_id: str, scenario: Scenario, *, grid: str = "paper") -> list[dict[str, Any]]:
-    """The claim's frontiers along each assumption ``grid`` sweeps for it, searched over the grid's range, in
-    ``fixed`` mode (each a dict with assumption, value, unit, direction, then reading, bracket, searched range,
-    base value and a sentence). Empty for a claim the stress checks do not cover. Cached per scenario."""
-    # the frontiers are expected values: how the generated rows are cut into files cannot move them, so scenarios
-    # that differ only there (a day cut into more partitions) share one cache entry
-    searched = scenario.with_changes({"sampling.users_per_partition": 1})
-    return [dict(f) for f in _break_even_json(searched.model_dump_json(), grid).get(claim_id, [])]
+def frontiers(scenario: Scenario, *, grid: str = GRID) -> dict[str, list[dict[str, Any]]] | None:
+    """The break-even frontiers of every claim the stress checks cover, by claim id, as
+    :func:`newretail.stress.frontier.scenario_frontiers` computed and stored them for ``scenario``: each a dict with
+    assumption, value, unit, direction, then reading, bracket, searched range, base value and a sentence. None when
+    they are not computed yet (a search of about a minute, once per scenario and code; ``newretail claims`` does it
+    with a progress bar)."""
+    found = cache.load("frontiers", scenario, grid=grid)
+    if not isinstance(found, dict) or not all(isinstance(v, list) for v in found.values()):
+        return None
+    return {str(k): [dict(f) for f in v] for k, v in found.items()}
 
 
 def ledger_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

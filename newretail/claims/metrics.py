@@ -1,26 +1,56 @@
-"""How each claim is computed from the generated tables: one function per claim, each calling one analysis
-function (its tallies run in one pass, then the analysis' finishing function gives the value and 95% interval) and
-adding the claim's note and side figures.
+"""What a claim's computation may use, and how each claim reads its figure's note and side figures.
 
-Every function takes a :class:`Context` (the dataset, the targets it is judged against and the definition
-parameters) and returns a :class:`Measured`. Tallies shared by several claims run once per evaluation
-(``Context.tallies``). Under ``Context.iid`` the analyses give the naive intervals of the coverage study.
+A claim's figure comes from one analysis: its *measure* (the tallies and the finishing function, see
+:class:`newretail.tables.Measure`), declared with the claim in :mod:`newretail.claims.registry`. The single pass
+(:meth:`~newretail.claims.registry.Claim.compute`) runs the measure's tallies over the dataset, shared between claims
+through ``Context.tallies``, finishes them, reads the estimate, and adds the note and side figures written here (one
+``*_note`` function per claim that has one). :mod:`newretail.claims.partials` runs the same measures partition by
+partition. Under ``Definition.iid`` the analyses give the naive intervals of the coverage study.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from newretail.analyses import banners, chatbot, gmv, personalization, stores
+from newretail.analyses import gmv
+from newretail.fmt import format_stated, format_value
 from newretail.methods.resampling import Estimate
 from newretail.tables import Dataset
 
+if TYPE_CHECKING:
+    from newretail.analyses.banners import AiCtrRatio, AiImpressions
+    from newretail.analyses.chatbot import BotEfficiency
+    from newretail.analyses.personalization import PersonalizedConversion, PersonalizedPages
+    from newretail.analyses.stores import DeliveryP95
+    from newretail.scenario import Scenario
+
 RANDOM_GROUPS = 100  # random groups of clusters for the cluster-robust variances
+
+Note = tuple[str, dict[str, float]]  # a claim's note and its named side figures
+
+
+@dataclass(frozen=True)
+class Definition:
+    """The parameters a claim's figure is defined with: the targets it is judged against (the delivery claims read
+    their radius and promise there), how conversion is read (``"rate"`` or ``"lift"``), the agents' occupancy, and
+    whether intervals treat rows as independent (``iid``: the coverage study's naive intervals)."""
+
+    targets: Mapping[str, float]
+    conversion_reading: str
+    human_occupancy: float
+    iid: bool = False
+
+    @classmethod
+    def of(cls, scenario: Scenario, *, conversion_reading: str | None = None, iid: bool = False) -> Definition:
+        """A scenario's own definition (its targets, its reading and occupancy)."""
+        targets = {k: float(v) for k, v in {**scenario.targets.model_dump(), **scenario.press.model_dump()}.items()}
+        reading = conversion_reading or scenario.behaviour.personalization.conversion_reading
+        return cls(targets, reading, scenario.behaviour.chatbot.human_occupancy, iid)
 
 
 @dataclass
@@ -35,6 +65,11 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     tallies: dict[Any, pl.DataFrame] = field(default_factory=dict)  # tally results, shared by the claims
     iid: bool = False  # compute every interval as if rows were independent (the coverage study's naive intervals)
+
+    @property
+    def definition(self) -> Definition:
+        """The definition parameters alone (what a claim's measure is built from)."""
+        return Definition(self.targets, self.conversion_reading, self.human_occupancy, self.iid)
 
     def once(self, key: str, compute: Callable[[], Any]) -> Any:
         """Run ``compute`` the first time ``key`` is asked for, then reuse its result."""
@@ -53,111 +88,75 @@ class Measured:
 
 
 def _words(count: float) -> str:
-    """A large count in words: 3.68e6 -> '3.68 million'."""
-    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand")):
-        if abs(count) >= size:
-            return f"{count / size:.3g} {word}"
-    return f"{count:.3g}"
+    """A large count in words (:func:`newretail.fmt.format_value`): 3.68e6 -> '3.68 million'."""
+    return format_value(count, "count")
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # GMV and orders
 
 
-def gmv_usd(ctx: Context) -> Measured:
-    return Measured(gmv.gmv_total(ctx.ds, currency="usd", iid=ctx.iid, cache=ctx.tallies))
-
-
-def gmv_yoy_growth(ctx: Context) -> Measured:
-    est = gmv.yoy_growth(ctx.ds, iid=ctx.iid, cache=ctx.tallies)
+def growth_note(est: Estimate, ctx: Context) -> Note:
     implied = ctx.targets["gmv_usd"] / (1.0 + ctx.targets["gmv_yoy_growth"])
-    return Measured(
-        est,
-        note=f"the targets imply a 2016 GMV of USD {implied / 1e9:.3g} billion",
-        details={"implied_gmv_2016_usd": implied},
+    return (
+        f"the targets imply a 2016 GMV of USD {format_value(implied, 'count')}",
+        {"implied_gmv_2016_usd": implied},
     )
 
 
-def gmv_rmb(ctx: Context) -> Measured:
-    est = gmv.gmv_total(ctx.ds, currency="rmb", iid=ctx.iid, cache=ctx.tallies)
+def gmv_rmb_note(est: Estimate, ctx: Context) -> Note:
     usd = ctx.once("gmv_usd", lambda: gmv.gmv_total(ctx.ds, currency="usd", cache=ctx.tallies)).value
     rate = est.value / usd
     press, report = ctx.targets["gmv_rmb"], ctx.targets["gmv_usd"]
-    return Measured(
-        est,
-        note=(
-            f"the report's USD {report / 1e9:.3g} billion at the day's {rate:.3g} RMB/USD is RMB "
-            f"{report * rate / 1e9:.4g} billion; the press figure is {press / (report * rate) - 1:+.1%} off it and "
-            f"implies {press / report:.4g} RMB/USD"
-        ),
-        details={"fx_rmb_per_usd": rate, "implied_fx_rmb_per_usd": press / report},
+    return (
+        f"the report's USD {format_stated(report, 'count')} at the day's {format_value(rate, 'count')} RMB/USD is "
+        f"RMB {format_value(report * rate, 'count', digits=4)}; the press figure is {press / (report * rate) - 1:+.1%}"
+        f" off it and implies {format_value(press / report, 'count', digits=4)} RMB/USD",
+        {"fx_rmb_per_usd": rate, "implied_fx_rmb_per_usd": press / report},
     )
 
 
-def _spike(ctx: Context) -> gmv.MidnightSpike:
+def spike(ctx: Context) -> gmv.MidnightSpike:
+    """The midnight rush's fitted model, once per evaluation (both peaks read it)."""
     return ctx.once("spike", lambda: gmv.midnight_spike(ctx.ds))
 
 
-def peak_orders_per_second(ctx: Context) -> Measured:
-    spike = _spike(ctx)
-    return Measured(
-        spike.peak_orders_per_second,
-        note=f"fitted rush decays with an e-folding time of {spike.decay_min.value:.3g} min",
-        details={"decay_min": spike.decay_min.value},
-    )
+def peak_orders_note(s: gmv.MidnightSpike, ctx: Context) -> Note:
+    decay = s.decay_min.value
+    return f"fitted rush decays with an e-folding time of {format_value(decay, 'min')}", {"decay_min": decay}
 
 
-def peak_payments_per_second(ctx: Context) -> Measured:
-    spike = _spike(ctx)
-    return Measured(
-        spike.peak_payments_per_second,
-        note=f"payments peak {spike.peak_payment_second:.0f} s after midnight",
-        details={"peak_payment_second": spike.peak_payment_second},
-    )
+def peak_payments_note(s: gmv.MidnightSpike, ctx: Context) -> Note:
+    second = s.peak_payment_second
+    return f"payments peak {second:.0f} s after midnight", {"peak_payment_second": second}
 
 
-def _orders(ctx: Context) -> gmv.OrderCounts:
-    return ctx.once("orders", lambda: gmv.order_counts(ctx.ds, iid=ctx.iid, cache=ctx.tallies))
-
-
-def payment_transactions(ctx: Context) -> Measured:
-    return Measured(_orders(ctx).payment_transactions)
-
-
-def delivery_orders(ctx: Context) -> Measured:
-    counts = _orders(ctx)
+def delivery_note(counts: gmv.OrderCounts, ctx: Context) -> Note:
     share = counts.delivery_share
-    return Measured(counts.delivery_orders, note=f"{share:.1%} of all orders", details={"share": share})
-
-
-def mobile_gmv_share(ctx: Context) -> Measured:
-    return Measured(gmv.mobile_gmv_share(ctx.ds, iid=ctx.iid, cache=ctx.tallies))
+    return f"{format_value(share, 'share')} of all orders", {"share": share}
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # banners
 
 
-def ai_banners(ctx: Context) -> Measured:
-    res = banners.ai_impressions(ctx.ds, iid=ctx.iid, cache=ctx.tallies)
-    return Measured(
-        res.estimate,
-        note=f"{res.ai_share:.0%} of {_words(res.impressions)} banner impressions carried an AI creative",
-        details={"banner_impressions": res.impressions, "ai_share": res.ai_share},
+def ai_banners_note(res: AiImpressions, ctx: Context) -> Note:
+    return (
+        f"{format_value(res.ai_share, 'share')} of {_words(res.impressions)} banner impressions carried an AI creative",
+        {"banner_impressions": res.impressions, "ai_share": res.ai_share},
     )
 
 
-def ai_banner_ctr_ratio(ctx: Context) -> Measured:
-    res = banners.ai_ctr_ratio(ctx.ds, groups=RANDOM_GROUPS, iid=ctx.iid, cache=ctx.tallies)
+def ctr_ratio_note(res: AiCtrRatio, ctx: Context) -> Note:
     if not res.clicked:
-        return Measured(res.estimate, note="no clicks on one of the two kinds of creative")
+        return "no clicks on one of the two kinds of creative", {}
     details = {"ctr_ai": res.ctr_ai, "ctr_human": res.ctr_human}
     if res.design_effect is not None:
         details["design_effect"] = res.design_effect
-    return Measured(
-        res.estimate,
-        note=f"CTR {res.ctr_ai:.2%} (AI) against {res.ctr_human:.2%} (human), not adjusted for placement",
-        details=details,
+    return (
+        f"CTR {format_value(res.ctr_ai, 'share')} (AI) against {format_value(res.ctr_human, 'share')} (human), "
+        "not adjusted for placement",
+        details,
     )
 
 
@@ -165,57 +164,44 @@ def ai_banner_ctr_ratio(ctx: Context) -> Measured:
 # personalized pages
 
 
-def personalized_pages(ctx: Context) -> Measured:
-    res = personalization.personalized_pages(ctx.ds, iid=ctx.iid, cache=ctx.tallies)
-    return Measured(
-        res.estimate,
-        note=f"{res.pages_per_visit:.3g} pages per personalized visit",
-        details={"pages_per_personalized_visit": res.pages_per_visit, "personalized_visits": res.personalized_visits},
+def pages_note(res: PersonalizedPages, ctx: Context) -> Note:
+    return (
+        f"{format_value(res.pages_per_visit, 'pages')} per personalized visit",
+        {"pages_per_personalized_visit": res.pages_per_visit, "personalized_visits": res.personalized_visits},
     )
 
 
-def personalized_page_conversion(ctx: Context) -> Measured:
-    res = personalization.personalized_conversion(
-        ctx.ds, reading=ctx.conversion_reading, iid=ctx.iid, cache=ctx.tallies
-    )
+def conversion_note(res: PersonalizedConversion, ctx: Context) -> Note:
     rate_p, rate_o, per_page = res.conversion_personalized, res.conversion_other, res.orders_per_personalized_page
     details = {"conversion_personalized": rate_p, "conversion_other": rate_o, "orders_per_personalized_page": per_page}
+    p, o, pp = (format_value(x, "share") for x in (rate_p, rate_o, per_page))
     if res.reading == "rate":
-        note = f"read as a rate per visit; other visits convert at {rate_o:.1%}; per page view it is {per_page:.2%}"
-    else:
-        note = f"read as a lift: personalized visits convert at {rate_p:.1%}, others at {rate_o:.1%}"
-    return Measured(res.estimate, note=note, details=details)
+        return f"read as a rate per visit; other visits convert at {o}; per page view it is {pp}", details
+    return f"read as a lift: personalized visits convert at {p}, others at {o}", details
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # chatbot
 
 
-def chatbot_inquiries(ctx: Context) -> Measured:
-    est = chatbot.bot_inquiries(ctx.ds, iid=ctx.iid, cache=ctx.tallies)
+def inquiries_note(est: Estimate, ctx: Context) -> Note:
     share = ctx.targets["chatbot_share"]
-    return Measured(
-        est,
-        note=f"with the {share:.0%} share, all inquiries would be {_words(ctx.targets['chatbot_inquiries'] / share)}",
-    )
+    total = _words(ctx.targets["chatbot_inquiries"] / share)
+    return f"with the {format_stated(share, 'share')} share, all inquiries would be {total}", {}
 
 
-def chatbot_share(ctx: Context) -> Measured:
-    est = chatbot.bot_share(ctx.ds, iid=ctx.iid, cache=ctx.tallies)
-    return Measured(est, note="no inquiries" if math.isnan(est.value) else "")
+def share_note(est: Estimate, ctx: Context) -> Note:
+    return ("no inquiries" if math.isnan(est.value) else ""), {}
 
 
-def chatbot_efficiency_ratio(ctx: Context) -> Measured:
-    res = chatbot.bot_efficiency(ctx.ds, occupancy=ctx.human_occupancy, iid=ctx.iid, cache=ctx.tallies)
+def efficiency_note(res: BotEfficiency, ctx: Context) -> Note:
     if math.isnan(res.bot_concurrency):
-        return Measured(res.estimate, note="no bot or no human inquiries")
-    return Measured(
-        res.estimate,
-        note=(
-            f"a bot instance holds {res.bot_concurrency:.0f} conversations at once; an agent handles "
-            f"{res.human_inquiries_per_hour:.1f} inquiries per paid hour at {res.occupancy:.0%} occupancy"
-        ),
-        details={"bot_concurrency": res.bot_concurrency, "human_inquiries_per_hour": res.human_inquiries_per_hour},
+        return "no bot or no human inquiries", {}
+    return (
+        f"a bot instance holds {format_value(res.bot_concurrency, 'count')} conversations at once; an agent handles "
+        f"{format_value(res.human_inquiries_per_hour, 'count')} inquiries per paid hour at "
+        f"{format_stated(res.occupancy, 'share')} occupancy",
+        {"bot_concurrency": res.bot_concurrency, "human_inquiries_per_hour": res.human_inquiries_per_hour},
     )
 
 
@@ -223,32 +209,21 @@ def chatbot_efficiency_ratio(ctx: Context) -> Measured:
 # stores
 
 
-def _delivery_p95(ctx: Context, what: str) -> Measured:
-    radius = ctx.targets["hema_radius_km"]
-    res = stores.delivery_p95(
-        ctx.ds,
-        stores=what,
-        radius_km=radius,
-        promise_min=ctx.targets[f"{what}_delivery_minutes"],
-        cache=ctx.tallies,
-    )
-    if math.isnan(res.estimate.value):
-        return Measured(res.estimate, note=f"only {res.orders} {what} orders in range")
-    return Measured(
-        res.estimate,
-        note=f"{res.orders} orders within {radius:g} km; {res.share_within_promise:.1%} delivered within the promise",
-        details={"orders": float(res.orders), "share_within_promise": res.share_within_promise},
-    )
+def delivery_p95_note(kind: str) -> Callable[[DeliveryP95, Context], Note]:
+    """The note of a delivery promise (``kind``: ``"hema"`` or ``"sanjiang"``)."""
+
+    def note(res: DeliveryP95, ctx: Context) -> Note:
+        radius = ctx.targets["hema_radius_km"]
+        if math.isnan(res.estimate.value):
+            return f"only {res.orders} {kind} orders in range", {}
+        return (
+            f"{res.orders} orders within {format_stated(radius, 'km', with_unit=True)}; "
+            f"{format_value(res.share_within_promise, 'share')} delivered within the promise",
+            {"orders": float(res.orders), "share_within_promise": res.share_within_promise},
+        )
+
+    return note
 
 
-def hema_delivery_minutes(ctx: Context) -> Measured:
-    return _delivery_p95(ctx, "hema")
-
-
-def sanjiang_delivery_minutes(ctx: Context) -> Measured:
-    return _delivery_p95(ctx, "sanjiang")
-
-
-def sanjiang_pilot_stores(ctx: Context) -> Measured:
-    est = stores.pilot_stores(ctx.ds, cache=ctx.tallies)
-    return Measured(est, note="the stores table lists every store: the count is exact")
+def pilots_note(est: Estimate, ctx: Context) -> Note:
+    return "the stores table lists every store: the count is exact", {}

@@ -22,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from newretail.analyses import banners, chatbot, gmv, personalization, stores
-from newretail.claims.metrics import RANDOM_GROUPS
+from newretail.claims.metrics import Definition
+from newretail.claims.registry import CLAIMS
 from newretail.methods.resampling import Estimate
 from newretail.tables import Dataset, Measure, Tally, open_dataset
 
@@ -38,25 +38,9 @@ __all__ = ["PARTIAL_IDS", "SINGLE_PASS_IDS", "PartialQuery", "evaluate_partials"
 
 PartialQuery = Tally  # the former name of the mergeable aggregation
 ENGINES = ("local", "dask")
-PARTIAL_IDS = (
-    "gmv_usd",
-    "gmv_yoy_growth",
-    "ai_banners",
-    "ai_banner_ctr_ratio",
-    "personalized_pages",
-    "personalized_page_conversion",
-    "chatbot_inquiries",
-    "chatbot_share",
-    "chatbot_efficiency_ratio",
-    "hema_delivery_minutes",
-    "sanjiang_pilot_stores",
-    "sanjiang_delivery_minutes",
-    "gmv_rmb",
-    "payment_transactions",
-    "delivery_orders",
-    "mobile_gmv_share",
-)
-SINGLE_PASS_IDS = ("peak_orders_per_second", "peak_payments_per_second")
+PARTIAL_IDS: tuple[str, ...] = tuple(c.id for c in CLAIMS if c.measure is not None)
+"""The claims whose measure is a sum of tallies (all but the midnight peaks), in the registry's order."""
+SINGLE_PASS_IDS: tuple[str, ...] = tuple(c.id for c in CLAIMS if c.measure is None)
 
 
 def _partials_of_file(path: str, fraction: float, queries: list[Tally]) -> list[pl.DataFrame]:
@@ -126,50 +110,12 @@ def partition_totals(
 # the claims
 
 
-def _itself(result: Any) -> Estimate:
-    return cast(Estimate, result)
-
-
-def _pick(name: str) -> Callable[[Any], Estimate]:
-    def pick(result: Any) -> Estimate:
-        return cast(Estimate, getattr(result, name))
-
-    return pick
-
-
 def measures(sc: Scenario, *, conversion_reading: str) -> dict[str, tuple[Measure[Any], Callable[[Any], Estimate]]]:
     """For each claim of ``PARTIAL_IDS``: the analysis' measure (its tallies and finishing function, the same the
-    single pass runs) and how to read the claim's estimate from the finished result."""
-    targets = {**sc.targets.model_dump(), **sc.press.model_dump()}
-    radius = float(targets["hema_radius_km"])
-
-    def delivery(kind: str) -> Measure[Any]:
-        promise = float(targets[f"{kind}_delivery_minutes"])
-        return stores.delivery_measure(stores=kind, radius_km=radius, promise_min=promise)
-
-    estimate = _pick("estimate")
-    found: dict[str, tuple[Measure[Any], Callable[[Any], Estimate]]] = {
-        "gmv_usd": (gmv.gmv_measure(currency="usd"), _itself),
-        "gmv_yoy_growth": (gmv.growth_measure(), _itself),
-        "ai_banners": (banners.ai_impressions_measure(), estimate),
-        "ai_banner_ctr_ratio": (banners.ctr_ratio_measure(groups=RANDOM_GROUPS), estimate),
-        "personalized_pages": (personalization.pages_measure(), estimate),
-        "personalized_page_conversion": (personalization.conversion_measure(reading=conversion_reading), estimate),
-        "chatbot_inquiries": (chatbot.bot_inquiries_measure(), _itself),
-        "chatbot_share": (chatbot.share_measure(), _itself),
-        "chatbot_efficiency_ratio": (
-            chatbot.efficiency_measure(occupancy=sc.behaviour.chatbot.human_occupancy),
-            estimate,
-        ),
-        "hema_delivery_minutes": (delivery("hema"), estimate),
-        "sanjiang_pilot_stores": (stores.pilots_measure(), _itself),
-        "sanjiang_delivery_minutes": (delivery("sanjiang"), estimate),
-        "gmv_rmb": (gmv.gmv_measure(currency="rmb"), _itself),
-        "payment_transactions": (gmv.orders_measure(), _pick("payment_transactions")),
-        "delivery_orders": (gmv.orders_measure(), _pick("delivery_orders")),
-        "mobile_gmv_share": (gmv.mobile_share_measure(), _itself),
-    }
-    return {claim: found[claim] for claim in PARTIAL_IDS}
+    single pass runs: :attr:`newretail.claims.registry.Claim.measure` for the scenario's definition) and how to read
+    the claim's estimate from the finished result (:attr:`~newretail.claims.registry.Claim.estimate`)."""
+    definition = Definition.of(sc, conversion_reading=conversion_reading)
+    return {c.id: (c.measure(definition), c.estimate) for c in CLAIMS if c.measure is not None}
 
 
 def evaluate_partials(

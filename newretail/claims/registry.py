@@ -1,21 +1,29 @@
-"""The registry: one :class:`Claim` per figure, keyed by the scenario's target (or press) key.
+"""The registry: one :class:`Claim` per figure, keyed by the scenario's target (or press) key, and the only list of
+the claims.
 
 A claim says where its figure comes from (a short quoted reference to the report, or the press), what exactly is
 measured (definition), in which unit, how its interval is made, how ``holds`` is judged (``direction`` and a
-declared relative ``tolerance``), and which function computes it from the tables.
+declared relative ``tolerance``, see :mod:`newretail.claims.verdicts`), and how it is computed: the analysis'
+*measure* (its tallies and finishing function, built from the claim's :class:`~newretail.claims.metrics.Definition`)
+and how to read the claim's estimate, note and side figures from the finished result. The single pass
+(:meth:`Claim.compute`, which :func:`newretail.claims.evaluate` calls) and the per-partition pass
+(:mod:`newretail.claims.partials`) both run that measure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
+from newretail.analyses import banners, chatbot, gmv, personalization, stores
 from newretail.claims import metrics
-from newretail.claims.metrics import Context, Measured
+from newretail.claims.metrics import RANDOM_GROUPS, Context, Definition, Measured, Note
+from newretail.claims.verdicts import Direction
+from newretail.methods.resampling import Estimate
+from newretail.tables import Measure
 
 Kind = Literal["report", "press"]
-Direction = Literal["two-sided", "at-most", "exact"]
 
 REPORT = "Forrester via the source article"
 PRESS = "press coverage of Alibaba's live dashboard on 11 November 2017 (not in the report)"
@@ -35,7 +43,10 @@ class Claim:
     direction : ``two-sided`` (holds when the target is inside the interval), ``at-most`` (a promise: holds unless
         the whole interval lies above the target), ``exact`` (a count known without sampling error).
     tolerance : relative margin added on each side of the interval before judging, with ``tolerance_reason``.
-    compute : the function that measures it from a :class:`~newretail.claims.metrics.Context`.
+    measure : the analysis' measure of the figure (tallies and finishing function) for a definition; None for a
+        figure read from a model fitted in one pass (the midnight peaks), which ``single_pass`` computes instead.
+    estimate : how to read the claim's estimate (value and 95% interval) from the finished result.
+    note : the claim's note and named side figures, from the finished result and the context.
     """
 
     id: str
@@ -44,10 +55,49 @@ class Claim:
     source: str
     definition: str
     unit: str
-    compute: Callable[[Context], Measured]
+    measure: Callable[[Definition], Measure[Any]] | None
+    estimate: Callable[[Any], Estimate]
+    note: Callable[[Any, Context], Note] | None = None
+    single_pass: Callable[[Context], Any] | None = None
     direction: Direction = "two-sided"
     tolerance: float = 0.0
     tolerance_reason: str = ""
+
+    def result(self, ctx: Context) -> Any:
+        """The analysis' finished result on the context's dataset (tallies shared through ``ctx.tallies``)."""
+        if self.measure is not None:
+            return self.measure(ctx.definition).run(ctx.ds, cache=ctx.tallies)
+        assert self.single_pass is not None
+        return self.single_pass(ctx)
+
+    def compute(self, ctx: Context) -> Measured:
+        """The claim's estimate, note and side figures on the context's dataset."""
+        found = self.result(ctx)
+        note, details = self.note(found, ctx) if self.note is not None else ("", {})
+        return Measured(self.estimate(found), note=note, details=details)
+
+
+def _itself(result: Any) -> Estimate:
+    return cast(Estimate, result)
+
+
+def _field(name: str) -> Callable[[Any], Estimate]:
+    """Read the estimate from the result's attribute ``name``."""
+
+    def read(result: Any) -> Estimate:
+        return cast(Estimate, getattr(result, name))
+
+    return read
+
+
+def _delivery(kind: str) -> Callable[[Definition], Measure[Any]]:
+    """The delivery promise's measure: radius and promise from the targets the claim is judged against."""
+
+    def measure(d: Definition) -> Measure[Any]:
+        promise = d.targets[f"{kind}_delivery_minutes"]
+        return stores.delivery_measure(stores=kind, radius_km=d.targets["hema_radius_km"], promise_min=promise)
+
+    return measure
 
 
 _BOOT = (
@@ -66,7 +116,8 @@ CLAIMS: tuple[Claim, ...] = (
             "rows of the full event it stands for. Interval: " + _BOOT + "."
         ),
         unit="USD",
-        compute=metrics.gmv_usd,
+        measure=lambda d: gmv.gmv_measure(currency="usd", iid=d.iid),
+        estimate=_itself,
     ),
     Claim(
         id="gmv_yoy_growth",
@@ -79,7 +130,9 @@ CLAIMS: tuple[Claim, ...] = (
             "over random groups of 2017 users and 2016 visits."
         ),
         unit="share",
-        compute=metrics.gmv_yoy_growth,
+        measure=lambda d: gmv.growth_measure(iid=d.iid),
+        estimate=_itself,
+        note=metrics.growth_note,
     ),
     Claim(
         id="ai_banners",
@@ -93,7 +146,9 @@ CLAIMS: tuple[Claim, ...] = (
             "over-dispersed and the exact Poisson interval of independent rows is too narrow)."
         ),
         unit="count",
-        compute=metrics.ai_banners,
+        measure=lambda d: banners.ai_impressions_measure(iid=d.iid),
+        estimate=_field("estimate"),
+        note=metrics.ai_banners_note,
     ),
     Claim(
         id="ai_banner_ctr_ratio",
@@ -108,7 +163,9 @@ CLAIMS: tuple[Claim, ...] = (
             "one shopper, and of one design, share a random effect."
         ),
         unit="ratio",
-        compute=metrics.ai_banner_ctr_ratio,
+        measure=lambda d: banners.ctr_ratio_measure(iid=d.iid, groups=RANDOM_GROUPS),
+        estimate=_field("estimate"),
+        note=metrics.ctr_ratio_note,
     ),
     Claim(
         id="personalized_pages",
@@ -121,7 +178,9 @@ CLAIMS: tuple[Claim, ...] = (
             "much smaller visits table). Interval: " + _BOOT + "."
         ),
         unit="count",
-        compute=metrics.personalized_pages,
+        measure=lambda d: personalization.pages_measure(iid=d.iid),
+        estimate=_field("estimate"),
+        note=metrics.pages_note,
     ),
     Claim(
         id="personalized_page_conversion",
@@ -136,7 +195,9 @@ CLAIMS: tuple[Claim, ...] = (
             "Interval: " + _BOOT + "."
         ),
         unit="share",
-        compute=metrics.personalized_page_conversion,
+        measure=lambda d: personalization.conversion_measure(reading=d.conversion_reading, iid=d.iid),
+        estimate=_field("estimate"),
+        note=metrics.conversion_note,
     ),
     Claim(
         id="chatbot_inquiries",
@@ -150,7 +211,9 @@ CLAIMS: tuple[Claim, ...] = (
             "over-dispersed)."
         ),
         unit="count",
-        compute=metrics.chatbot_inquiries,
+        measure=lambda d: chatbot.bot_inquiries_measure(iid=d.iid),
+        estimate=_itself,
+        note=metrics.inquiries_note,
     ),
     Claim(
         id="chatbot_share",
@@ -164,7 +227,9 @@ CLAIMS: tuple[Claim, ...] = (
             "transfer, so Wilson's interval of independent inquiries is too narrow)."
         ),
         unit="share",
-        compute=metrics.chatbot_share,
+        measure=lambda d: chatbot.share_measure(iid=d.iid),
+        estimate=_itself,
+        note=metrics.share_note,
     ),
     Claim(
         id="chatbot_efficiency_ratio",
@@ -178,7 +243,9 @@ CLAIMS: tuple[Claim, ...] = (
             "inquiries. Interval: bootstrap over 100 random groups of whole shoppers (clusters: shoppers)."
         ),
         unit="ratio",
-        compute=metrics.chatbot_efficiency_ratio,
+        measure=lambda d: chatbot.efficiency_measure(occupancy=d.human_occupancy, iid=d.iid),
+        estimate=_field("estimate"),
+        note=metrics.efficiency_note,
     ),
     Claim(
         id="hema_delivery_minutes",
@@ -193,7 +260,9 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         unit="minutes",
         direction="at-most",
-        compute=metrics.hema_delivery_minutes,
+        measure=_delivery("hema"),
+        estimate=_field("estimate"),
+        note=metrics.delivery_p95_note("hema"),
     ),
     Claim(
         id="sanjiang_pilot_stores",
@@ -203,7 +272,9 @@ CLAIMS: tuple[Claim, ...] = (
         definition="Count of stores with pilot = true. The stores table lists every store, so the count is exact.",
         unit="stores",
         direction="exact",
-        compute=metrics.sanjiang_pilot_stores,
+        measure=lambda d: stores.pilots_measure(),
+        estimate=_itself,
+        note=metrics.pilots_note,
     ),
     Claim(
         id="sanjiang_delivery_minutes",
@@ -217,7 +288,9 @@ CLAIMS: tuple[Claim, ...] = (
         ),
         unit="minutes",
         direction="at-most",
-        compute=metrics.sanjiang_delivery_minutes,
+        measure=_delivery("sanjiang"),
+        estimate=_field("estimate"),
+        note=metrics.delivery_p95_note("sanjiang"),
     ),
     Claim(
         id="gmv_rmb",
@@ -230,7 +303,9 @@ CLAIMS: tuple[Claim, ...] = (
             "rate. Interval: " + _BOOT + "."
         ),
         unit="RMB",
-        compute=metrics.gmv_rmb,
+        measure=lambda d: gmv.gmv_measure(currency="rmb", iid=d.iid),
+        estimate=_itself,
+        note=metrics.gmv_rmb_note,
     ),
     Claim(
         id="peak_orders_per_second",
@@ -244,7 +319,10 @@ CLAIMS: tuple[Claim, ...] = (
             "first hour. Interval: the fit's Fisher information, delta method on the log scale."
         ),
         unit="per second",
-        compute=metrics.peak_orders_per_second,
+        measure=None,
+        single_pass=metrics.spike,
+        estimate=_field("peak_orders_per_second"),
+        note=metrics.peak_orders_note,
     ),
     Claim(
         id="peak_payments_per_second",
@@ -258,7 +336,10 @@ CLAIMS: tuple[Claim, ...] = (
             "and taken as known)."
         ),
         unit="per second",
-        compute=metrics.peak_payments_per_second,
+        measure=None,
+        single_pass=metrics.spike,
+        estimate=_field("peak_payments_per_second"),
+        note=metrics.peak_payments_note,
     ),
     Claim(
         id="payment_transactions",
@@ -267,7 +348,8 @@ CLAIMS: tuple[Claim, ...] = (
         source=PRESS,
         definition="Weighted count of orders (every order is paid once), online and store. Interval: " + _BOOT + ".",
         unit="count",
-        compute=metrics.payment_transactions,
+        measure=lambda d: gmv.orders_measure(iid=d.iid),
+        estimate=_field("payment_transactions"),
     ),
     Claim(
         id="delivery_orders",
@@ -276,7 +358,9 @@ CLAIMS: tuple[Claim, ...] = (
         source=PRESS,
         definition="Weighted count of orders with parcel_delivery = true. Interval: " + _BOOT + ".",
         unit="count",
-        compute=metrics.delivery_orders,
+        measure=lambda d: gmv.orders_measure(iid=d.iid),
+        estimate=_field("delivery_orders"),
+        note=metrics.delivery_note,
     ),
     Claim(
         id="mobile_gmv_share",
@@ -287,7 +371,8 @@ CLAIMS: tuple[Claim, ...] = (
         + _BOOT
         + ".",
         unit="share",
-        compute=metrics.mobile_gmv_share,
+        measure=lambda d: gmv.mobile_share_measure(iid=d.iid),
+        estimate=_itself,
     ),
 )
 

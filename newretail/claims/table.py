@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from newretail.claims import ledger, verdicts
 from newretail.claims.metrics import Context
 from newretail.claims.registry import PRESS_IDS, REGISTRY, REPORT_IDS, Claim
-from newretail.scenario import PRESS_KEYS, TARGET_KEYS
-from newretail.tables import Dataset, DatasetError, open_dataset, polars_schema, sha256_file
+from newretail.fmt import format_stated, format_value
+from newretail.scenario import PRESS_KEYS, TARGET_KEYS, Scenario
+from newretail.tables import Dataset, DatasetError, open_dataset, verify
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -23,22 +26,7 @@ __all__ = ["ClaimResult", "ClaimsTable", "Consistency", "evaluate", "format_valu
 
 JSON_KEYS = ("id", "statement", "target", "reproduced", "ci_low", "ci_high", "unit", "holds")
 READINGS = ("rate", "lift")
-TABLES_USED = ("orders", "baseline_orders", "banner_impressions", "visits", "inquiries", "stores")
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A figure in words for a statement: 25e9 USD -> '25 billion', 0.95 share -> '95%', 1e4 -> '10,000'."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if unit == "share":
-        return f"{value * 100:.3g}%"
-    for size, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
-        if abs(value) >= size:
-            return f"{value / size:.4g} {word}"
-    if abs(value) >= 1e4:
-        digits = 3 - math.floor(math.log10(abs(value)))
-        return f"{round(value, digits):,.0f}"
-    return f"{value:.4g}"
+Frontiers = Mapping[str, Sequence[Mapping[str, Any]]]  # break-even frontiers by claim id
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -147,9 +135,7 @@ class ClaimsTable:
     def summary(self) -> dict[str, Any]:
         """Figures the data recreate, figures true by construction, implausible ones (see
         :func:`newretail.claims.ledger.ledger_summary`)."""
-        from newretail.claims.ledger import ledger_summary
-
-        return ledger_summary(self.to_dicts())
+        return ledger.ledger_summary(self.to_dicts())
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as JSON-ready dicts (see :meth:`ClaimResult.to_dict`)."""
@@ -203,31 +189,20 @@ class ClaimsTable:
         return fig
 
 
-def _significant_halfwidth(value: float) -> float:
-    """Half a unit in the last significant digit of a published figure: 25e9 -> 0.5e9, 0.39 -> 0.005."""
-    if value == 0 or not math.isfinite(value):
-        return 0.0
-    for digits in range(1, 16):
-        if float(f"{value:.{digits}g}") == value:
-            exponent = math.floor(math.log10(abs(value))) - digits + 1
-            return 0.5 * 10.0**exponent
-    return 0.0
-
-
 def _consistency(ctx: Context, rows: Mapping[str, ClaimResult]) -> tuple[Consistency, ...]:
     t = ctx.targets
     fx = ctx.ds.scenario.behaviour.traffic.fx_rmb_per_usd
     checks = []
+    stated = {k: format_stated(v, REGISTRY[k].unit) for k, v in t.items() if k in REGISTRY}  # the figures as written
     per_page_orders = t["personalized_page_conversion"] * t["personalized_pages"]
     checks.append(
         Consistency(
             "conversion_per_page_view",
             ("personalized_page_conversion", "personalized_pages", "payment_transactions"),
             per_page_orders <= t["payment_transactions"],
-            f"read per page view, {format_value(t['personalized_page_conversion'], 'share')} of "
-            f"{format_value(t['personalized_pages'], 'count')} pages would be {format_value(per_page_orders, 'count')}"
-            f" orders against {format_value(t['payment_transactions'], 'count')} payment transactions, so the "
-            "claims read conversion per visit",
+            f"read per page view, {stated['personalized_page_conversion']} of {stated['personalized_pages']} pages "
+            f"would be {format_value(per_page_orders, 'count')} orders against {stated['payment_transactions']} "
+            "payment transactions, so the claims read conversion per visit",
         )
     )
     if ctx.conversion_reading == "rate":
@@ -244,78 +219,129 @@ def _consistency(ctx: Context, rows: Mapping[str, ClaimResult]) -> tuple[Consist
                 "pages_per_visit",
                 ("personalized_pages", "personalized_page_conversion", "payment_transactions"),
                 seen is None or seen >= floor,  # without the data the figures alone can always be met
-                f"read per visit, {format_value(t['personalized_pages'], 'count')} pages at {conv:.0%} conversion "
-                f"with at most {format_value(t['payment_transactions'], 'count')} orders need at least {floor:.3g} "
-                "pages per personalized visit" + (f"; the data have {seen:.3g}" if seen is not None else ""),
+                f"read per visit, {stated['personalized_pages']} pages at {stated['personalized_page_conversion']} "
+                f"conversion with at most {stated['payment_transactions']} orders need at least "
+                f"{format_value(floor, 'count')} pages per personalized visit"
+                + (f"; the data have {format_value(seen, 'count')}" if seen is not None else ""),
             )
         )
-    half = _significant_halfwidth(t["gmv_usd"])
-    low, high = (t["gmv_usd"] - half) * fx, (t["gmv_usd"] + half) * fx
+    usd_low, usd_high = verdicts.stated_range(t["gmv_usd"], "USD")  # the values that round to the USD figure
+    low, high = usd_low * fx, usd_high * fx
     exact = t["gmv_usd"] * fx
+    rmb = [format_value(x, "count", digits=4) for x in (exact, low, high)]
     checks.append(
         Consistency(
             "gmv_rmb_vs_usd",
             ("gmv_usd", "gmv_rmb"),
             low <= t["gmv_rmb"] <= high,
-            f"at {fx:g} RMB/USD the report's USD {format_value(t['gmv_usd'], 'USD')} is RMB "
-            f"{format_value(exact, 'RMB')} ({format_value(low, 'RMB')} to {format_value(high, 'RMB')} given its "
-            f"rounding); the press says RMB {format_value(t['gmv_rmb'], 'RMB')}, {t['gmv_rmb'] / exact - 1:+.1%}. "
-            "The data take the USD figure as exact, so the gmv_rmb row measures the gap",
+            f"at {format_stated(fx, 'ratio')} RMB/USD the report's USD {stated['gmv_usd']} is RMB {rmb[0]} "
+            f"({rmb[1]} to {rmb[2]} given its rounding); the press says RMB {stated['gmv_rmb']}, "
+            f"{t['gmv_rmb'] / exact - 1:+.1%}. The data take the USD figure as exact, so the gmv_rmb row measures "
+            "the gap",
         )
     )
+    parcels = t["delivery_orders"] / t["payment_transactions"]
     checks.append(
         Consistency(
             "parcels_within_orders",
             ("delivery_orders", "payment_transactions"),
             t["delivery_orders"] <= t["payment_transactions"],
-            f"{format_value(t['delivery_orders'], 'count')} parcel orders among "
-            f"{format_value(t['payment_transactions'], 'count')} paid orders "
-            f"({t['delivery_orders'] / t['payment_transactions']:.0%})",
+            f"{stated['delivery_orders']} parcel orders among {stated['payment_transactions']} paid orders "
+            f"({format_value(parcels, 'share')})",
         )
     )
+    peaks = t["peak_payments_per_second"] / t["peak_orders_per_second"]
     checks.append(
         Consistency(
             "payments_peak_below_orders_peak",
             ("peak_payments_per_second", "peak_orders_per_second"),
             t["peak_payments_per_second"] <= t["peak_orders_per_second"],
             "payments follow orders after a delay, so their peak is lower and later: "
-            f"{t['peak_payments_per_second'] / t['peak_orders_per_second']:.0%} of the orders' peak",
+            f"{format_value(peaks, 'share')} of the orders' peak",
         )
     )
     return tuple(checks)
 
 
-def _check_files(ds: Dataset, tables: Iterable[str]) -> None:
-    """Refuse a dataset whose files are missing, damaged or of another schema, naming the file: sizes, sha256
-    against the manifest (about 1 s per GB; skipped when :func:`open_dataset` already checked them) and parquet
-    footers."""
-    for table in tables:
-        expected = polars_schema(table)
-        for rec in ds.files(table):
-            path = ds.path / rec["path"]
-            if not path.is_file():
-                raise DatasetError(f"{rec['path']}: listed in the manifest but missing")
-            if path.stat().st_size != rec["bytes"]:
-                raise DatasetError(f"{rec['path']}: size differs from the manifest (damaged or replaced)")
-            if not ds.hashes_checked and sha256_file(path) != rec["sha256"]:
-                raise DatasetError(f"{rec['path']}: content differs from the manifest (sha256)")
-            try:
-                schema = pl.read_parquet_schema(path)
-            except Exception as exc:
-                raise DatasetError(f"{rec['path']}: unreadable parquet ({exc})") from None
-            if pl.Schema(schema) != expected:
-                raise DatasetError(f"{rec['path']}: schema differs from {table}'s declared schema")
+def _check_files(ds: Dataset) -> None:
+    """Refuse a dataset whose files are missing, damaged or of another schema, naming the file ("path: what is
+    wrong"): :func:`newretail.tables.verify`, the table layer's one check (sizes, sha256 against the manifest,
+    parquet schemas and each table's rules; files on disk the manifest does not list)."""
+    report = verify(ds.path)
+    if report.problem is not None:
+        raise DatasetError(report.problem)
 
 
-def _judge(claim: Claim, target: float, value: float, low: float, high: float) -> bool:
-    if not all(math.isfinite(x) for x in (value, low, high)):
-        return False
-    margin = claim.tolerance * abs(target)
-    if claim.direction == "exact":
-        return abs(value - target) <= margin
-    if claim.direction == "at-most":
-        return low <= target + margin
-    return low - margin <= target <= high + margin
+def _frontiers(sc: Scenario, break_even: bool | Frontiers | None, every_claim: bool) -> Frontiers:
+    """The break-even frontiers the rows carry: given, read from the cache, or none (see :func:`evaluate`)."""
+    if isinstance(break_even, Mapping):
+        unknown = [k for k in break_even if k not in REGISTRY]
+        if unknown:
+            raise ValueError(f"break_even: {unknown[0]!r} is not a claim id")
+        return break_even
+    if break_even is False or (break_even is None and not every_claim):
+        return {}
+    found = ledger.frontiers(sc)
+    if found is not None:
+        return found
+    how = (
+        "compute them once with newretail.stress.frontier.scenario_frontiers(scenario) or `newretail claims DIR` "
+        "(about a minute; kept by content afterwards)"
+    )
+    if break_even is True:
+        raise ledger.FrontiersMissing(f"break_even: the frontiers of scenario {sc.name!r} are not computed yet; {how}")
+    warnings.warn(
+        f"the break-even frontiers of scenario {sc.name!r} are not computed yet, so no row carries any; {how}",
+        stacklevel=3,
+    )
+    return {}
+
+
+def _targets(sc: Scenario, targets: Mapping[str, float] | None) -> dict[str, float]:
+    judged = {k: float(v) for k, v in {**sc.targets.model_dump(), **sc.press.model_dump()}.items()}
+    for key, value in (targets or {}).items():
+        if key not in TARGET_KEYS + PRESS_KEYS:
+            raise ValueError(f"targets: {key!r} is not a target or press key ({', '.join(TARGET_KEYS + PRESS_KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+            raise ValueError(f"targets[{key!r}] = {value!r}: must be a positive number")
+        judged[key] = float(value)
+    return judged
+
+
+def _row(claim: Claim, ctx: Context, calibration: Any, frontiers: Frontiers) -> ClaimResult:
+    """One claim measured on the context's dataset and judged against its target."""
+    try:
+        measured = claim.compute(ctx)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DatasetError(f"{ctx.ds.path}: claim {claim.id}: cannot read its tables ({exc})") from None
+    est, target = measured.estimate, ctx.targets[claim.id]
+    statement = claim.statement.format(
+        target=format_stated(target, claim.unit), radius=format_stated(ctx.targets["hema_radius_km"], "km")
+    )
+    judged = (claim.direction, target, est.value, est.ci_low, est.ci_high)
+    return ClaimResult(
+        id=claim.id,
+        statement=statement,
+        target=target,
+        reproduced=est.value,
+        ci_low=est.ci_low,
+        ci_high=est.ci_high,
+        unit=claim.unit,
+        holds=verdicts.holds(*judged, unit=claim.unit, tolerance=claim.tolerance),
+        kind=claim.kind,
+        direction=claim.direction,
+        tolerance=claim.tolerance,
+        definition=claim.definition,
+        source=claim.source,
+        note="; ".join(p for p in (measured.note, claim.tolerance_reason) if p),
+        details=dict(measured.details),
+        holds_exact=verdicts.holds(*judged, tolerance=claim.tolerance),
+        evidence="construction" if claim.id in ledger.CONSTRUCTION else "data",
+        evidence_note=ledger.CONSTRUCTION.get(claim.id, ""),
+        stated_range=verdicts.stated_range(target, claim.unit, claim.direction),
+        implied=tuple(i.to_dict() for i in ledger.implied(claim.id, ctx.ds.scenario, calibration)),
+        break_even=tuple(dict(f) for f in frontiers.get(claim.id, ())),
+    )
 
 
 def evaluate(
@@ -325,7 +351,7 @@ def evaluate(
     targets: Mapping[str, float] | None = None,
     conversion_reading: str | None = None,
     check_files: bool = True,
-    break_even: bool | None = None,
+    break_even: bool | Frontiers | None = None,
 ) -> ClaimsTable:
     """Compute claims on a dataset and judge each against its target.
 
@@ -337,13 +363,16 @@ def evaluate(
         ``press``, e.g. ``{"ai_banner_ctr_ratio": 2.0}``); the rest come from the dataset's manifest.
     conversion_reading : ``"rate"`` or ``"lift"``, to read personalized_page_conversion otherwise than the
         scenario the data were generated from.
-    check_files : refuse missing, truncated or re-shaped files before reading (sizes and footers only).
-    break_even : add each claim's break-even frontiers (:func:`newretail.claims.ledger.break_even`; about half a
-        minute once per scenario and process); None (default) adds them when every claim is evaluated (``ids``
-        None), not for a single claim as the stress sweeps ask.
+    check_files : refuse missing, damaged or re-shaped files before reading (:func:`newretail.tables.verify`).
+    break_even : the rows' break-even frontiers (:func:`newretail.claims.ledger.frontiers`). A mapping of claim id
+        to frontier dicts gives them; True reads the scenario's from the cache and raises
+        :class:`~newretail.claims.ledger.FrontiersMissing` when they are not computed yet; None (default) reads them
+        when every claim is evaluated (``ids`` None) and they are computed, and warns when they are not; False
+        leaves them out. The stress layer computes them
+        (:func:`newretail.stress.frontier.scenario_frontiers`; ``newretail claims`` does it once per scenario).
 
-    ``holds`` judges the interval against the figure's stated precision (:func:`~newretail.claims.ledger.
-    stated_range`); ``holds_exact`` against the exact target, as before.
+    ``holds`` judges the interval against the figure's stated precision, ``holds_exact`` against the exact target
+    (:func:`newretail.claims.verdicts.holds`).
 
     Raises
     ------
@@ -358,66 +387,18 @@ def evaluate(
     if unknown or not chosen:
         raise ValueError(f"ids = {unknown or chosen!r}: claim ids must be among {', '.join(REGISTRY)}")
     sc = ds.scenario
-    judged = {**sc.targets.model_dump(), **sc.press.model_dump()}
-    for key, value in (targets or {}).items():
-        if key not in TARGET_KEYS + PRESS_KEYS:
-            raise ValueError(f"targets: {key!r} is not a target or press key ({', '.join(TARGET_KEYS + PRESS_KEYS)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
-            raise ValueError(f"targets[{key!r}] = {value!r}: must be a positive number")
-        judged[key] = float(value)
+    judged = _targets(sc, targets)
     reading = conversion_reading or sc.behaviour.personalization.conversion_reading
     if reading not in READINGS:
         raise ValueError(f"conversion_reading = {reading!r}: must be one of {', '.join(READINGS)}")
+    frontiers = _frontiers(sc, break_even, every_claim=ids is None)
     if check_files:
-        _check_files(ds, [t for t in TABLES_USED if t in ds.tables])
+        _check_files(ds)
     ctx = Context(
-        ds=ds,
-        targets={k: float(v) for k, v in judged.items()},
-        conversion_reading=reading,
-        human_occupancy=sc.behaviour.chatbot.human_occupancy,
+        ds=ds, targets=judged, conversion_reading=reading, human_occupancy=sc.behaviour.chatbot.human_occupancy
     )
-    from newretail.claims import ledger
-
     calibration = ledger.calibration_of(ds.manifest, sc)
-    with_frontiers = (ids is None) if break_even is None else bool(break_even)
-    results: dict[str, ClaimResult] = {}
-    for claim_id in chosen:
-        claim = REGISTRY[claim_id]
-        try:
-            measured = claim.compute(ctx)
-        except (pl.exceptions.PolarsError, OSError) as exc:
-            raise DatasetError(f"{ds.path}: claim {claim_id}: cannot read its tables ({exc})") from None
-        est = measured.estimate
-        target = ctx.targets[claim_id]
-        statement = claim.statement.format(
-            target=format_value(target, claim.unit),
-            radius=format_value(ctx.targets["hema_radius_km"], "km"),
-        )
-        stated = ledger.stated_range(target, claim.unit, claim.direction)
-        margin = claim.tolerance * abs(target)
-        results[claim_id] = ClaimResult(
-            id=claim_id,
-            statement=statement,
-            target=target,
-            reproduced=est.value,
-            ci_low=est.ci_low,
-            ci_high=est.ci_high,
-            unit=claim.unit,
-            holds=ledger.holds_stated(claim.direction, stated, est.value, est.ci_low, est.ci_high, margin),
-            kind=claim.kind,
-            direction=claim.direction,
-            tolerance=claim.tolerance,
-            definition=claim.definition,
-            source=claim.source,
-            note="; ".join(p for p in (measured.note, claim.tolerance_reason) if p),
-            details=dict(measured.details),
-            holds_exact=_judge(claim, target, est.value, est.ci_low, est.ci_high),
-            evidence="construction" if claim_id in ledger.CONSTRUCTION else "data",
-            evidence_note=ledger.CONSTRUCTION.get(claim_id, ""),
-            stated_range=stated,
-            implied=tuple(i.to_dict() for i in ledger.implied(claim_id, sc, calibration)),
-            break_even=tuple(ledger.break_even(claim_id, sc)) if with_frontiers else (),
-        )
+    results = {claim_id: _row(REGISTRY[claim_id], ctx, calibration, frontiers) for claim_id in chosen}
     return ClaimsTable(
         rows=tuple(results.values()),
         consistency=_consistency(ctx, results),

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -39,6 +40,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import expit
 
+from newretail import cache
 from newretail.generate import baseline, city, impressions, inquiries, random_effects, shoppers, traffic
 from newretail.generate.traffic import CalibrationError
 from newretail.scenario import Scenario
@@ -46,7 +48,15 @@ from newretail.scenario import Scenario
 CALIBRATION_SEED = 20171111
 CALIBRATION_DRAWS = 200_000
 
-__all__ = ["Calibration", "CalibrationError", "calibrate"]
+__all__ = [
+    "Calibration",
+    "CalibrationError",
+    "calibrate",
+    "calibrate_banners",
+    "calibrate_shoppers",
+    "find_root",
+    "solve",
+]
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,38 @@ class Calibration:
     expected: dict[str, float]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict for the dataset manifest."""
+        """Plain dict for the dataset manifest (and the calibration cache)."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Calibration:
+        """The calibration :meth:`to_dict` wrote (a manifest's ``calibration`` record, a cache entry).
+
+        Raises
+        ------
+        ValueError
+            When ``d`` is not such a record, or it does not fit the current parameter classes (written by another
+            version); the message names the part.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"calibration: a dict expected, got {type(d).__name__}")
+        parts: dict[str, Any] = {}
+        for name, kind in (
+            ("shoppers", shoppers.ShopperParams),
+            ("banners", impressions.BannerParams),
+            ("inquiries", inquiries.InquiryParams),
+            ("city", city.CityParams),
+            ("baseline", baseline.BaselineParams),
+        ):
+            try:
+                parts[name] = kind(**d[name])
+            except (KeyError, TypeError) as exc:
+                raise ValueError(f"calibration.{name}: does not fit {kind.__name__} ({exc})") from None
+        try:
+            expected = {str(k): float(v) for k, v in d["expected"].items()}
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(f"calibration.expected: not a dict of numbers ({exc})") from None
+        return cls(**parts, expected=expected)
 
 
 def _solve(fn: Any, low: float, high: float, what: str) -> float:
@@ -72,11 +112,63 @@ def _solve(fn: Any, low: float, high: float, what: str) -> float:
     return float(optimize.brentq(fn, low, high, xtol=1e-10, rtol=1e-12))
 
 
+def find_root(fn: Callable[[float], float], low: float, high: float, *, xtol: float) -> float:
+    """A root of ``fn`` in [low, high], where ``fn(low)`` and ``fn(high)`` differ in sign, to ``xtol`` by Brent's
+    method (scipy.optimize.brentq): the search calibration solves with, for the stress frontiers' break-evens."""
+    return float(optimize.brentq(fn, low, high, xtol=xtol))
+
+
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.sum(values * weights) / np.sum(weights))
 
 
-def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str, float]]:
+def _conversion_model(sc: Scenario, intent: np.ndarray) -> Callable[[float, float, float], np.ndarray]:
+    """Expected conversion of each feature cell given the intercept ``alpha``, the effect ``tau0`` and ``treated``
+    (1 personalized, 0 not), integrated over the traffic sources and the shoppers' random effect on converting."""
+    pz, sd = sc.behaviour.personalization, sc.behaviour.dependence.shopper_conversion_sd
+    src_logit = shoppers.SOURCE_LOGIT[None, :]
+    src_p = shoppers.SOURCE_P[None, :]
+
+    def conv(alpha: float, tau0: float, treated: float) -> np.ndarray:
+        effect = (tau0 + pz.effect_heterogeneity * intent[:, None]) * treated
+        p = random_effects.expit_mean(alpha + pz.intent_weight * intent[:, None] + src_logit + effect, sd)
+        return np.asarray((p * src_p).sum(axis=1))
+
+    return conv
+
+
+def _solve_conversion(
+    sc: Scenario, conv: Callable[[float, float, float], np.ndarray], w: np.ndarray, prop: np.ndarray
+) -> tuple[float, float]:
+    """The conversion intercept and the personalization effect that meet personalized_page_conversion under the
+    scenario's reading ("rate": the effect is assumed and the intercept solved; "lift": the base conversion is
+    assumed, then the effect solved)."""
+    pz, target = sc.behaviour.personalization, sc.targets.personalized_page_conversion
+
+    def conv_personalized(alpha: float, tau0: float) -> float:
+        return _weighted_mean(conv(alpha, tau0, 1.0), w * prop)
+
+    def conv_other(alpha: float, tau0: float) -> float:
+        return _weighted_mean(conv(alpha, tau0, 0.0), w * (1 - prop))
+
+    if pz.conversion_reading == "rate":
+        tau0 = pz.true_effect_logodds
+        alpha = _solve(lambda a: conv_personalized(a, tau0) - target, -30, 30, "conversion")
+    else:  # "lift": personalized visits convert (1 + target) times as often as the others
+        alpha = _solve(lambda a: conv_other(a, 0.0) - pz.lift_reading_base_conversion, -30, 30, "base conversion")
+        tau0 = _solve(
+            lambda e: conv_personalized(alpha, e) / conv_other(alpha, e) - (1 + target),
+            -10,
+            10,
+            "conversion lift",
+        )
+    return alpha, tau0
+
+
+def calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str, float]]:
+    """The shoppers' parameters alone (personalization, conversion, visits, pages, order value, the midnight spike),
+    with the expected figures they imply: what :func:`calibrate` solves for them, for a caller that changes only
+    shopper assumptions (the stress frontiers' recalibrated mode)."""
     t, pr, tr = sc.targets, sc.press, sc.behaviour.traffic
     pz, od, st = sc.behaviour.personalization, sc.behaviour.orders, sc.behaviour.stores
     sd = sc.behaviour.dependence.shopper_conversion_sd  # integrated over by Gauss-Hermite quadrature
@@ -93,32 +185,10 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
         lambda a: _weighted_mean(expit(a + pz.targeting_strength * intent), w) - s, -30, 30, "personalization share"
     )
     prop = expit(g0 + pz.targeting_strength * intent)
-    src_logit = shoppers.SOURCE_LOGIT[None, :]
-    src_p = shoppers.SOURCE_P[None, :]
-
-    def conv(alpha: float, tau0: float, treated: float) -> np.ndarray:
-        effect = (tau0 + pz.effect_heterogeneity * intent[:, None]) * treated
-        p = random_effects.expit_mean(alpha + pz.intent_weight * intent[:, None] + src_logit + effect, sd)
-        return np.asarray((p * src_p).sum(axis=1))
-
-    def conv_personalized(alpha: float, tau0: float) -> float:
-        return _weighted_mean(conv(alpha, tau0, 1.0), w * prop)
-
-    def conv_other(alpha: float, tau0: float) -> float:
-        return _weighted_mean(conv(alpha, tau0, 0.0), w * (1 - prop))
-
-    if pz.conversion_reading == "rate":
-        tau0 = pz.true_effect_logodds
-        alpha = _solve(lambda a: conv_personalized(a, tau0) - t.personalized_page_conversion, -30, 30, "conversion")
-    else:  # "lift": personalized visits convert (1 + target) times as often as the others
-        alpha = _solve(lambda a: conv_other(a, 0.0) - pz.lift_reading_base_conversion, -30, 30, "base conversion")
-        tau0 = _solve(
-            lambda e: conv_personalized(alpha, e) / conv_other(alpha, e) - (1 + t.personalized_page_conversion),
-            -10,
-            10,
-            "conversion lift",
-        )
-    c_p, c_o = conv_personalized(alpha, tau0), conv_other(alpha, tau0)
+    conv = _conversion_model(sc, intent)
+    alpha, tau0 = _solve_conversion(sc, conv, w, prop)
+    c_p = _weighted_mean(conv(alpha, tau0, 1.0), w * prop)
+    c_o = _weighted_mean(conv(alpha, tau0, 0.0), w * (1 - prop))
     c_all = s * c_p + (1 - s) * c_o
 
     n_store, store_rmb = city.expected_store_orders(st, t.sanjiang_pilot_stores)
@@ -193,7 +263,9 @@ def _calibrate_shoppers(sc: Scenario) -> tuple[shoppers.ShopperParams, dict[str,
     return params, expected
 
 
-def _calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[impressions.BannerParams, dict[str, float]]:
+def calibrate_banners(sc: Scenario, density: np.ndarray) -> tuple[impressions.BannerParams, dict[str, float]]:
+    """The banner model's parameters alone (allocation, click intercept, AI effect), given the event's traffic
+    ``density``, with the expected figures they imply (see :func:`calibrate_shoppers`)."""
     b, t, dep = sc.behaviour.banners, sc.targets, sc.behaviour.dependence
     q = impressions.PLACEMENT_QUALITY
     alloc = _solve(
@@ -366,13 +438,20 @@ def _calibrate_baseline(
     return params, expected
 
 
-@lru_cache(maxsize=64)
-def _calibrate_json(scenario_json: str) -> Calibration:
-    sc = Scenario.model_validate(json.loads(scenario_json))
+def solve(scenario: Scenario) -> Calibration:
+    """Solve every generator's internal parameters for ``scenario`` (no cache: about 15 s of CPU; see
+    :func:`calibrate`, which keeps the answer).
+
+    Raises
+    ------
+    CalibrationError
+        When a target cannot be reached under the scenario's behaviour; the message says which and why.
+    """
+    sc = scenario
     seeds = np.random.SeedSequence(CALIBRATION_SEED).spawn(4)  # only the city still samples (stream 3)
-    sp, exp_s = _calibrate_shoppers(sc)
+    sp, exp_s = calibrate_shoppers(sc)
     density = traffic.event_density(sc.behaviour.traffic, sp.spike_height)
-    bp, exp_b = _calibrate_banners(sc, density)
+    bp, exp_b = calibrate_banners(sc, density)
     ip, exp_i = _calibrate_inquiries(sc)
     cp, exp_c = _calibrate_city(sc, np.random.default_rng(seeds[3]))
     bl, exp_g = _calibrate_baseline(sc, sp, exp_s)
@@ -381,8 +460,18 @@ def _calibrate_json(scenario_json: str) -> Calibration:
     return Calibration(sp, bp, ip, cp, bl, expected)
 
 
+@lru_cache(maxsize=64)
+def _calibrate_json(scenario_json: str) -> Calibration:
+    sc = Scenario.model_validate(json.loads(scenario_json))
+    return cache.cached("calibration", sc, lambda: solve(sc), encode=Calibration.to_dict, decode=Calibration.from_dict)
+
+
 def calibrate(scenario: Scenario) -> Calibration:
-    """Solve every generator's internal parameters for ``scenario`` (cached per scenario).
+    """Solve every generator's internal parameters for ``scenario``, once per scenario and code.
+
+    The answer is kept by content (:mod:`newretail.cache`: the scenario's JSON, the package version and the
+    generator's source), in this process and on disk, and shipped with the package for the bundled scenarios, so a
+    known scenario's calibration is a read; it is the same, bit for bit, as :func:`solve`'s.
 
     Raises
     ------

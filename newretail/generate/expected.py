@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "bot_truth",
+    "calibration_of",
     "conversion_given_features",
     "ctr_ratio_truth",
     "expected_values",
@@ -42,6 +43,19 @@ def expected_values(scenario: Scenario) -> dict[str, float]:
         raise ValueError(f"scenario: expected a Scenario, got {type(scenario).__name__}")
     cal = calibrate(scenario)
     return {**cal.expected, "effect_logodds_at_mean_intent": float(cal.shoppers.effect_intercept)}
+
+
+def calibration_of(manifest: Any, scenario: Scenario) -> Calibration:
+    """The solved parameters a dataset was drawn from, read from its manifest's ``calibration`` record; solved for
+    ``scenario`` (:func:`~newretail.generate.calibrate.calibrate`) when the record is missing or does not fit the
+    current parameter classes (a dataset written by another version)."""
+    if not isinstance(scenario, Scenario):
+        raise ValueError(f"scenario: expected a Scenario, got {type(scenario).__name__}")
+    record = manifest.get("calibration") if isinstance(manifest, dict) else None
+    try:
+        return Calibration.from_dict(record)
+    except ValueError:
+        return calibrate(scenario)
 
 
 def shopper_params(scenario: Scenario) -> ShopperParams:

@@ -11,7 +11,8 @@ quantity), ``at-least`` (the figure is a floor the reading must reach: it holds 
 it) or ``covers-truth`` (an estimator is judged by whether its interval covers the true effect). ``holds`` judges
 the data (what a study of the sweep's size would conclude); ``holds_truth`` judges the generator's expected value
 (free of sampling noise) against the figure, reading a published figure as the values that round to it
-(:func:`rounding_halfwidth`: "95%" is 94.5% to 95.5%, "10,000 times" 9,500 to 10,500).
+(:func:`newretail.claims.verdicts.stated_range`: "95%" is 94.5% to 95.5%, "10,000 times" 9,500 to 10,500). Both
+verdicts are :func:`newretail.claims.verdicts.holds`, the claims table's judge.
 
 The ``truth`` of a reading is computed from the ``truth_*`` tables and the parameters the data were drawn from: a
 validation quantity, never an input of an estimate.
@@ -19,10 +20,6 @@ validation quantity, never an input of an estimate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 from newretail.stress.checks_online import CONVERSION as CONVERSION
 from newretail.stress.checks_online import CTR as CTR
 from newretail.stress.checks_online import GROWTH as GROWTH
@@ -35,15 +32,14 @@ from newretail.stress.judging import NAN as NAN
 from newretail.stress.judging import Z95 as Z95
 from newretail.stress.judging import Check as Check
 from newretail.stress.judging import Direction as Direction
-from newretail.stress.judging import Measure as Measure
 from newretail.stress.judging import PointContext as PointContext
+from newretail.stress.judging import PointReading as PointReading
 from newretail.stress.judging import Reading as Reading
 from newretail.stress.judging import evaluate_check as evaluate_check
-from newretail.stress.judging import judge as judge
 from newretail.stress.judging import judge_truth as judge_truth
 from newretail.stress.judging import rounding_halfwidth as rounding_halfwidth
 
-__all__ = ["CHECKS", "Check", "Measure", "PointContext", "Reading", "evaluate_check", "rounding_halfwidth"]
+__all__ = ["CHECKS", "Check", "PointContext", "PointReading", "Reading", "evaluate_check", "rounding_halfwidth"]
 
 
 CHECKS: dict[str, Check] = {c.claim: c for c in (CTR, CONVERSION, CHATBOT_SHARE, EFFICIENCY, PILOT, GROWTH)}

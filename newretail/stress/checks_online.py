@@ -10,11 +10,11 @@ from newretail.stress.judging import (
     CTR_LATE_EXPOSURE,
     NAN,
     Check,
-    Measure,
     PointContext,
+    PointReading,
     Reading,
-    _claims_row,
-    _with_truth,
+    claims_row,
+    with_truth,
 )
 from newretail.tables import Dataset
 
@@ -50,7 +50,7 @@ def _ctr_counts(ds: Dataset) -> pl.DataFrame:
     ).rename({"source": "creative_source"})
 
 
-def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int], truth: float) -> Measure:
+def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int], truth: float) -> PointReading:
     """Clicks of AI impressions over the clicks human creatives would have had on the same placements and exposure
     buckets (indirect standardization on the human CTR of each stratum); delta-method interval on the log."""
     part = counts.filter(pl.col("bucket").is_in(buckets))
@@ -60,22 +60,22 @@ def _standardized_ctr_ratio(counts: pl.DataFrame, buckets: list[int], truth: flo
         ai.join(human, on=["placement", "bucket"], how="inner").filter(pl.col("n_h") > 0).sort("placement", "bucket")
     )
     if strata.height == 0:
-        return Measure(NAN, NAN, NAN, truth, note="no stratum with both kinds of creative")
+        return PointReading(NAN, NAN, NAN, truth, note="no stratum with both kinds of creative")
     from newretail.methods.intervals import standardized_ratio
 
     n_a, k_a = strata["n"].to_numpy().astype(float), strata["clicks"].to_numpy().astype(float)
     n_h, k_h = strata["n_h"].to_numpy().astype(float), strata["k_h"].to_numpy().astype(float)
     if k_a.sum() <= 0 or np.sum(n_a * k_h / n_h) <= 0:
-        return Measure(NAN, NAN, NAN, truth, note="no clicks in the strata")
+        return PointReading(NAN, NAN, NAN, truth, note="no clicks in the strata")
     ratio, low, high = standardized_ratio(k_a, n_a, k_h, n_h, alpha=0.05)
     dropped = int(ai.height - strata.height)
     note = f"{int(n_a.sum())} AI impressions in {strata.height} strata" + (
         f"; {dropped} strata without human impressions left out" if dropped else ""
     )
-    return Measure(ratio, low, high, truth, note=note)
+    return PointReading(ratio, low, high, truth, note=note)
 
 
-def _ctr(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
+def _ctr(ds: Dataset, ctx: PointContext) -> dict[str, PointReading]:
     # truth: the expected ratios under the parameters drawn from, integrated over the shopper, design and hour
     # effects on clicking and the shopper effect on allocation as calibration does (not the sums of the rows'
     # p_click, which hold the few designs' and 24 hours' realized effects: one draw of them, not the world's ratio)
@@ -83,7 +83,7 @@ def _ctr(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     late = ctr_ratio_truth(ctx.calibration, ctx.scenario, min_exposure=CTR_LATE_EXPOSURE)
     counts = _ctr_counts(ds)
     return {
-        "reported": _with_truth(_claims_row(ds, "ai_banner_ctr_ratio"), everyone["reported"]),
+        "reported": with_truth(claims_row(ds, "ai_banner_ctr_ratio"), everyone["reported"]),
         "causal": _standardized_ctr_ratio(counts, [1, 2, CTR_LATE_EXPOSURE], everyone["causal"]),
         "causal_after_novelty": _standardized_ctr_ratio(counts, [CTR_LATE_EXPOSURE], late["causal"]),
     }
@@ -124,15 +124,15 @@ CTR = Check(
 
 
 # ------------------------------------------------------------------------------------------------- personalization
-def _conversion(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
+def _conversion(ds: Dataset, ctx: PointContext) -> dict[str, PointReading]:
     truth = population_truth(ctx.calibration.shoppers, ctx.scenario)
     rate, other = truth["conversion_personalized"], truth["conversion_other"]
     return {
-        "rate": _with_truth(_claims_row(ds, "personalized_page_conversion", conversion_reading="rate"), rate),
-        "lift": _with_truth(
-            _claims_row(ds, "personalized_page_conversion", conversion_reading="lift"), rate / other - 1.0
+        "rate": with_truth(claims_row(ds, "personalized_page_conversion", conversion_reading="rate"), rate),
+        "lift": with_truth(
+            claims_row(ds, "personalized_page_conversion", conversion_reading="lift"), rate / other - 1.0
         ),
-        "causal_lift": Measure(
+        "causal_lift": PointReading(
             NAN,
             NAN,
             NAN,
@@ -184,7 +184,7 @@ def _random_group_totals(lf: pl.LazyFrame, *, key: str, cluster: pl.Expr, value:
     return np.bincount(rows["g"].to_numpy(), weights=rows["v"].to_numpy(), minlength=GROUPS)
 
 
-def _growth(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
+def _growth(ds: Dataset, ctx: PointContext) -> dict[str, PointReading]:
     from newretail.methods.resampling import bootstrap_interval
 
     rmb_value = pl.col("weight") * pl.col("gmv_rmb")
@@ -206,8 +206,8 @@ def _growth(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     # truth: the whole event's expected GMV under the parameters drawn from, stores included
     truth = gmv_growth_truth(ctx.calibration, ctx.scenario)
     return {
-        "usd": _with_truth(_claims_row(ds, "gmv_yoy_growth"), truth["usd"]),
-        "rmb": Measure(rmb, float(low[0]), float(high[0]), truth["rmb"]),
+        "usd": with_truth(claims_row(ds, "gmv_yoy_growth"), truth["usd"]),
+        "rmb": PointReading(rmb, float(low[0]), float(high[0]), truth["rmb"]),
     }
 
 

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import polars as pl
 
 from newretail.generate.expected import bot_truth
-
-if TYPE_CHECKING:
-    pass
 from newretail.stress.judging import (
     NAN,
     Check,
-    Measure,
     PointContext,
+    PointReading,
     Reading,
-    _claims_row,
-    _log_interval,
-    _wilson,
-    _with_truth,
+    claims_row,
+    log_interval,
+    wilson,
+    with_truth,
 )
 from newretail.tables import Dataset
 
@@ -43,7 +38,7 @@ def _inquiry_frame(ds: Dataset) -> pl.DataFrame:
     )
 
 
-def _chatbot_share(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
+def _chatbot_share(ds: Dataset, ctx: PointContext) -> dict[str, PointReading]:
     f = _inquiry_frame(ds)
     truth = bot_truth(ctx.calibration)
     n = f.height
@@ -51,9 +46,9 @@ def _chatbot_share(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     no_repeat = int(np.sum(bot & ~f["repeat_contact"].to_numpy()))
     resolved = int(np.sum(bot & f["resolved"].to_numpy()))
     return {
-        "handled": _with_truth(_claims_row(ds, "chatbot_share"), truth["handled"]),
-        "handled_no_repeat": Measure(no_repeat / n, *_wilson(no_repeat, n), truth["handled_no_repeat"]),
-        "resolved": Measure(resolved / n, *_wilson(resolved, n), truth["resolved"]),
+        "handled": with_truth(claims_row(ds, "chatbot_share"), truth["handled"]),
+        "handled_no_repeat": PointReading(no_repeat / n, *wilson(no_repeat, n), truth["handled_no_repeat"]),
+        "resolved": PointReading(resolved / n, *wilson(resolved, n), truth["resolved"]),
     }
 
 
@@ -85,7 +80,7 @@ CHATBOT_SHARE = Check(
 )
 
 
-def _efficiency(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
+def _efficiency(ds: Dataset, ctx: PointContext) -> dict[str, PointReading]:
     f = _inquiry_frame(ds)
     occupancy = ctx.scenario.behaviour.chatbot.human_occupancy
     p = ctx.calibration.inquiries
@@ -94,9 +89,9 @@ def _efficiency(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
     truth_r_bot, truth_r_human = shares["resolved"] / shares["handled"], p.human_resolution_rate
     truth_instance = p.bot_concurrency * p.human_handle_s / (occupancy * p.bot_handle_s)
     truth_conv = p.human_handle_s / (occupancy * p.bot_handle_s)
-    reported = _with_truth(_claims_row(ds, "chatbot_efficiency_ratio"), truth_instance)
+    reported = with_truth(claims_row(ds, "chatbot_efficiency_ratio"), truth_instance)
     if bot.height < 2 or human.height < 2:
-        empty = Measure(NAN, NAN, NAN, NAN, note="too few bot or human inquiries")
+        empty = PointReading(NAN, NAN, NAN, NAN, note="too few bot or human inquiries")
         return {"instance_hour": reported, "conversation_hour": empty, "resolved_instance_hour": empty}
     c, hb, rb = (bot[col].to_numpy().astype(float) for col in ("concurrent_sessions", "handle_s", "resolved"))
     hh, rh = (human[col].to_numpy().astype(float) for col in ("handle_s", "resolved"))
@@ -115,9 +110,9 @@ def _efficiency(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
         resolved, v_res = NAN, NAN
     return {
         "instance_hour": reported,
-        "conversation_hour": Measure(conversation, *_log_interval(conversation, v_conv), truth_conv),
-        "resolved_instance_hour": Measure(
-            resolved, *_log_interval(resolved, v_res), truth_instance * truth_r_bot / truth_r_human
+        "conversation_hour": PointReading(conversation, *log_interval(conversation, v_conv), truth_conv),
+        "resolved_instance_hour": PointReading(
+            resolved, *log_interval(resolved, v_res), truth_instance * truth_r_bot / truth_r_human
         ),
     }
 
@@ -156,7 +151,7 @@ EFFICIENCY = Check(
 
 
 # ---------------------------------------------------------------------------------------------------------- stores
-def _pilot(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
+def _pilot(ds: Dataset, ctx: PointContext) -> dict[str, PointReading]:
     from newretail.analyses import stores
     from newretail.methods import DiD
 
@@ -168,9 +163,9 @@ def _pilot(ds: Dataset, ctx: PointContext) -> dict[str, Measure]:
             panel = stores.store_panel(ds, buffer_km=buffer_km)
             fit = DiD("store_id", "day", "y", "pilot_open", unit_trends=trends).fit(panel)
         except ValueError as exc:
-            out[name] = Measure(NAN, NAN, NAN, truth, note=str(exc))
+            out[name] = PointReading(NAN, NAN, NAN, truth, note=str(exc))
             continue
-        out[name] = Measure(fit.effect_, fit.ci_[0], fit.ci_[1], truth, note=f"{fit.n_units_} stores")
+        out[name] = PointReading(fit.effect_, fit.ci_[0], fit.ci_[1], truth, note=f"{fit.n_units_} stores")
     return out
 
 

@@ -18,27 +18,25 @@ sweep's rows instead, as the bracket of grid values between which the data's ver
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from scipy import optimize
 
-from newretail.generate.calibrate import Calibration
+from newretail import cache
+from newretail.claims.verdicts import stated_range
+from newretail.generate.calibrate import Calibration, calibrate, find_root
 from newretail.scenario import Scenario
-from newretail.stress.checks import CHECKS, rounding_halfwidth
-from newretail.stress.grid import Grid, base_value
+from newretail.stress.checks import CHECKS
+from newretail.stress.frontier_values import _EXPECTED, _setup
+from newretail.stress.frontier_values import SUPPORTED as SUPPORTED
+from newretail.stress.frontier_values import expected_readings as expected_readings
+from newretail.stress.grid import Grid, base_value, load_grid
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-from newretail.stress.frontier_values import (
-    _EXPECTED,
-    _setup,
-)
-from newretail.stress.frontier_values import SUPPORTED as SUPPORTED
-from newretail.stress.frontier_values import expected_readings as expected_readings
 
 __all__ = [
     "ASSUMPTION_UNITS",
@@ -50,6 +48,7 @@ __all__ = [
     "frontier_table",
     "grid_ranges",
     "reading_range",
+    "scenario_frontiers",
 ]
 
 SCAN = 17  # points of the first scan of a searched range
@@ -115,11 +114,8 @@ class Frontier:
 def reading_range(claim: str, reading: str, target: float) -> tuple[float, float]:
     """Values of a reading that support the figure: rounding to it (``two-sided``) or reaching it (``at-least``)."""
     check = CHECKS[claim]
-    r = check.reading(reading)
-    half = rounding_halfwidth(target, check.unit)
-    if r.direction == "at-least":
-        return target - half, math.inf
-    return target - half, target + half
+    low, high = stated_range(target, check.unit)
+    return (low, math.inf) if check.reading(reading).direction == "at-least" else (low, high)
 
 
 # ------------------------------------------------------------------------------------------------------- bisection
@@ -195,7 +191,7 @@ def find_frontiers(
             if (m0 >= 0) == (m1 >= 0):
                 continue
             if math.isfinite(m0) and math.isfinite(m1):
-                root = float(optimize.brentq(margin, x0, x1, xtol=tol))
+                root = find_root(margin, x0, x1, xtol=tol)
             else:  # a verdict change without a finite margin: plain bisection on the verdict
                 a, c = float(x0), float(x1)
                 while c - a > tol:
@@ -261,8 +257,6 @@ def frontier_table(
     claim : only this claim's studies; ``modes``: only studies of these modes (``recalibrated`` solves the
         generator again at every evaluated value: seconds per frontier).
     """
-    from newretail.generate.calibrate import calibrate
-
     cal = calibration if calibration is not None else calibrate(base)
     rows: list[dict[str, Any]] = []
     for (c, mode, field), rng in grid_ranges(grid, claim).items():
@@ -270,6 +264,52 @@ def frontier_table(
             continue
         rows.extend(f.to_dict() for f in find_frontiers(c, field, rng, base=base, calibration=cal, mode=mode))
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+def _searches(grid: Grid) -> list[tuple[str, str, tuple[float, float]]]:
+    """(claim, field, range) of every fixed-mode frontier a scenario's ledger carries: each claim with expected values
+    along each numeric assumption the grid sweeps for it, over the widest range the grid gives it."""
+    out: list[tuple[str, str, tuple[float, float]]] = []
+    seen: set[tuple[str, str]] = set()
+    for (claim, _mode, field), rng in grid_ranges(grid).items():
+        if claim not in SUPPORTED or (claim, field) in seen or rng[0] == rng[1]:
+            continue
+        seen.add((claim, field))
+        out.append((claim, field, rng))
+    return out
+
+
+def scenario_frontiers(
+    scenario: Scenario,
+    *,
+    grid: str = "paper",
+    on_progress: Callable[[int, int], None] | None = None,
+    refresh: bool = False,
+) -> dict[str, list[dict[str, Any]]]:
+    """The break-even frontiers the claims ledger carries for ``scenario``: for each claim with expected values,
+    along each assumption ``grid`` sweeps for it, over the grid's range, in ``fixed`` mode (each a
+    :meth:`Frontier.to_dict`), by claim id.
+
+    They depend on the scenario and the code only, so they are kept by content (:mod:`newretail.cache`; shipped
+    with the package for the bundled scenarios): the search (about a minute of CPU, ``on_progress(done, total)``
+    after each assumption) runs once per scenario and code; :func:`newretail.claims.ledger.frontiers` reads them.
+    ``refresh`` searches again whatever is kept (and keeps the new answer).
+    """
+
+    def search() -> dict[str, list[dict[str, Any]]]:
+        sc = cache.normalized("frontiers", scenario)  # how rows are cut into files cannot move an expected value
+        cal = calibrate(sc)
+        todo = _searches(load_grid(grid))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for done, (claim, field, rng) in enumerate(todo, start=1):
+            xtol = 1e-4 * (rng[1] - rng[0])
+            found = find_frontiers(claim, field, rng, base=sc, calibration=cal, mode="fixed", xtol=xtol)
+            out.setdefault(claim, []).extend(f.to_dict() for f in found)
+            if on_progress is not None:
+                on_progress(done, len(todo))
+        return out
+
+    return cache.cached("frontiers", scenario, search, refresh=refresh, grid=grid)
 
 
 def data_frontiers(table: pl.DataFrame, grid: Grid, base: Scenario, *, study: str) -> list[Frontier]:

@@ -7,16 +7,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-from newretail.generate.calibrate import Calibration
+from newretail.generate import traffic
+from newretail.generate.calibrate import Calibration, calibrate, calibrate_banners, calibrate_shoppers
+from newretail.generate.city import expected_store_orders
+from newretail.generate.expected import bot_truth, ctr_ratio_truth, population_truth
 from newretail.scenario import Scenario
 from newretail.stress.grid import FIXED_LEVERS
 from newretail.stress.judging import CTR_LATE_EXPOSURE
-
-if TYPE_CHECKING:
-    pass
-
 
 SUPPORTED = (
     "ai_banner_ctr_ratio",
@@ -29,30 +27,22 @@ SUPPORTED = (
 
 # ---------------------------------------------------------------------------------------- expected values per claim
 def _banners(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate.expected import ctr_ratio_truth
-
     everyone = ctr_ratio_truth(cal, sc)
     late = ctr_ratio_truth(cal, sc, min_exposure=CTR_LATE_EXPOSURE)
     return {"reported": everyone["reported"], "causal": everyone["causal"], "causal_after_novelty": late["causal"]}
 
 
 def _conversion(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate.expected import population_truth
-
     truth = population_truth(cal.shoppers, sc)
     rate, other = truth["conversion_personalized"], truth["conversion_other"]
     return {"rate": rate, "lift": rate / other - 1.0, "causal_lift": truth["causal_lift"]}
 
 
 def _chatbot_share(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate.expected import bot_truth
-
     return bot_truth(cal)
 
 
 def _efficiency(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate.expected import bot_truth
-
     p, occ = cal.inquiries, sc.behaviour.chatbot.human_occupancy
     instance = p.bot_concurrency * p.human_handle_s / (occ * p.bot_handle_s)
     shares = bot_truth(cal)
@@ -64,8 +54,6 @@ def _efficiency(sc: Scenario, cal: Calibration) -> dict[str, float]:
 
 
 def _growth(sc: Scenario, cal: Calibration) -> dict[str, float]:
-    from newretail.generate.city import expected_store_orders
-
     sp, bl = cal.shoppers, cal.baseline
     _, store_rmb = expected_store_orders(sc.behaviour.stores, cal.city.pilot_stores)
     fx17 = sc.behaviour.traffic.fx_rmb_per_usd
@@ -105,20 +93,14 @@ def _setup(
             return sc, cal
         part = dataclasses.replace(getattr(cal, lever[0]), **{lever[1]: value})
         return sc, dataclasses.replace(cal, **{lever[0]: part})
-    import importlib
-
-    from newretail.generate import traffic
-
-    cal_module: Any = importlib.import_module("newretail.generate.calibrate")  # the package re-exports the function
-
     if claim == "ai_banner_ctr_ratio":  # only the banner model depends on banner assumptions
         density = traffic.event_density(sc.behaviour.traffic, cal.shoppers.spike_height)
-        bp, _ = cal_module._calibrate_banners(sc, density)
+        bp, _ = calibrate_banners(sc, density)
         return sc, dataclasses.replace(cal, banners=bp)
     if claim == "personalized_page_conversion":
-        sp, expected = cal_module._calibrate_shoppers(sc)
+        sp, expected = calibrate_shoppers(sc)
         return sc, dataclasses.replace(cal, shoppers=sp, expected={**cal.expected, **expected})
-    return sc, cal_module.calibrate(sc)
+    return sc, calibrate(sc)
 
 
 def expected_readings(

@@ -1,6 +1,8 @@
-"""How a stress check judges a reading: the point's context, a measured value with its interval and truth, a check
-(one claim's readings), the rounding of a published figure, and the rows :func:`evaluate_check` writes (see
-:mod:`newretail.stress.checks`).
+"""How a stress check judges a reading: the point's context, a reading's value with its interval and truth, a
+check (one claim's readings), and the rows :func:`evaluate_check` writes (see :mod:`newretail.stress.checks`).
+
+The verdicts themselves are the claims' (:func:`newretail.claims.verdicts.holds`): the data's interval against the
+exact figure, and the generator's expected value against the values that round to the figure.
 """
 
 from __future__ import annotations
@@ -8,16 +10,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from newretail.claims import evaluate
+from newretail.claims.verdicts import MIN_SIGNIFICANT as MIN_SIGNIFICANT
+from newretail.claims.verdicts import Direction as Direction
+from newretail.claims.verdicts import holds, stated_halfwidth
 from newretail.scenario import Scenario
 
 if TYPE_CHECKING:
     from newretail.generate import Calibration
 from newretail.tables import Dataset
 
-Direction = Literal["two-sided", "at-least", "covers-truth"]
-MIN_SIGNIFICANT = 2  # a round figure ("10,000 times", "100% higher") is read to two significant digits
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 CTR_LATE_EXPOSURE = 3  # "after the novelty": the third and later exposure to a creative
 
@@ -32,9 +36,9 @@ class PointContext:
 
 
 @dataclass(frozen=True)
-class Measure:
-    """One reading measured at one point: estimate and 95% interval (NaN when the reading has no estimator), the
-    generator's truth, and a note."""
+class PointReading:
+    """One reading at one point: estimate and 95% interval (NaN when the reading has no estimator), the generator's
+    truth, a note, and the claims table's verdict when the reading is the table's own."""
 
     value: float
     ci_low: float
@@ -63,7 +67,7 @@ class Check:
     unit: str
     groups: tuple[str, ...]
     readings: tuple[Reading, ...]
-    compute: Callable[[Dataset, PointContext], dict[str, Measure]]
+    compute: Callable[[Dataset, PointContext], dict[str, PointReading]]
     target: Callable[[Scenario], float | None]  # None: judged against the truth (an estimator's check)
     reported: Callable[[Scenario], str]
 
@@ -82,43 +86,15 @@ def _finite(*values: float) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
-def judge(direction: str, target: float, value: float, low: float, high: float) -> bool:
-    """Whether a reading's interval supports the figure (see the module docstring)."""
-    if not _finite(target, low, high):
-        return False
-    if direction == "at-least":
-        return high >= target
-    return low <= target <= high
-
-
-def rounding_halfwidth(target: float, unit: str) -> float:
-    """Half a unit in the last digit of a figure as published: the values within it round to the figure.
-
-    Shares are read in percent to their last written decimal ("95%": 0.005); other figures to their last significant
-    digit, and at least ``MIN_SIGNIFICANT`` of them ("10,000 times": 500; a ratio of 2: 0.05).
-    """
-    if not _finite(target) or target == 0:
-        return 0.0
-    if unit == "share":
-        percent = target * 100.0
-        decimals = next((d for d in range(7) if abs(round(percent, d) - percent) < 1e-9), 6)
-        return 0.5 * 10.0 ** (-decimals) / 100.0
-    digits = next((d for d in range(1, 16) if float(f"{target:.{d}g}") == target), 15)
-    digits = max(digits, MIN_SIGNIFICANT)
-    return 0.5 * 10.0 ** (math.floor(math.log10(abs(target))) - digits + 1)
+rounding_halfwidth = stated_halfwidth  # the stress tests' former name of the claims' stated-precision rule
 
 
 def judge_truth(direction: str, target: float, truth: float, unit: str) -> bool | None:
-    """Whether the generator's expected value rounds to the figure (``two-sided``) or reaches it (``at-least``);
-    None for checks of an estimator (whose target is the truth itself)."""
+    """Whether the generator's expected value lies among the values that round to the figure (``two-sided``) or
+    reaches them (``at-least``); None for checks of an estimator (whose target is the truth itself)."""
     if direction == "covers-truth":
         return None
-    if not _finite(target, truth):
-        return False
-    half = rounding_halfwidth(target, unit)
-    if direction == "at-least":
-        return truth >= target - half
-    return abs(truth - target) <= half
+    return holds(direction, target, truth, truth, truth, unit=unit)
 
 
 def evaluate_check(check: Check, ds: Dataset, ctx: PointContext) -> list[dict[str, object]]:
@@ -132,11 +108,11 @@ def evaluate_check(check: Check, ds: Dataset, ctx: PointContext) -> list[dict[st
         if target is None:
             target = m.truth
         if m.holds is not None:
-            holds = m.holds
+            verdict = m.holds
         elif not math.isfinite(m.value):  # no estimator: the data cannot say more than the truth
-            holds = bool(judge_truth(r.direction, target, m.truth, check.unit))
+            verdict = bool(judge_truth(r.direction, target, m.truth, check.unit))
         else:
-            holds = judge(r.direction, target, m.value, m.ci_low, m.ci_high)
+            verdict = holds(r.direction, target, m.value, m.ci_low, m.ci_high)
         rows.append(
             {
                 "claim": check.claim,
@@ -149,7 +125,7 @@ def evaluate_check(check: Check, ds: Dataset, ctx: PointContext) -> list[dict[st
                 "ci_low": float(m.ci_low),
                 "ci_high": float(m.ci_high),
                 "truth": float(m.truth),
-                "holds": bool(holds),
+                "holds": bool(verdict),
                 "holds_truth": judge_truth(r.direction, target, m.truth, check.unit),
                 "note": m.note,
             }
@@ -157,19 +133,18 @@ def evaluate_check(check: Check, ds: Dataset, ctx: PointContext) -> list[dict[st
     return rows
 
 
-def _claims_row(ds: Dataset, claim: str, *, conversion_reading: str | None = None) -> Measure:
+def claims_row(ds: Dataset, claim: str, *, conversion_reading: str | None = None) -> PointReading:
     """The claims table's value, interval and verdict for one claim (the reported reading)."""
-    from newretail.claims import evaluate
-
     row = evaluate(ds, [claim], conversion_reading=conversion_reading, check_files=False)[claim]
-    return Measure(row.reproduced, row.ci_low, row.ci_high, NAN, note=row.note, holds=row.holds)
+    return PointReading(row.reproduced, row.ci_low, row.ci_high, NAN, note=row.note, holds=row.holds)
 
 
-def _with_truth(m: Measure, truth: float) -> Measure:
-    return Measure(m.value, m.ci_low, m.ci_high, float(truth), m.note, m.holds)
+def with_truth(m: PointReading, truth: float) -> PointReading:
+    """The reading with the generator's truth set."""
+    return PointReading(m.value, m.ci_low, m.ci_high, float(truth), m.note, m.holds)
 
 
-def _log_interval(value: float, var_log: float) -> tuple[float, float]:
+def log_interval(value: float, var_log: float) -> tuple[float, float]:
     """Normal interval on the log scale (delta method), back on the ratio scale."""
     if not (value > 0 and var_log >= 0 and _finite(value, var_log)):
         return NAN, NAN
@@ -177,7 +152,7 @@ def _log_interval(value: float, var_log: float) -> tuple[float, float]:
     return value * math.exp(-half), value * math.exp(half)
 
 
-def _wilson(count: int, n: int) -> tuple[float, float]:
+def wilson(count: int, n: int) -> tuple[float, float]:
     """Wilson interval of a share (:func:`newretail.methods.proportion_interval`); NaN without trials."""
     from newretail.methods.intervals import proportion_interval
 

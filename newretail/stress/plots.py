@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from newretail.fmt import format_value
 from newretail.scenario import Scenario
 from newretail.stress.checks import CHECKS, Check
 from newretail.stress.grid import Axis, Grid, Study
@@ -31,17 +32,12 @@ def _holds_expr(judge: str) -> pl.Expr:
     return pl.col("holds").cast(pl.Float64)
 
 
-def format_value(value: float, unit: str) -> str:
-    """Short label of a reading's value: shares in percent, ratios and logs with three significant digits."""
-    if value is None or not math.isfinite(value):
-        return "n/a"
-    if unit == "share":
-        return f"{value:.0%}" if abs(value) >= 0.1 else f"{value:.1%}"
-    if unit == "log":
+def value_label(value: float | None, unit: str) -> str:
+    """Short label of a reading's value in a figure (:func:`newretail.fmt.format_value`, two significant digits for
+    shares and three for other figures, without the unit the axis names); a log effect with its sign."""
+    if unit == "log" and value is not None and math.isfinite(value):
         return f"{value:+.3f}"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
+    return format_value(value, unit, digits=2 if unit == "share" else 3, with_unit=False)
 
 
 def _axis_label(axis: Axis) -> str:
@@ -227,7 +223,7 @@ def heatmap(rows: pl.DataFrame, st: Study, base: Scenario, *, judge: str, readin
         share, value = _cell_grid(r, st.axes, judge)
         ax.imshow(share, cmap=cmap, vmin=0, vmax=1, origin="lower", aspect="auto")
         for (i, j), v in np.ndenumerate(value):
-            ax.text(j, i, format_value(v, check.unit), ha="center", va="center", fontsize=FONT)
+            ax.text(j, i, value_label(v, check.unit), ha="center", va="center", fontsize=FONT)
         ax.set_xticks(
             range(len(x_axis.values)), [f"{v:g}" if isinstance(v, float) else v for v in x_axis.values], fontsize=FONT
         )
@@ -246,7 +242,7 @@ def heatmap(rows: pl.DataFrame, st: Study, base: Scenario, *, judge: str, readin
         what = {"two-sided": "equals", "at-least": "at least", "covers-truth": "covers the true effect"}[
             reading.direction
         ]
-        suffix = f" {format_value(target, check.unit)}" if target is not None else ""
+        suffix = f" {value_label(target, check.unit)}" if target is not None else ""
         ax.set_title(f"{reading.label}\n(holds: {what}{suffix})", fontsize=FONT)
     judged = "expected value" if judge == "truth" else "95% interval"
     # a short title; what the colours and labels mean belongs in the figure's caption
@@ -304,7 +300,7 @@ def _tornado_panel(ax: Axes, rows: pl.DataFrame, st: Study, judge: str) -> None:
         target = float(r["target"][0])
         ax.axvline(target, color="black", lw=0.8, ls="--")
         what = "expected value" if judge == "truth" else "estimate"
-        ax.set_xlabel(f"{reading.label}, {what} (dashed: {format_value(target, check.unit)})", fontsize=FONT)
+        ax.set_xlabel(f"{reading.label}, {what} (dashed: {value_label(target, check.unit)})", fontsize=FONT)
     ax.margins(x=0.3, y=0.15)
     ax.set_title(check.title, fontsize=FONT + 1)
     ax.tick_params(axis="x", labelsize=FONT)

@@ -137,9 +137,9 @@ def study(
 
 
 def _wilson(k: int, n: int) -> tuple[float, float]:
-    from statsmodels.stats.proportion import proportion_confint
+    from newretail.methods import proportion_interval
 
-    low, high = proportion_confint(k, n, alpha=0.05, method="wilson")
+    _, low, high = proportion_interval(k, n, method="wilson", alpha=0.05)
     return float(low), float(high)
 
 

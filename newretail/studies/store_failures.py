@@ -17,7 +17,6 @@ from newretail.scenario import Scenario
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-from newretail.analyses.stores._store_tables import _mean
 from newretail.analyses.stores.pilot import pilot_synthetic_control, pilot_truth, store_panel
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -56,7 +55,7 @@ class FailureModes:
                 colours = np.where(e["covers"].to_numpy(), "#1f77b4", "#d62728")
                 ax.vlines(offs, e["ci_low"], e["ci_high"], colors=colours, lw=0.8, alpha=0.7)
                 ax.scatter(offs, e["estimate"], c=colours, s=8, zorder=3)
-            truth = _mean(d["truth"])
+            truth = float(np.mean(d["truth"].to_numpy().astype(np.float64)))
             ax.axhline(truth, color="black", ls="--", lw=1)
             ax.axhline(0, color="grey", lw=0.6)
             ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)

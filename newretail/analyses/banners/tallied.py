@@ -19,6 +19,7 @@ import polars as pl
 
 from newretail.analyses.banners._counting import TABLE
 from newretail.analyses.banners.ctr import ratio_of_ctrs
+from newretail.analyses.inputs import check_dataset as _check_ds
 from newretail.methods.intervals import poisson_interval, ratio_interval
 from newretail.methods.resampling import CONFIDENCE, GROUPS, Clustered, Estimate, multiway_interval, total_interval
 from newretail.tables import Dataset, Measure, Tally, group_arrays, group_key
@@ -117,11 +118,6 @@ def ai_impressions_measure(*, iid: bool = False, groups: int = GROUPS) -> Measur
 
 def ctr_ratio_measure(*, iid: bool = False, groups: int = GROUPS) -> Measure[AiCtrRatio]:
     return Measure(impression_tallies(iid=iid, groups=groups), partial(finish_ctr_ratio, iid=iid, groups=groups))
-
-
-def _check_ds(ds: Dataset) -> None:
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds: a Dataset expected, got {type(ds).__name__}")
 
 
 def ai_impressions(ds: Dataset, *, groups: int = GROUPS, iid: bool = False, cache: Cache = None) -> AiImpressions:

@@ -9,16 +9,20 @@ report's 10,000; others land near 10.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from newretail.analyses.chatbot._data import BOT, HUMAN, group_sums, interval_index
 from newretail.methods.queueing import ErlangC
 from newretail.methods.resampling import bootstrap_interval
 from newretail.tables import Dataset
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["EFFICIENCY_DEFINITIONS", "Efficiency", "efficiency_ratios"]
 
@@ -74,6 +78,96 @@ class Efficiency:
         return fig
 
 
+@dataclass(frozen=True)
+class _Quantities:
+    """What the definitions are made of, per bootstrap sample (arrays) or at the point estimate."""
+
+    n_bot: np.ndarray
+    n_human: np.ndarray
+    aht_bot: np.ndarray
+    aht_human: np.ndarray
+    concurrency: np.ndarray
+    res_bot: np.ndarray
+    res_human: np.ndarray
+    repeat_bot: np.ndarray
+    agent_hours: np.ndarray
+    per_paid_hour: np.ndarray
+    per_instance_hour: np.ndarray
+    human_contact_usd: np.ndarray
+    bot_compute_usd: np.ndarray
+    shift_hours: float
+
+
+@dataclass(frozen=True)
+class _Definition:
+    """One definition of the ratio: what the bot and a person each do per their unit, and whether it is a cost
+    (then the ratio is human over bot: how many times cheaper the bot is)."""
+
+    name: str
+    bot_unit: str
+    human_unit: str
+    bot: Callable[[_Quantities], np.ndarray]
+    human: Callable[[_Quantities], np.ndarray]
+    cost: bool = False
+
+    def ratio(self, q: _Quantities) -> np.ndarray:
+        b, h = self.bot(q), self.human(q)
+        return h / b if self.cost else b / h
+
+
+_PAID, _INSTANCE = "inquiries per paid agent-hour", "inquiries per instance-hour"
+_RESOLVED_USD = "USD per resolved inquiry"
+_DEFINITIONS: tuple[_Definition, ...] = (
+    _Definition("per_conversation", "inquiries per conversation-hour", _PAID, lambda q: 3600.0 / q.aht_bot,
+                lambda q: q.per_paid_hour),
+    _Definition("concurrency", "conversations at once", "conversations at once", lambda q: q.concurrency,
+                lambda q: np.ones_like(q.concurrency)),
+    _Definition("per_instance_hour", _INSTANCE, _PAID, lambda q: q.per_instance_hour, lambda q: q.per_paid_hour),
+    _Definition("resolved_per_instance_hour", "resolved per instance-hour", "resolved per paid agent-hour",
+                lambda q: q.per_instance_hour * q.res_bot, lambda q: q.per_paid_hour * q.res_human),
+    _Definition("per_staffed_agent_hour", _INSTANCE, "inquiries per staffed agent-hour",
+                lambda q: q.per_instance_hour, lambda q: q.n_human / q.agent_hours),
+    _Definition("cost_per_resolved_compute", _RESOLVED_USD, _RESOLVED_USD, lambda q: q.bot_compute_usd / q.res_bot,
+                lambda q: q.human_contact_usd / q.res_human, cost=True),
+    _Definition("cost_per_resolved_with_fallback", _RESOLVED_USD, _RESOLVED_USD,
+                lambda q: (q.bot_compute_usd + q.repeat_bot * q.human_contact_usd) / q.res_bot,
+                lambda q: q.human_contact_usd / q.res_human, cost=True),
+    _Definition("system_vs_agent_shift", "inquiries on the day", "inquiries per agent shift", lambda q: q.n_bot,
+                lambda q: q.n_human / (q.agent_hours / q.shift_hours)),
+)  # fmt: skip
+assert tuple(d.name for d in _DEFINITIONS) == tuple(EFFICIENCY_DEFINITIONS)
+_INPUTS = ("aht_bot", "aht_human", "concurrency", "res_bot", "res_human", "repeat_bot", "agent_hours")
+
+
+def _check_costs(agent_cost: float, bot_cost: float, shift_hours: float, teams: int) -> None:
+    for name, value in (
+        ("agent_cost_usd_per_hour", agent_cost),
+        ("bot_instance_cost_usd_per_hour", bot_cost),
+        ("shift_hours", shift_hours),
+    ):
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} = {value!r}: must be a positive number")
+    if not (isinstance(teams, int) and teams >= 1):
+        raise ValueError(f"teams = {teams!r}: must be a whole number >= 1")
+
+
+def _sums(interval_min: int, intervals: int) -> dict[str, pl.Expr]:
+    """The per-shopper sums the definitions are made of: counts, handling seconds, sessions, resolutions, repeat
+    contacts, and human arrivals in each planning interval."""
+    k = interval_index(interval_min)
+    return {
+        "n_bot": BOT,
+        "handle_bot": pl.when(BOT).then(pl.col("handle_s")).otherwise(0.0),
+        "conc_bot": pl.when(BOT).then(pl.col("concurrent_sessions")).otherwise(0),
+        "resolved_bot": BOT & pl.col("resolved"),
+        "repeat_bot": BOT & pl.col("repeat_contact"),
+        "n_human": HUMAN,
+        "handle_human": pl.when(HUMAN).then(pl.col("handle_s")).otherwise(0.0),
+        "resolved_human": HUMAN & pl.col("resolved"),
+        **{f"human_{i}": HUMAN & (k == i) for i in range(intervals)},
+    }
+
+
 def efficiency_ratios(
     ds: Dataset,
     *,
@@ -104,141 +198,69 @@ def efficiency_ratios(
     From the data: mean handling times (s) of bot and human inquiries, the bot's mean concurrent conversations,
     resolution and repeat-contact rates, and human arrivals per interval. Nothing is copied from the targets.
     """
-    for name, value in (
-        ("agent_cost_usd_per_hour", agent_cost_usd_per_hour),
-        ("bot_instance_cost_usd_per_hour", bot_instance_cost_usd_per_hour),
-        ("shift_hours", shift_hours),
-    ):
-        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-            raise ValueError(f"{name} = {value!r}: must be a positive number")
-    if not (isinstance(teams, int) and teams >= 1):
-        raise ValueError(f"teams = {teams!r}: must be a whole number >= 1")
+    _check_costs(agent_cost_usd_per_hour, bot_instance_cost_usd_per_hour, shift_hours, teams)
     occupancy = ds.scenario.behaviour.chatbot.human_occupancy if human_occupancy is None else human_occupancy
     if not (isinstance(occupancy, float) and 0.0 < occupancy <= 1.0):
         raise ValueError(f"human_occupancy = {occupancy!r}: must be a share in (0, 1]")
     intervals = 1440 // interval_min if isinstance(interval_min, int) and interval_min > 0 else 0
-    k = interval_index(interval_min)
-    sums = {
-        "n_bot": BOT,
-        "handle_bot": pl.when(BOT).then(pl.col("handle_s")).otherwise(0.0),
-        "conc_bot": pl.when(BOT).then(pl.col("concurrent_sessions")).otherwise(0),
-        "resolved_bot": BOT & pl.col("resolved"),
-        "repeat_bot": BOT & pl.col("repeat_contact"),
-        "n_human": HUMAN,
-        "handle_human": pl.when(HUMAN).then(pl.col("handle_s")).otherwise(0.0),
-        "resolved_human": HUMAN & pl.col("resolved"),
-        **{f"human_{i}": HUMAN & (k == i) for i in range(intervals)},
-    }
+    sums = _sums(interval_min, intervals)
     g = group_sums(ds, sums)
     if g["n_bot"].sum() == 0 or g["n_human"].sum() == 0:
         raise ValueError(f"dataset {ds.path}: needs inquiries handled by the bot and by people")
     names = list(sums)
     interval_s, interval_h = interval_min * 60.0, interval_min / 60.0
 
-    def sides(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+    def quantities(*samples: np.ndarray, axis: int = -1) -> _Quantities:
         s = {name: x.sum(axis=axis) for name, x in zip(names, samples, strict=True)}
         aht_bot, aht_human = s["handle_bot"] / s["n_bot"], s["handle_human"] / s["n_human"]
         concurrency = s["conc_bot"] / s["n_bot"]
-        res_bot, res_human = s["resolved_bot"] / s["n_bot"], s["resolved_human"] / s["n_human"]
-        repeat_bot = s["repeat_bot"] / s["n_bot"]
         rates = np.stack([s[f"human_{i}"] for i in range(intervals)]) / interval_s
         agents = teams * np.asarray(ErlangC(rates / teams, aht_human).agents(service_level, answer_s))
-        agent_hours = agents.sum(axis=0) * interval_h
-        per_paid_hour = occupancy * 3600.0 / aht_human
-        per_instance_hour = concurrency * 3600.0 / aht_bot
-        human_contact_usd = agent_cost_usd_per_hour * aht_human / (3600.0 * occupancy)
-        bot_compute_usd = bot_instance_cost_usd_per_hour * aht_bot / (3600.0 * concurrency)
-        bot_side = [
-            3600.0 / aht_bot,
-            concurrency,
-            per_instance_hour,
-            per_instance_hour * res_bot,
-            per_instance_hour,
-            bot_compute_usd / res_bot,
-            (bot_compute_usd + repeat_bot * human_contact_usd) / res_bot,
-            s["n_bot"],
-        ]
-        human_side = [
-            per_paid_hour,
-            np.ones_like(concurrency),
-            per_paid_hour,
-            per_paid_hour * res_human,
-            s["n_human"] / agent_hours,
-            human_contact_usd / res_human,
-            human_contact_usd / res_human,
-            s["n_human"] / (agent_hours / shift_hours),
-        ]
-        costs = {5, 6}  # for costs the ratio is human over bot: how many times cheaper the bot is
-        ratio = [h / b if i in costs else b / h for i, (b, h) in enumerate(zip(bot_side, human_side, strict=True))]
-        return np.stack(
-            [
-                *ratio,
-                *bot_side,
-                *human_side,
-                aht_bot,
-                aht_human,
-                concurrency,
-                res_bot,
-                res_human,
-                repeat_bot,
-                agent_hours,
-            ]
+        return _Quantities(
+            n_bot=s["n_bot"],
+            n_human=s["n_human"],
+            aht_bot=aht_bot,
+            aht_human=aht_human,
+            concurrency=concurrency,
+            res_bot=s["resolved_bot"] / s["n_bot"],
+            res_human=s["resolved_human"] / s["n_human"],
+            repeat_bot=s["repeat_bot"] / s["n_bot"],
+            agent_hours=agents.sum(axis=0) * interval_h,
+            per_paid_hour=occupancy * 3600.0 / aht_human,
+            per_instance_hour=concurrency * 3600.0 / aht_bot,
+            human_contact_usd=agent_cost_usd_per_hour * aht_human / (3600.0 * occupancy),
+            bot_compute_usd=bot_instance_cost_usd_per_hour * aht_bot / (3600.0 * concurrency),
+            shift_hours=shift_hours,
         )
 
+    def ratios(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
+        q = quantities(*xs, axis=axis)
+        return np.stack([d.ratio(q) for d in _DEFINITIONS])
+
     samples = tuple(g[name] for name in names)
-    point = sides(*samples)
-    n_def = len(EFFICIENCY_DEFINITIONS)
-
-    def ratios_only(*xs: np.ndarray, axis: int = -1) -> np.ndarray:
-        return sides(*xs, axis=axis)[:n_def]
-
-    low, high = bootstrap_interval(samples, ratios_only)
-    bot_units = [
-        "inquiries per conversation-hour",
-        "conversations at once",
-        "inquiries per instance-hour",
-        "resolved per instance-hour",
-        "inquiries per instance-hour",
-        "USD per resolved inquiry",
-        "USD per resolved inquiry",
-        "inquiries on the day",
-    ]
-    human_units = [
-        "inquiries per paid agent-hour",
-        "conversations at once",
-        "inquiries per paid agent-hour",
-        "resolved per paid agent-hour",
-        "inquiries per staffed agent-hour",
-        "USD per resolved inquiry",
-        "USD per resolved inquiry",
-        "inquiries per agent shift",
-    ]
+    point = quantities(*samples)
+    low, high = bootstrap_interval(samples, ratios)
     table = pl.DataFrame(
         {
-            "definition": list(EFFICIENCY_DEFINITIONS),
-            "meaning": list(EFFICIENCY_DEFINITIONS.values()),
-            "bot": point[n_def : 2 * n_def],
-            "bot_unit": bot_units,
-            "human": point[2 * n_def : 3 * n_def],
-            "human_unit": human_units,
-            "ratio": point[:n_def],
+            "definition": [d.name for d in _DEFINITIONS],
+            "meaning": [EFFICIENCY_DEFINITIONS[d.name] for d in _DEFINITIONS],
+            "bot": [float(d.bot(point)) for d in _DEFINITIONS],
+            "bot_unit": [d.bot_unit for d in _DEFINITIONS],
+            "human": [float(d.human(point)) for d in _DEFINITIONS],
+            "human_unit": [d.human_unit for d in _DEFINITIONS],
+            "ratio": [float(d.ratio(point)) for d in _DEFINITIONS],
             "ci_low": low,
             "ci_high": high,
         }
     )
-    extra = point[3 * n_def :]
     inputs = {
-        "bot_aht_s": float(extra[0]),
-        "human_aht_s": float(extra[1]),
-        "bot_concurrency": float(extra[2]),
-        "bot_resolution_rate": float(extra[3]),
-        "human_resolution_rate": float(extra[4]),
-        "bot_repeat_contact_rate": float(extra[5]),
-        "staffed_agent_hours": float(extra[6]),
+        **dict(zip(("bot_aht_s", "human_aht_s", "bot_concurrency", "bot_resolution_rate", "human_resolution_rate",
+                    "bot_repeat_contact_rate", "staffed_agent_hours"),
+                   (float(getattr(point, name)) for name in _INPUTS), strict=True)),
         "human_occupancy": float(occupancy),
         "agent_cost_usd_per_hour": float(agent_cost_usd_per_hour),
         "bot_instance_cost_usd_per_hour": float(bot_instance_cost_usd_per_hour),
         "shift_hours": float(shift_hours),
         "teams": float(teams),
-    }
+    }  # fmt: skip
     return Efficiency(table=table, inputs=inputs, target_ratio=ds.scenario.targets.chatbot_efficiency_ratio)

@@ -16,14 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
+from newretail.methods.comparisons import difference_interval, mcnemar_exact
 from newretail.methods.intervals import proportion_interval
 from newretail.methods.resampling import CONFIDENCE, Estimate
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["ANGRY_WORDS", "EscalationClassifier", "EscalationStudy", "KeywordEscalation", "escalation_study"]
 
@@ -260,6 +263,67 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return flags
 
 
+def _joined(inquiries: pl.DataFrame, labels: pl.DataFrame, test_size: float) -> tuple[pl.DataFrame, np.ndarray]:
+    """The labelled inquiries (checked) and their need for a person."""
+    need = {"inquiry_id", "text", "escalated", "handled_by", "resolved"}
+    if missing := need - set(inquiries.columns):
+        raise ValueError(f"inquiries: missing columns {', '.join(sorted(missing))}")
+    if missing := {"inquiry_id", "needs_escalation"} - set(labels.columns):
+        raise ValueError(f"labels: missing columns {', '.join(sorted(missing))}")
+    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
+        raise ValueError(f"test_size = {test_size!r}: must be a share in (0, 1)")
+    data = inquiries.join(labels.select("inquiry_id", "needs_escalation"), on="inquiry_id", how="inner")
+    y = data["needs_escalation"].to_numpy().astype(bool)
+    if y.sum() < 20 or (~y).sum() < 20:
+        raise ValueError(
+            f"labels: {int(y.sum())} inquiries need a person and {int((~y).sum())} do not; need at least 20 of each "
+            "(generate at a larger scale or raise sampling.inquiry_oversample)"
+        )
+    return data, y
+
+
+def _cost_per_miss(data: pl.DataFrame) -> Estimate:
+    """What a miss costs: resolution of customers who needed a person, taken by a person minus kept by the bot
+    (Newcomb's interval of the difference, :func:`newretail.methods.comparisons.difference_interval`)."""
+    angry = data.filter(pl.col("needs_escalation"))
+    by_human = angry.filter(pl.col("handled_by") == "human")["resolved"]
+    by_bot = angry.filter(pl.col("handled_by") == "bot")["resolved"]
+    if not (by_human.len() and by_bot.len()):
+        return Estimate(float("nan"), float("nan"), float("nan"))
+    diff, low, high = difference_interval(int(by_human.sum()), by_human.len(), int(by_bot.sum()), by_bot.len())
+    return Estimate(diff, low, high)
+
+
+def _operating_points(
+    readers: dict[str, np.ndarray], y_test: np.ndarray, needs_per_day: float, cost: Estimate
+) -> pl.DataFrame:
+    """One row per reader: alerts, precision and recall with Wilson intervals, and the customers missed."""
+    rows = []
+    positives = int(y_test.sum())
+    for name, flags in readers.items():
+        hits = int((flags & y_test).sum())
+        prec = _wilson(hits, int(flags.sum()))
+        rec = _wilson(hits, positives)
+        missed_per_day = needs_per_day * (1.0 - rec[0])
+        rows.append(
+            {
+                "reader": name,
+                "alerts": int(flags.sum()),
+                "alert_rate": float(flags.mean()),
+                "precision": prec[0],
+                "precision_low": prec[1],
+                "precision_high": prec[2],
+                "recall": rec[0],
+                "recall_low": rec[1],
+                "recall_high": rec[2],
+                "missed": positives - hits,
+                "missed_per_day": missed_per_day,
+                "unresolved_per_day": missed_per_day * cost.value,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
 def escalation_study(
     inquiries: pl.DataFrame,
     labels: pl.DataFrame,
@@ -287,22 +351,8 @@ def escalation_study(
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
     from sklearn.model_selection import train_test_split
-    from statsmodels.stats.contingency_tables import mcnemar
 
-    need = {"inquiry_id", "text", "escalated", "handled_by", "resolved"}
-    if missing := need - set(inquiries.columns):
-        raise ValueError(f"inquiries: missing columns {', '.join(sorted(missing))}")
-    if missing := {"inquiry_id", "needs_escalation"} - set(labels.columns):
-        raise ValueError(f"labels: missing columns {', '.join(sorted(missing))}")
-    if not (isinstance(test_size, float) and 0.0 < test_size < 1.0):
-        raise ValueError(f"test_size = {test_size!r}: must be a share in (0, 1)")
-    data = inquiries.join(labels.select("inquiry_id", "needs_escalation"), on="inquiry_id", how="inner")
-    y = data["needs_escalation"].to_numpy().astype(bool)
-    if y.sum() < 20 or (~y).sum() < 20:
-        raise ValueError(
-            f"labels: {int(y.sum())} inquiries need a person and {int((~y).sum())} do not; need at least 20 of each "
-            "(generate at a larger scale or raise sampling.inquiry_oversample)"
-        )
+    data, y = _joined(inquiries, labels, test_size)
     train, test = train_test_split(np.arange(data.height), test_size=test_size, stratify=y, random_state=seed)
     clf = classifier if classifier is not None else EscalationClassifier()
     kw = (keyword if keyword is not None else KeywordEscalation()).fit()
@@ -324,60 +374,24 @@ def escalation_study(
         "bot alert flag": bot_flags,
         "classifier at the bot's alert rate": _top_k(scores, int(bot_flags.sum())),
     }
-
-    # what a miss costs: resolution of customers who needed a person, kept by the bot versus taken by a person
-    from statsmodels.stats.proportion import confint_proportions_2indep
-
-    angry = data.filter(pl.col("needs_escalation"))
-    by_human = angry.filter(pl.col("handled_by") == "human")["resolved"]
-    by_bot = angry.filter(pl.col("handled_by") == "bot")["resolved"]
-    if by_human.len() and by_bot.len():
-        h, b = int(by_human.sum()), int(by_bot.sum())
-        low, high = confint_proportions_2indep(h, by_human.len(), b, by_bot.len(), compare="diff", method="newcomb")
-        cost = Estimate(h / by_human.len() - b / by_bot.len(), float(low), float(high))
-    else:
-        cost = Estimate(float("nan"), float("nan"), float("nan"))
+    cost = _cost_per_miss(data)
     weights = data["weight"].to_numpy() if "weight" in data.columns else np.ones(data.height)
     needs_per_day = float(weights[y].sum())
-
-    rows = []
-    positives = int(y_test.sum())
-    for name, flags in readers.items():
-        hits = int((flags & y_test).sum())
-        prec = _wilson(hits, int(flags.sum()))
-        rec = _wilson(hits, positives)
-        missed_per_day = needs_per_day * (1.0 - rec[0])
-        rows.append(
-            {
-                "reader": name,
-                "alerts": int(flags.sum()),
-                "alert_rate": float(flags.mean()),
-                "precision": prec[0],
-                "precision_low": prec[1],
-                "precision_high": prec[2],
-                "recall": rec[0],
-                "recall_low": rec[1],
-                "recall_high": rec[2],
-                "missed": positives - hits,
-                "missed_per_day": missed_per_day,
-                "unresolved_per_day": missed_per_day * cost.value,
-            }
-        )
     clf_hit = readers["classifier at the keyword's alert rate"][y_test]
     kw_hit = kw_flags[y_test]
     table = [[int((clf_hit & kw_hit).sum()), int((clf_hit & ~kw_hit).sum())]]
     table.append([int((~clf_hit & kw_hit).sum()), int((~clf_hit & ~kw_hit).sum())])
     return EscalationStudy(
-        operating_points=pl.DataFrame(rows),
+        operating_points=_operating_points(readers, y_test, needs_per_day, cost),
         pr_curve=pl.DataFrame(
             {"precision": precision[:-1], "recall": recall[:-1], "threshold": thresholds.astype(np.float64)}
         ),
         average_precision=float(average_precision_score(y_test, scores)),
         roc_auc=float(roc_auc_score(y_test, scores)),
-        recall_gain_p_value=float(mcnemar(table, exact=True).pvalue),
+        recall_gain_p_value=mcnemar_exact(table),
         cost_per_miss=cost,
         needs_per_day=needs_per_day,
         test_rows=int(test.size),
-        test_positives=positives,
+        test_positives=int(y_test.sum()),
         top_terms=clf.top_terms(8),
     )

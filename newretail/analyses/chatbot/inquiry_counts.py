@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from newretail.analyses.inputs import check_dataset as _check_ds
 from newretail.methods.intervals import poisson_interval, proportion_interval
 from newretail.methods.resampling import (
     CONFIDENCE,
@@ -133,11 +134,6 @@ def efficiency_measure(*, occupancy: float, iid: bool = False, groups: int = GRO
     return Measure(
         inquiry_tallies(iid=iid, groups=groups), partial(finish_efficiency, occupancy=occupancy, groups=groups)
     )
-
-
-def _check_ds(ds: Dataset) -> None:
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds: a Dataset expected, got {type(ds).__name__}")
 
 
 def bot_inquiries(ds: Dataset, *, groups: int = GROUPS, iid: bool = False, cache: Cache = None) -> Estimate:

@@ -13,17 +13,20 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from newretail.analyses.chatbot._data import HUMAN, inquiries, interval_index
 from newretail.methods import MethodInputError
+from newretail.methods.comparisons import mean_interval
 from newretail.methods.queueing import ErlangC
 from newretail.methods.resampling import CONFIDENCE, GROUPS, Estimate, bootstrap_interval
 from newretail.tables import Dataset
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "PeakHourCheck",
@@ -335,6 +338,23 @@ CASES: dict[str, tuple[str, str]] = {
 """The cases :func:`peak_hour_check` can run: name -> (arrivals, handling times)."""
 
 
+def _minute_profile(ds: Dataset, plan: StaffingPlan) -> np.ndarray:
+    """Human arrivals per second in each minute of the plan's peak interval: all inquiries (many rows) per minute,
+    scaled to the interval's human inquiries."""
+    peak = plan.peak
+    start_min = int(peak["interval"]) * plan.interval_min
+    per_min = (
+        inquiries(ds)
+        .filter(interval_index(plan.interval_min) == int(peak["interval"]))
+        .group_by((pl.col("ts_us") // 60_000_000 - start_min).cast(pl.Int32).alias("m"))
+        .agg(n=pl.col("weight").sum())
+        .collect()
+    )
+    profile = np.zeros(plan.interval_min)
+    profile[per_min["m"].to_numpy()] = per_min["n"].to_numpy()
+    return profile * (peak["human_inquiries"] / max(profile.sum(), 1.0) / 60.0)
+
+
 def peak_hour_check(
     ds: Dataset,
     plan: StaffingPlan,
@@ -357,8 +377,6 @@ def peak_hour_check(
         interval before it.
     cases : which of :data:`CASES` to run.
     """
-    from scipy import stats
-
     if not (isinstance(replications, int) and replications >= 2):
         raise ValueError(f"replications = {replications!r}: must be a whole number >= 2")
     if unknown := [c for c in cases if c not in CASES]:
@@ -371,18 +389,7 @@ def peak_hour_check(
     length = plan.interval_min * 60.0
     before = float(plan.table["arrival_rate_per_s"][(int(peak["interval"]) - 1) % plan.table.height])
     handled = inquiries(ds).filter(HUMAN).select("handle_s").collect()["handle_s"].to_numpy()
-    # minute-by-minute profile of the peak interval: all inquiries (many rows) times the interval's human share
-    start_min = int(peak["interval"]) * plan.interval_min
-    per_min = (
-        inquiries(ds)
-        .filter(interval_index(plan.interval_min) == int(peak["interval"]))
-        .group_by((pl.col("ts_us") // 60_000_000 - start_min).cast(pl.Int32).alias("m"))
-        .agg(n=pl.col("weight").sum())
-        .collect()
-    )
-    profile = np.zeros(plan.interval_min)
-    profile[per_min["m"].to_numpy()] = per_min["n"].to_numpy()
-    profile *= peak["human_inquiries"] / max(profile.sum(), 1.0) / 60.0  # human arrivals per second, each minute
+    profile = _minute_profile(ds, plan)
 
     def arrivals(rng: np.random.Generator, steady: bool) -> np.ndarray:
         warm = rng.uniform(-warmup, 0.0, rng.poisson((rate if steady else before) * warmup))
@@ -411,15 +418,15 @@ def peak_hour_check(
             team = rng.integers(0, plan.teams, times.size)
             runs.append(simulate_queue(times, service, agents=agents, answer_s=plan.answer_s, team=team))
         levels = np.array([r.service_level for r in runs])
-        half = stats.t.ppf(0.5 + CONFIDENCE / 2, replications - 1) * levels.std(ddof=1) / np.sqrt(replications)
+        _, low, high = mean_interval(levels, alpha=1.0 - CONFIDENCE)
         rows.append(
             {
                 "case": case,
                 "arrivals": arrive,
                 "handling": handling,
                 "service_level": float(levels.mean()),
-                "ci_low": float(max(levels.mean() - half, 0.0)),
-                "ci_high": float(min(levels.mean() + half, 1.0)),
+                "ci_low": float(max(low, 0.0)),
+                "ci_high": float(min(high, 1.0)),
                 "run_min": float(levels.min()),
                 "run_max": float(levels.max()),
                 "mean_wait_s": float(np.mean([r.mean_wait_s for r in runs])),

@@ -8,15 +8,18 @@ several definitions that a contact centre could defensibly report, each with a 9
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from newretail.analyses.chatbot._data import BOT, HUMAN, group_sums, inquiries, interval_index, weight
 from newretail.methods.intervals import poisson_interval
 from newretail.methods.resampling import CONFIDENCE, Estimate, bootstrap_interval, ratio_interval, total_interval
 from newretail.tables import Dataset
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DEFLECTION_DEFINITIONS", "Deflection", "InquiryVolume", "deflection", "inquiry_volume"]
 

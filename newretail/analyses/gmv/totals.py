@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from newretail.analyses.inputs import check_dataset as _check_ds
 from newretail.methods.resampling import GROUPS, Estimate, ratio_interval, total_interval
 from newretail.tables import Dataset, Measure, Tally, group_arrays, group_key
 
@@ -114,11 +115,6 @@ def orders_measure(*, iid: bool = False, groups: int = GROUPS) -> Measure[OrderC
 
 def mobile_share_measure(*, iid: bool = False, groups: int = GROUPS) -> Measure[Estimate]:
     return Measure(order_tallies(iid=iid, groups=groups), partial(finish_mobile_share, groups=groups))
-
-
-def _check_ds(ds: Dataset) -> None:
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds: a Dataset expected, got {type(ds).__name__}")
 
 
 def gmv_total(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from newretail.analyses.inputs import check_dataset as _check_ds
 from newretail.methods.resampling import GROUPS, Estimate, bootstrap_interval, ratio_interval, total_interval
 from newretail.tables import Dataset, Measure, Tally, group_arrays, group_key
 
@@ -109,11 +110,6 @@ def conversion_measure(
 ) -> Measure[PersonalizedConversion]:
     _check_reading(reading)
     return Measure(visit_tallies(iid=iid, groups=groups), partial(finish_conversion, reading=reading, groups=groups))
-
-
-def _check_ds(ds: Dataset) -> None:
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds: a Dataset expected, got {type(ds).__name__}")
 
 
 def personalized_pages(

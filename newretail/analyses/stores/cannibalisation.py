@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
-from newretail.methods._panel_data import read_panel, twfe_fit
+from newretail.methods.twfe import twfe_regression
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -93,12 +92,12 @@ def net_uplift(source: Source, *, radius_km: float, alpha: float = 0.05) -> NetU
             for k, frame in enumerate((sales, online))
         ]
     )
-    panel = read_panel(stacked, unit="unit", time="time", outcome="y", treated=None, cluster="cluster")
-    x = stacked.select("d_sales", "d_online").to_numpy().astype(np.float64)[panel.order]
-    fit = twfe_fit(panel, x)
+    fit = twfe_regression(
+        stacked, unit="unit", time="time", outcome="y", regressors=("d_sales", "d_online"), cluster="cluster"
+    )
     tau, delta = float(fit.coef[0]), float(fit.coef[1])
     cov = fit.cov
-    crit = float(stats.t.ppf(1 - alpha / 2, fit.dof))
+    crit = fit.critical(alpha)
 
     d_s, d_o = sales["pilot_open"].to_numpy(), online["pilot_open"].to_numpy()
     lay_s_y, lay_o_y = sales["y"].to_numpy(), online["y"].to_numpy()

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from newretail.analyses.inputs import check_dataset as _check_ds
 from newretail.methods.intervals import quantile_interval
 from newretail.methods.resampling import CONFIDENCE, Estimate
 from newretail.tables import Dataset, Measure, Tally
@@ -104,11 +105,6 @@ def delivery_measure(*, stores: str, radius_km: float, promise_min: float) -> Me
 
 def pilots_measure() -> Measure[Estimate]:
     return Measure(pilot_tallies(), finish_pilots)
-
-
-def _check_ds(ds: Dataset) -> None:
-    if not isinstance(ds, Dataset):
-        raise TypeError(f"ds: a Dataset expected, got {type(ds).__name__}")
 
 
 def delivery_p95(
