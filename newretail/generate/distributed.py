@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newretail.extras import has_extra, require
 from newretail.generate.errors import GenerateError
 
 if TYPE_CHECKING:
@@ -33,15 +34,33 @@ CONNECT_TIMEOUT_S = 20.0  # s, how long to try to reach a scheduler before givin
 TASKS_PER_THREAD = 2  # tasks in flight per worker thread: the scheduler is never far ahead, results are small
 
 
+def require_dask() -> None:
+    """Refuse, naming the extra, when dask's distributed scheduler is not installed (checked before any work).
+
+    Raises
+    ------
+    newretail.extras.MissingExtraError
+        ``engine = 'dask' needs distributed, in the dask extra: pip install 'newretail[dask]'``.
+    """
+    if not has_extra("dask"):
+        require("distributed", "dask", purpose="engine = 'dask'")
+
+
 def dask_client(stack: ExitStack, *, workers: int, scheduler: str | None) -> Client:
     """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` one-thread processes; both
-    are closed with ``stack``. Raises :class:`GenerateError` when dask is missing or no scheduler answers."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - the extra is installed in development
-        raise GenerateError(
-            "engine = 'dask' needs the optional dependency dask[distributed]: pip install 'newretail[dask]'"
-        ) from None
+    are closed with ``stack``. The LocalCluster's worker processes exit when this process ends, however it ends
+    (Dask's nanny starts each with a pipe from this process and the worker exits when it closes).
+
+    Raises
+    ------
+    newretail.extras.MissingExtraError
+        When the ``dask`` extra is not installed.
+    GenerateError
+        When no scheduler answers at ``scheduler``.
+    """
+    require_dask()
+    from distributed import Client, LocalCluster
+
     if scheduler is None:
         cluster = stack.enter_context(
             LocalCluster(
