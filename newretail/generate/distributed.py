@@ -46,10 +46,24 @@ def require_dask() -> None:
         require("distributed", "dask", purpose="engine = 'dask'")
 
 
+def dask_setup(worker: Any) -> None:
+    """Run by Dask in each worker process of a LocalCluster started by :func:`dask_client` (its ``preload``), as
+    the worker starts: the kernel kills the worker when the process that started the cluster ends (Linux), and
+    Ctrl-C is left to that process (which closes the cluster) instead of printing each worker's traceback."""
+    import signal
+    import threading
+
+    from newretail.generate.pool import arm_parent_death_signal
+
+    arm_parent_death_signal()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def dask_client(stack: ExitStack, *, workers: int, scheduler: str | None) -> Client:
     """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` one-thread processes; both
-    are closed with ``stack``. The LocalCluster's worker processes exit when this process ends, however it ends
-    (Dask's nanny starts each with a pipe from this process and the worker exits when it closes).
+    are closed with ``stack``. The LocalCluster's worker processes exit when this process ends, however it ends (on
+    Linux the kernel kills them at once; elsewhere Dask's nanny stops them within seconds).
 
     Raises
     ------
@@ -69,6 +83,7 @@ def dask_client(stack: ExitStack, *, workers: int, scheduler: str | None) -> Cli
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
+                preload=[__name__],  # each worker runs dask_setup below as it starts
             )
         )
         return stack.enter_context(Client(cluster))

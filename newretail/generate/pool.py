@@ -35,7 +35,7 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ProcessPool", "WorkerDied", "worker_main"]
+__all__ = ["ProcessPool", "WorkerDied", "arm_parent_death_signal", "worker_main"]
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 STARTUP_TIMEOUT_S = 120.0  # s, for every worker to start and connect (imports on a loaded machine)
@@ -278,13 +278,20 @@ class ProcessPool(Executor):
 
 
 # ------------------------------------------------------------------------------------------------------- worker
+def arm_parent_death_signal() -> bool:
+    """Ask the kernel to kill this process when its parent ends (Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``);
+    returns whether it could. Call it in a child process, first thing."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return int(ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 def _die_with_parent(parent: int) -> None:
     """Exit when the parent is gone: the kernel's parent-death signal on Linux, and end of file on stdin anywhere."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
+    arm_parent_death_signal()
     if os.getppid() != parent:  # the parent died before the signal was armed
         os._exit(1)
 
