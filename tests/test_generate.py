@@ -255,6 +255,22 @@ def test_options_are_checked_before_calibrating(tmp_path: Path, monkeypatch: pyt
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
 
 
+def test_a_missing_extra_is_named_before_calibrating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import newretail.generate.run as run
+    from newretail.extras import MissingExtraError
+
+    def no_calibration(*args: object, **kwargs: object) -> None:
+        raise AssertionError("calibrated before the options were checked")
+
+    monkeypatch.setattr(run, "calibrate", no_calibration)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the dask extra were not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'newretail\[dask\]'"):
+        generate("singles_day_2017", scale=SCALE, seed=3, out=tmp_path / "ds", workers=1, engine="dask")
+    assert not (tmp_path / "ds").exists()
+
+
 def test_the_disk_estimate_scales_with_the_dataset(tmp_path: Path) -> None:
     """The estimate covers what is written, with no fixed allowance: a 1e-6 day fits a 20 MB disk."""
     from newretail.generate import plan

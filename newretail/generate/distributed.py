@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newretail.extras import has_extra, require
+from newretail.extras import require
 from newretail.generate.errors import GenerateError
 
 if TYPE_CHECKING:
@@ -42,8 +42,7 @@ def require_dask() -> None:
     newretail.extras.MissingExtraError
         ``engine = 'dask' needs distributed, in the dask extra: pip install 'newretail[dask]'``.
     """
-    if not has_extra("dask"):
-        require("distributed", "dask", purpose="engine = 'dask'")
+    require("distributed", "dask", purpose="engine = 'dask'")
 
 
 def dask_setup(worker: Any) -> None:
