@@ -419,7 +419,6 @@ def generate(
         if target != out:
             output.swap_into_place(target, out, lock)
             manifest = out / MANIFEST
-        (out / RUN_SPEC).unlink(missing_ok=True)
         return manifest
 
 

@@ -80,7 +80,7 @@ def test_load_replaces_only_its_own_files(day: Path, tmp_path: Path) -> None:
     assert ds.seed == 3 and verify(out).ok
     listed = {rec["path"] for t in ds.tables for rec in ds.files(t)}
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    assert on_disk == listed | {"manifest.json"}
+    assert on_disk == listed | {"manifest.json", ".run-spec.json"}  # the run's marker stays, listing the same
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
 
