@@ -57,6 +57,7 @@ class ShapExplanation:
     def plot_summary(self, *, max_display: int = 12) -> Figure:
         """SHAP's beeswarm summary: each visit's contribution of each feature, coloured by the feature's value."""
         import matplotlib.pyplot as plt
+
         shap = require("shap", "explain", purpose="SHAP plots")
 
         plt.figure(figsize=(6.5, 4.5))
@@ -69,6 +70,7 @@ class ShapExplanation:
     def plot_dependence(self, features: Sequence[str] = ("cart_items", "past_orders_90d", "segment")) -> Figure:
         """SHAP dependence plots, one panel per feature, coloured by the strongest interacting feature."""
         import matplotlib.pyplot as plt
+
         shap = require("shap", "explain", purpose="SHAP plots")
 
         bad = [f for f in features if f not in self.features.columns]
