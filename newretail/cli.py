@@ -37,7 +37,7 @@ def _exit_code(exc: BaseException) -> int | None:
 
     if isinstance(exc, (DatasetError, ManifestError)):
         return EXIT_FAILED
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+    if isinstance(exc, (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
         return EXIT_BAD_INPUT  # a path given on the command line that cannot be used
     if isinstance(exc, OSError):
         return EXIT_FAILED

@@ -186,3 +186,33 @@ def test_doctor_outside_the_checkout_reads_no_other_projects_lock(tmp_path: Path
     rows = {line.split("\u2502")[1].strip(): line for line in out.stdout.splitlines() if line.count("\u2502") > 3}
     assert "within newretail's declared ranges" in rows["packages"], out.stdout
     assert "1.0.0" not in out.stdout and str(other) not in out.stdout
+
+
+def test_coverage_records_newretails_commit_not_the_working_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run inside another git repository, ``newretail coverage`` writes newretail's own version and commit (the
+    study itself is replaced by the stored rows of docs/coverage.parquet: only the header is under test)."""
+    import polars as pl
+
+    import newretail.studies.coverage as coverage
+    from newretail import __version__
+    from newretail.report.provenance import provenance
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    rows = pl.read_parquet(ROOT / "docs/coverage.parquet")
+    monkeypatch.setattr(coverage, "study", lambda *args, **kwargs: rows)
+    other = tmp_path / "their_repo"
+    other.mkdir()
+    for command in (["init", "-q"], ["-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty",
+                                     "-m", "theirs"]):  # fmt: skip
+        subprocess.run(["git", "-C", str(other), *command], check=True, capture_output=True)
+    theirs = subprocess.run(["git", "-C", str(other), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    monkeypatch.chdir(other)
+    result = CliRunner().invoke(app, ["coverage", "--seeds", "2", "--out", str(tmp_path / "coverage.md"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    commit = coverage.parse_header((tmp_path / "coverage.md").read_text())["commit"]
+    ours = provenance()["commit"]
+    assert theirs.strip()[:12] not in commit
+    assert commit == f"{ours[:12] if ours else 'unknown'} (newretail {__version__})"
