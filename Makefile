@@ -139,10 +139,13 @@ stress-dense: setup ## Run the dense stress sweep (resumable): $NEWRETAIL_DATA/s
 	$(BIN)/newretail stress --scenario $(SCENARIO) --grid dense --seed $(SEED) --workers $(WORKERS) \
 		--out $(NEWRETAIL_DATA)/stress-dense --cache $(NEWRETAIL_DATA)/stress-cache
 
-# dist/newretail-<version>.tar.gz and the wheel, then the wheel installed with each extra into fresh environments
-# and run in an empty folder (tests/packaging/; a few minutes, mostly generation; installs come from uv's cache)
+# dist/newretail-<version>.tar.gz and the wheel, then the wheel installed into three fresh environments (the core
+# install, the core beside pandas<3, every extra together) and run in an empty folder (tests/packaging/; the lock's
+# wheels are linked from uv's cache, so installs take seconds; most of the time is the scenario's calibration, solved
+# once per fresh process)
 package: setup ## Build the sdist and wheel into dist/ and test them installed outside the checkout
-	NEWRETAIL_PACKAGING=1 NEWRETAIL_DIST=$(CURDIR)/dist $(BIN)/python -m pytest tests/packaging -p no:cacheprovider --durations=0
+	NEWRETAIL_PACKAGING=1 NEWRETAIL_DIST=$(CURDIR)/dist $(BIN)/python -m pytest tests/packaging -p no:cacheprovider \
+		--durations=0
 
 clean: ## Remove the build output and the generated data (keeps .venv)
 	rm -rf $(BUILD) data/synthetic/*/

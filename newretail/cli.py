@@ -1,17 +1,115 @@
-"""The ``newretail`` command line: generate, verify, scenario show (and the verbs later modules add)."""
+"""The ``newretail`` command line: generate, verify, claims, stress, scenario show, doctor (and coverage).
+
+Every error is one line on stderr, ``newretail: error: ...``, and a documented exit status (README, "Exit
+status"): 0 done, 1 damaged data or a run that failed on the way (or a failed check), 2 bad input (an option, a
+scenario, a folder, a missing extra), 130 interrupted (Ctrl-C). ``newretail --debug VERB ...`` shows the traceback
+instead.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # damaged data, a run that stopped on the way, a failed check
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+_DEBUG = {"on": False}
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _exit_code(exc: BaseException) -> int | None:
+    """The exit status of a known error (None: not one the package raises on purpose)."""
+    code = getattr(exc, "exit_code", None)  # GenerateError, RunFailed, MissingExtraError
+    if isinstance(code, int) and not isinstance(exc, typer.Exit):
+        return code
+    from newretail.tables import DatasetError, ManifestError
+
+    if isinstance(exc, (DatasetError, ManifestError)):
+        return EXIT_FAILED
+    if isinstance(exc, (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)):
+        return EXIT_BAD_INPUT  # a path given on the command line that cannot be used
+    if isinstance(exc, OSError):
+        return EXIT_FAILED
+    if isinstance(exc, ValueError):  # ScenarioError, GridError, CalibrationError's kin: validated input
+        return EXIT_BAD_INPUT
+    from newretail.stress.engine import StressError
+
+    if isinstance(exc, StressError):
+        return EXIT_BAD_INPUT
+    return None
+
+
+class OneLineErrors(TyperGroup):
+    """The command group: any error a command raises becomes one line and its exit status (see the module)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.TyperException):
+            raise
+        except (KeyboardInterrupt, typer.Abort):
+            if _DEBUG["on"]:
+                raise
+            typer.echo("newretail: interrupted (a generate or stress run resumes where it stopped)", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except BrokenPipeError:  # the reader of our output went away (| head): nothing to say
+            sys.stderr.close()
+            raise typer.Exit(EXIT_FAILED) from None
+        except Exception as exc:
+            if _DEBUG["on"]:
+                raise
+            code = _exit_code(exc)
+            if code is None:
+                typer.echo(
+                    f"newretail: internal error: {type(exc).__name__}: {_one_line(exc)} (run with --debug for the "
+                    "traceback and report it)",
+                    err=True,
+                )
+                raise typer.Exit(EXIT_FAILED) from None
+            typer.echo(f"newretail: error: {_one_line(exc)}", err=True)
+            raise typer.Exit(code) from None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; a usage error (unknown option, a value of the wrong type) is one line too."""
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # no verb given: the help, as typer shows it
+                typer.echo(exc.format_message())
+            else:  # an unknown option, a value of the wrong type: one line
+                typer.echo(f"newretail: error: {_one_line(exc.format_message())} (see --help)", err=True)
+            code = exc.exit_code
+        except typer.Abort:
+            typer.echo("newretail: interrupted", err=True)
+            code = EXIT_INTERRUPTED
+        code = code if isinstance(code, int) else EXIT_OK
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
 
 app = typer.Typer(
     name="newretail",
+    cls=OneLineErrors,
     help="Recreate and stress-test the AI figures of Alibaba's 2017 Singles' Day on synthetic data.",
     no_args_is_help=True,
     add_completion=False,
@@ -19,8 +117,6 @@ app = typer.Typer(
 )
 scenario_app = typer.Typer(help="Show the shipped scenarios.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
-
-EXIT_BAD_INPUT = 2
 
 
 def _show_version(value: bool) -> None:
@@ -37,13 +133,15 @@ def main(
         bool,
         typer.Option("--version", callback=_show_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an error instead of one line.")] = False,
 ) -> None:
     """Recreate and stress-test the AI figures of Alibaba's 2017 Singles' Day on synthetic data."""
+    _DEBUG["on"] = debug
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print one clear line to stderr and exit (2 for bad input, 1 for a failed check)."""
-    typer.echo(f"newretail: error: {message}", err=True)
+    """Print one clear line to stderr and exit (2 for bad input, 1 for damaged data or a failed check)."""
+    typer.echo(f"newretail: error: {_one_line(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -85,35 +183,30 @@ def generate(
     overwrite: Annotated[bool, typer.Option(help="Replace another dataset found in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Generate a synthetic sales day as partitioned parquet with a manifest."""
-    from newretail.generate import CalibrationError, GenerateError
+    """Generate a synthetic sales day as partitioned parquet with a manifest.
+
+    Writes only into an empty folder or one holding a dataset of newretail's (resumed when it is the same, replaced
+    with --overwrite); every option is checked before the scenario is calibrated."""
     from newretail.generate import generate as run
-    from newretail.scenario import ScenarioError, load_scenario
+    from newretail.scenario import load_scenario
 
     if out is None:  # the folder datasets.load uses for the same scenario, scale and seed (see newretail doctor)
         from newretail.datasets import dataset_path
 
-        try:
-            out = dataset_path(scenario, scale=scale, seed=seed)
-        except ValueError as exc:
-            fail(str(exc))
-    try:
-        sc = load_scenario(scenario)
-        folder = out
-        with progress_bar("generating", str(folder), "partitions", quiet=quiet) as tick:
-            manifest = run(
-                sc,
-                scale=scale,
-                seed=seed,
-                out=folder,
-                workers=workers,
-                engine=engine,
-                scheduler=scheduler,
-                overwrite=overwrite,
-                on_progress=tick,
-            )
-    except (ScenarioError, CalibrationError, GenerateError) as exc:
-        fail(str(exc))
+        out = dataset_path(scenario, scale=scale, seed=seed)
+    sc = load_scenario(scenario)
+    with progress_bar("generating", str(out), "partitions", quiet=quiet) as tick:
+        manifest = run(
+            sc,
+            scale=scale,
+            seed=seed,
+            out=out,
+            workers=workers,
+            engine=engine,
+            scheduler=scheduler,
+            overwrite=overwrite,
+            on_progress=tick,
+        )
     typer.echo(f"wrote {manifest}")
 
 
@@ -121,16 +214,20 @@ def generate(
 def verify(
     dataset: Annotated[Path, typer.Argument(help="Dataset folder.")],
 ) -> None:
-    """Re-hash every file and check every table's schema; name the first bad file."""
-    from newretail.tables import DatasetError
+    """Re-hash every file, check every table's schema, and check the manifest against what the generator makes of
+    its scenario, scale and seed (fractions, files, calibration); name the first problem."""
+    from newretail.generate.audit import audit
+    from newretail.tables import open_dataset
     from newretail.tables import verify as check
 
-    try:
-        report = check(dataset)
-    except DatasetError as exc:
-        fail(str(exc), code=1)
+    if not dataset.is_dir():
+        fail(f"{dataset}: no such dataset folder")
+    report = check(dataset)
     if not report.ok:
-        fail(f"{dataset}: {report.problem}", code=1)
+        fail(f"{dataset}: {report.problem}", code=EXIT_FAILED)
+    problem = audit(open_dataset(dataset, check=False))  # the files were just re-hashed
+    if problem:
+        fail(f"{dataset}: {problem}", code=EXIT_FAILED)
     typer.echo(f"{dataset}: ok ({report.files_checked} files, {report.rows_checked:,} rows)")
 
 
@@ -155,24 +252,18 @@ def claims(
     targets of the scenario the dataset was generated from."""
     from newretail.claims import evaluate, ledger
     from newretail.fmt import format_interval, format_value
-    from newretail.generate import CalibrationError
-    from newretail.tables import DatasetError, open_dataset
+    from newretail.generate.audit import open_audited
 
     if not dataset.is_dir():
         fail(f"{dataset}: no such dataset folder")
-    try:
-        ds = open_dataset(dataset)
-        found = ledger.frontiers(ds.scenario) if frontiers and not claim else None
-        if frontiers and not claim and found is None:  # a new scenario (or new code): search once, then cached
-            from newretail.stress.frontier import scenario_frontiers
+    ds = open_audited(dataset)  # refuses damaged files and a manifest the generator would not have written
+    found = ledger.frontiers(ds.scenario) if frontiers and not claim else None
+    if frontiers and not claim and found is None:  # a new scenario (or new code): search once, then cached
+        from newretail.stress.frontier import scenario_frontiers
 
-            with progress_bar("break-even frontiers of", ds.scenario.name, "assumptions", quiet=quiet) as tick:
-                found = scenario_frontiers(ds.scenario, on_progress=tick)
-        table = evaluate(ds, claim or None, break_even=found if found is not None else False)
-    except DatasetError as exc:
-        fail(str(exc), code=1)
-    except (ValueError, CalibrationError) as exc:
-        fail(str(exc))
+        with progress_bar("break-even frontiers of", ds.scenario.name, "assumptions", quiet=quiet) as tick:
+            found = scenario_frontiers(ds.scenario, on_progress=tick)
+    table = evaluate(ds, claim or None, break_even=found if found is not None else False)
     if as_json:
         typer.echo(table.to_json())
         return
@@ -272,8 +363,8 @@ def coverage(
     """Coverage of each data-based report claim's interval, and of the iid one, over many generated days
     (parallel and resumable: finished seeds are cached)."""
     import datetime
-    import subprocess
 
+    from newretail.report.provenance import provenance
     from newretail.studies.coverage import render, study
 
     if seeds < 1 or first_seed < 0:
@@ -293,12 +384,8 @@ def coverage(
     except ValueError as exc:
         fail(str(exc))
     command = f"newretail coverage --scenario {scenario} --scale {scale:g} --seeds {seeds} --first-seed {first_seed}"
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    prov = provenance()  # newretail's own version and commit, not those of the folder the command runs in
+    commit = f"{prov['commit'][:12] if prov['commit'] else 'unknown'} (newretail {prov['newretail']})"
     date = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     text = render(rows, command=command, commit=commit, date=date, scenario=name, scale=scale)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -356,4 +443,4 @@ def scenario_list() -> None:
 
 
 if __name__ == "__main__":
-    app()
+    app(prog_name="newretail")

@@ -69,7 +69,7 @@ def dataset_path(name: str | Path, *, scale: float, seed: int, root: str | Path 
 
 
 def load(
-    name: str = "singles_day_2017",
+    name: str | Path = "singles_day_2017",
     *,
     scale: float = 1e-4,
     seed: int = 0,
@@ -78,6 +78,13 @@ def load(
     workers: int | None = None,
 ) -> Dataset:
     """Open a generated dataset, generating it first if it is not there.
+
+    A day already on disk is reused when its manifest records the same scenario (by content hash: sha256 of the
+    scenario's canonical JSON), scale, seed and package version; it is then opened with every file re-hashed and
+    its manifest audited (:func:`newretail.generate.audit.open_audited`). Otherwise the day is generated into the
+    folder, replacing only a dataset the package wrote there: a folder holding anything else is refused, naming
+    the first entry that is not the package's. Works from a plain script, a notebook or the command line: the
+    worker processes never run the caller's ``__main__``.
 
     Parameters
     ----------
@@ -88,17 +95,40 @@ def load(
     root : parent folder of the default path; default :func:`data_home` (``$NEWRETAIL_DATA`` or the per-user
         data folder).
     workers : processes used if it must be generated (default: the machine's cores).
-    """
-    from newretail.generate.run import generate, plan
-    from newretail.scenario import available_scenarios
-    from newretail.tables import MANIFEST, open_dataset
 
+    Raises
+    ------
+    newretail.scenario.ScenarioError, newretail.generate.GenerateError
+        For a bad scenario, option or folder (one line naming it).
+    newretail.tables.DatasetError
+        For a day on disk that is damaged or whose manifest was edited (generate it again with ``overwrite``).
+    """
+    from newretail import __version__
+    from newretail.generate.audit import open_audited
+    from newretail.generate.run import generate
+    from newretail.scenario import available_scenarios, load_scenario
+    from newretail.tables.manifest import MANIFEST, scenario_sha256
+
+    scenario = load_scenario(name if str(name) in available_scenarios() else Path(name))
     folder = Path(path) if path is not None else dataset_path(name, scale=scale, seed=seed, root=root)
-    manifest = folder / MANIFEST
-    if manifest.is_file():
-        spec = plan(name if name in available_scenarios() else Path(name), scale=scale, seed=seed).spec()
-        stored = json.loads(manifest.read_text())
-        if all(stored.get(k) == v for k, v in spec.items()):
-            return open_dataset(folder)
-    generate(name, scale=scale, seed=seed, out=folder, workers=workers, overwrite=True)
-    return open_dataset(folder)
+    stored = _read_manifest(folder / MANIFEST)
+    wanted = {
+        "scenario_sha256": scenario_sha256(scenario.model_dump(mode="json")),
+        "scale": float(scale),
+        "seed": seed,
+        "package_version": __version__,
+        "calibration_source": "scenario",
+    }
+    if stored is not None and "groups" not in stored and all(stored.get(k) == v for k, v in wanted.items()):
+        return open_audited(folder)
+    generate(scenario, scale=scale, seed=seed, out=folder, workers=workers, overwrite=True)
+    return open_audited(folder)
+
+
+def _read_manifest(path: Path) -> dict[str, object] | None:
+    """The manifest's JSON object, or None when there is none to compare (missing or unreadable)."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None

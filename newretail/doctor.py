@@ -7,12 +7,16 @@ import re
 import shutil
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Literal
 
-from newretail.generate.run import BYTES_PER_ROW, GenerateError, plan
+from packaging.requirements import Requirement
+
+from newretail.extras import EXTRAS, has_extra
+from newretail.generate.run import GenerateError, plan
 from newretail.scenario import ScenarioError
 
 Status = Literal["ok", "warn", "fail"]
@@ -29,15 +33,20 @@ class Check:
     fix: str = ""
 
 
-def find_lock_file(start: Path | None = None) -> Path | None:
-    """``requirements.lock`` of the checkout: next to the working folder or the package's source tree."""
-    candidates = [Path(start or Path.cwd()), Path(__file__).resolve().parents[1]]
-    for folder in candidates:
-        for parent in (folder, *folder.parents):
-            lock = parent / "requirements.lock"
-            if lock.is_file():
-                return lock
-    return None
+def find_lock_file() -> Path | None:
+    """``requirements.lock`` of the checkout the package runs from (an editable install), or None.
+
+    Only the package's own source tree is looked at, never the working folder or its parents: inside another
+    project, that project's lock says nothing about newretail.
+    """
+    root = Path(__file__).resolve().parents[1]
+    pyproject = root / "pyproject.toml"
+    try:
+        declared = tomllib.loads(pyproject.read_text()).get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    lock = root / "requirements.lock"
+    return lock if declared == "newretail" and lock.is_file() else None
 
 
 def locked_versions(lock: Path) -> dict[str, str]:
@@ -46,8 +55,29 @@ def locked_versions(lock: Path) -> dict[str, str]:
     for line in lock.read_text().splitlines():
         match = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;]+)", line.strip())
         if match:
-            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+            pins[_normal(match.group(1))] = match.group(2)
     return pins
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared_ranges(extras: tuple[str, ...] = ()) -> list[Requirement]:
+    """The installed package's runtime requirements (``Requires-Dist``, read with importlib.metadata) that apply
+    here: the core ones and those of ``extras``, markers evaluated for this interpreter."""
+    found = []
+    for text in metadata.requires("newretail") or []:
+        req = Requirement(text)
+        wanted = req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *extras))
+        if wanted:
+            found.append(req)
+    return found
+
+
+def installed_extras() -> list[str]:
+    """The extras whose key package is importable here (see :data:`newretail.extras.EXTRAS`)."""
+    return [name for name in EXTRAS if has_extra(name)]
 
 
 def _check_python() -> Check:
@@ -57,9 +87,34 @@ def _check_python() -> Check:
     return Check("python", "ok", found)
 
 
-def _check_packages(lock: Path | None) -> Check:
+def _check_packages() -> Check:
+    """Installed versions against the ranges the package declares (core and the installed extras)."""
+    try:
+        extras = tuple(installed_extras())
+        reqs = declared_ranges(extras)
+    except metadata.PackageNotFoundError:
+        return Check("packages", "warn", "newretail is imported from a source tree that was never installed",
+                     "pip install -e . (or make setup in the checkout)")  # fmt: skip
+    wrong = []
+    for req in reqs:
+        try:
+            have = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            wrong.append(f"{req.name} missing (needs {req.specifier or 'any version'})")
+            continue
+        if not req.specifier.contains(have, prereleases=True):
+            wrong.append(f"{req.name} {have} (needs {req.specifier})")
+    if wrong:
+        shown = "; ".join(wrong[:4]) + (f"; and {len(wrong) - 4} more" if len(wrong) > 4 else "")
+        return Check("packages", "fail", shown, "pip install -U 'newretail' (or make setup in the checkout)")
+    extra = f"; extras: {', '.join(extras)}" if extras else "; no extras"
+    return Check("packages", "ok", f"{len(reqs)} requirements within newretail's declared ranges{extra}")
+
+
+def _check_lock(lock: Path | None) -> Check | None:
+    """In the checkout only: the exact versions of its ``requirements.lock`` (what ``make`` installs)."""
     if lock is None:
-        return Check("packages", "warn", "no requirements.lock found", "run from the project checkout")
+        return None
     pins = locked_versions(lock)
     wrong = []
     for name, want in pins.items():
@@ -72,8 +127,8 @@ def _check_packages(lock: Path | None) -> Check:
             wrong.append(f"{name} {have} (lock: {want})")
     if wrong:
         shown = "; ".join(wrong[:4]) + (f"; and {len(wrong) - 4} more" if len(wrong) > 4 else "")
-        return Check("packages", "fail", shown, "run `make setup` (reinstalls .venv from requirements.lock)")
-    return Check("packages", "ok", f"{len(pins)} pinned packages match {lock.name}")
+        return Check("lock", "warn", shown, "run `make setup` for the exact versions of the paper")
+    return Check("lock", "ok", f"{len(pins)} pinned packages match {lock}")
 
 
 def _check_disk(scenario: str, scale: float, out: Path) -> Check:
@@ -81,7 +136,7 @@ def _check_disk(scenario: str, scale: float, out: Path) -> Check:
         p = plan(scenario, scale=scale, seed=0)
     except (ScenarioError, GenerateError) as exc:
         return Check("disk", "fail", str(exc), "fix the scenario or scale")
-    need = sum(BYTES_PER_ROW.get(t, 30) * n for t, n in p.expected_rows().items()) * 1.2 + 50e6
+    need = p.disk_bytes()
     probe = next((q for q in (out, *out.parents) if q.exists()), Path("."))
     free = shutil.disk_usage(probe).free
     found = f"scale {scale:g} needs about {need / 1e9:.2f} GB; {free / 1e9:.1f} GB free at {probe}"
@@ -148,12 +203,14 @@ def run_checks(
     from newretail.datasets import data_home
 
     folder = Path(out) if out is not None else data_home()
-    return [
+    checks = [
         _check_python(),
-        _check_packages(find_lock_file()),
+        _check_packages(),
+        _check_lock(find_lock_file()),
         _check_data_home(),
         _check_cores(),
         _check_memory(),
         _check_disk(scenario, scale, folder),
         _check_writable(folder),
     ]
+    return [c for c in checks if c is not None]

@@ -9,7 +9,6 @@ makes its :class:`Outputs`. A notebook calls ``out.figure``/``out.number`` in ce
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import platform
@@ -146,8 +145,13 @@ def variant_day(
     recalibrate: bool = True,
     groups: tuple[str, ...] | None = None,
     path: str | Path | None = None,
+    workers: int = 1,
 ) -> Dataset:
     """Generate (or reopen) a day whose scenario differs from ``scenario`` by ``changes``.
+
+    The day is made by :func:`newretail.generate.generate` (its lock, resume, disk check and folder rules: only a
+    folder that is empty or holds the package's own files is written) and reopened on later calls when its
+    manifest records the same changed scenario, scale, seed and parameters.
 
     Parameters
     ----------
@@ -162,13 +166,15 @@ def variant_day(
         observed figures themselves move (the stress tests' ``fixed`` mode).
     groups : generate only these generator groups (e.g. ``("city",)``); default all.
     path : dataset folder; default beside the cached datasets of ``newretail.datasets``, keyed by the changes.
+    workers : processes that draw the day (1: in this process).
     """
     from newretail.datasets import dataset_path
-    from newretail.generate.run import plan, run_task, write_manifest
+    from newretail.generate.audit import open_audited
+    from newretail.generate.output import manifest_spec, read_json
+    from newretail.generate.run import generate, run_spec
     from newretail.scenario import load_scenario
     from newretail.stress.engine import point_setup
     from newretail.stress.grid import FIXED_LEVERS, Point
-    from newretail.tables import MANIFEST, open_dataset
 
     if not isinstance(changes, dict) or not changes:
         raise NotebookError(f"changes = {changes!r}: must be a non-empty dict of dotted scenario fields")
@@ -187,18 +193,16 @@ def variant_day(
         key = _changes_key(changes, recalibrate, groups)
         path = dataset_path(f"{Path(str(scenario)).stem}-{mode}-{key}", scale=scale, seed=seed)
     folder = Path(path)
-    if (folder / MANIFEST).is_file():
-        return open_dataset(folder)
-    p = plan(changed, scale=scale, seed=seed, calibration=calibration)
-    if groups is not None:
-        p = dataclasses.replace(p, tasks=tuple(t for t in p.tasks if t.group in groups))
-    folder.mkdir(parents=True, exist_ok=True)
-    records: dict[str, dict[str, Any]] = {}
-    for task in p.tasks:
-        for rec in run_task(p, task, str(folder)):
-            records[rec["path"]] = rec
-    write_manifest(p, folder, records)
-    return open_dataset(folder)
+    spec = run_spec(changed, scale, seed, calibration, groups)
+    recorded = read_json(folder / "manifest.json")
+    if (
+        recorded is None or manifest_spec(recorded) != spec
+    ):  # not there yet, or another day: (re)generate, replacing only our files
+        generate(
+            changed, scale=scale, seed=seed, out=folder, workers=workers, calibration=calibration, groups=groups,
+            overwrite=True,
+        )  # fmt: skip
+    return open_audited(folder)
 
 
 def open_day(
@@ -229,7 +233,7 @@ def open_day(
     import hashlib
 
     from newretail.datasets import load
-    from newretail.tables import open_dataset
+    from newretail.generate.audit import open_audited
 
     if not notebook or not isinstance(notebook, str):
         raise NotebookError(f"notebook = {notebook!r}: must be the notebook's file stem")
@@ -238,7 +242,7 @@ def open_day(
     if changes:
         ds = variant_day(dict(changes), scenario=scenario, scale=scale, seed=seed, recalibrate=recalibrate)
     elif dataset is not None:
-        ds = open_dataset(dataset)
+        ds = open_audited(dataset)
     else:
         ds = load(scenario, scale=scale, seed=seed)
     digest = hashlib.sha256((ds.path / "manifest.json").read_bytes()).hexdigest()

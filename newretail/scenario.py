@@ -36,7 +36,8 @@ Hour = Annotated[float, Field(ge=0.0, lt=24.0, allow_inf_nan=False)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    # strict: a number is a number (a string such as "25e9" is refused by name, not converted), a count is an int
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Targets(_Frozen):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from newretail.generate import generate
-from newretail.tables import Dataset, open_dataset
+from newretail.tables import Dataset, DatasetError, open_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -93,7 +93,9 @@ def small_dataset(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> D
         root.mkdir(parents=True, exist_ok=True)
     out = root / "shared-data" / "small"
     with _exclusive(root / "shared-data.lock"):
-        if not (out / "manifest.json").is_file():
+        try:
+            open_dataset(out)
+        except DatasetError:  # not there yet, damaged, or in another version's manifest format: made again
             generate("singles_day_2017", scale=SMALL_SCALE, seed=SMALL_SEED, out=out, workers=2, overwrite=True)
     return open_dataset(out)
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -147,9 +148,10 @@ def test_refuses_a_folder_with_foreign_files(tmp_path: Path) -> None:
     out = tmp_path / "ds"
     out.mkdir()
     (out / "thesis.tex").write_text("mine")
-    with pytest.raises(GenerateError, match="not empty"):
-        generate("singles_day_2017", scale=SCALE, seed=3, out=out, workers=1)
-    assert (out / "thesis.tex").read_text() == "mine"
+    for overwrite in (False, True):
+        with pytest.raises(GenerateError, match=r"holds 'thesis\.tex', which newretail did not write"):
+            generate("singles_day_2017", scale=SCALE, seed=3, out=out, workers=1, overwrite=overwrite)
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"] and (out / "thesis.tex").read_text() == "mine"
 
 
 def test_concurrent_run_refuses(tmp_path: Path) -> None:
@@ -165,6 +167,121 @@ def test_concurrent_run_refuses(tmp_path: Path) -> None:
         sleeper.wait()
     generate("singles_day_2017", scale=SCALE, seed=3, out=out, workers=1)  # a stale lock is taken over
     assert not (out / LOCK).exists()
+
+
+def _lock_of(pid: int, started: int | None) -> str:
+    import socket
+
+    return json.dumps({"newretail_lock": 1, "pid": pid, "host": socket.gethostname(), "started": started})
+
+
+def test_a_lock_whose_holder_cannot_be_signalled_is_not_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PermissionError from os.kill means a process of another user holds the pid: it is alive, the lock stays."""
+    import os
+
+    from newretail.generate.output import Lock
+
+    (tmp_path / LOCK).write_text(_lock_of(424242, None))
+
+    def not_permitted(pid: int, sig: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", not_permitted)
+    with pytest.raises(GenerateError, match=r"being written by another run \(pid 424242\)"):
+        Lock(tmp_path).__enter__()
+    assert (tmp_path / LOCK).read_text() == _lock_of(424242, None)
+
+
+def test_a_lock_of_a_reused_pid_is_stale(tmp_path: Path) -> None:
+    """A live pid started at another time than the lock records is not the lock's holder: the lock is taken over."""
+    import os
+
+    from newretail.generate.output import Lock, _start_ticks
+
+    mine = _start_ticks(os.getpid())
+    if mine is None:
+        pytest.skip("process start times come from /proc (Linux)")
+    (tmp_path / LOCK).write_text(_lock_of(os.getpid(), mine + 1))
+    with Lock(tmp_path) as lock:
+        assert json.loads((tmp_path / LOCK).read_text())["started"] == mine
+        assert lock.path.read_text() == lock.content
+    assert not (tmp_path / LOCK).exists()
+
+
+def test_only_the_holder_removes_the_lock(tmp_path: Path) -> None:
+    from newretail.generate.output import Lock
+
+    with Lock(tmp_path):
+        (tmp_path / LOCK).write_text(_lock_of(1, None))  # another run's lock now (e.g. it was taken over)
+    assert (tmp_path / LOCK).read_text() == _lock_of(1, None)
+
+
+def test_a_file_named_like_the_lock_is_not_taken_for_one(tmp_path: Path) -> None:
+    from newretail.generate.output import Lock
+
+    (tmp_path / LOCK).write_text("my notes")
+    with pytest.raises(GenerateError, match="is not a newretail lock"):
+        Lock(tmp_path).__enter__()
+    assert (tmp_path / LOCK).read_text() == "my notes"
+
+
+def test_options_are_checked_before_calibrating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every option is refused, naming it, before the scenario is calibrated (which takes seconds) or anything is
+    written."""
+    import newretail.generate.run as run
+
+    def no_calibration(*args: object, **kwargs: object) -> None:
+        raise AssertionError("calibrated before the options were checked")
+
+    monkeypatch.setattr(run, "calibrate", no_calibration)
+    bad = [
+        ({"workers": 0}, "workers = 0"),
+        ({"workers": True}, "workers = True"),
+        ({"workers": 1.5}, "workers = 1.5"),
+        ({"engine": "spark"}, "engine = 'spark'"),
+        ({"scheduler": "tcp://x:1"}, "scheduler = 'tcp://x:1'"),
+        ({"scale": 0.0}, "scale = 0.0"),
+        ({"scale": "1e-5"}, "scale = '1e-5'"),
+        ({"seed": -1}, "seed = -1"),
+        ({"groups": ("shoppers", "nope")}, "groups = "),
+        ({"out": tmp_path / "file.txt" / "ds"}, "is a file"),
+    ]
+    (tmp_path / "file.txt").write_text("x")
+    for change, message in bad:
+        kwargs: dict[str, Any] = {"scale": SCALE, "seed": 3, "out": tmp_path / "ds", "workers": 1, **change}
+        with pytest.raises(GenerateError) as err:
+            generate("singles_day_2017", **kwargs)
+        assert message in str(err.value) and "\n" not in str(err.value), (change, str(err.value))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"]
+
+
+def test_a_missing_extra_is_named_before_calibrating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import newretail.generate.run as run
+    from newretail.extras import MissingExtraError
+
+    def no_calibration(*args: object, **kwargs: object) -> None:
+        raise AssertionError("calibrated before the options were checked")
+
+    monkeypatch.setattr(run, "calibrate", no_calibration)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the dask extra were not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'newretail\[dask\]'"):
+        generate("singles_day_2017", scale=SCALE, seed=3, out=tmp_path / "ds", workers=1, engine="dask")
+    assert not (tmp_path / "ds").exists()
+
+
+def test_the_disk_estimate_scales_with_the_dataset(tmp_path: Path) -> None:
+    """The estimate covers what is written, with no fixed allowance: a 1e-6 day fits a 20 MB disk."""
+    from newretail.generate import plan
+
+    small = plan("singles_day_2017", scale=1e-6, seed=0)
+    large = plan("singles_day_2017", scale=1e-4, seed=0)
+    out = tmp_path / "tiny"
+    generate("singles_day_2017", scale=1e-6, seed=0, out=out, workers=1)
+    written = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    assert written <= small.disk_bytes() < 20e6
+    assert large.disk_bytes() > 50 * small.disk_bytes()
 
 
 def test_refuses_a_scale_that_does_not_fit_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

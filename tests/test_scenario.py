@@ -99,6 +99,29 @@ def test_bad_files_give_one_line(tmp_path: Path, old: str, new: str, expected: s
         load_scenario(_edited(tmp_path, old, new))
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("gmv_usd = 25.0e9", 'gmv_usd = "25e9"', "targets.gmv_usd = '25e9': input should be a valid number"),
+        ("human_ctr = 0.02", 'human_ctr = "0.02"', "human_ctr = '0.02': input should be a valid number"),
+        ("hema_stores = 4", 'hema_stores = "4"', "hema_stores = '4': input should be a valid integer"),
+        ("hema_stores = 4", "hema_stores = 4.5", "hema_stores = 4.5: input should be a valid integer"),
+        ("human_ctr = 0.02", "human_ctr = true", "human_ctr = True: input should be a valid number"),
+    ],
+)
+def test_a_string_or_bool_where_a_number_belongs_is_refused_by_name(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    """Numbers are strict: a quoted number is not converted (the issue found gmv_usd = "25e9" accepted)."""
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(_edited(tmp_path, old, new))
+    assert expected in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_a_whole_number_where_a_share_or_amount_belongs_is_a_number(tmp_path: Path) -> None:
+    assert load_scenario(_edited(tmp_path, "gmv_usd = 25.0e9", "gmv_usd = 25000000000")).targets.gmv_usd == 25e9
+
+
 def test_unknown_scenario_name() -> None:
     with pytest.raises(ScenarioError, match="not a shipped scenario"):
         load_scenario("singles_day_2099")

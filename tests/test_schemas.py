@@ -33,7 +33,7 @@ def test_manifest_lists_tables_in_schema_order_and_reads_back(tmp_path: Path) ->
     fields = {"name": "x", "scenario": {}, "scale": 0.5, "seed": 1}
     path = save_manifest(tmp_path, fields, files)
     raw = json.loads(path.read_text())
-    assert list(raw) == ["format", "name", "scenario", "scale", "seed", "tables"]
+    assert list(raw) == ["format", "name", "scenario", "scale", "seed", "tables", "digest"]
     assert list(raw["tables"]) == ["users", "visits"]  # the schemas' order, not the order given
     assert raw["tables"]["users"]["rows"] == 5
     assert load_manifest(tmp_path) == raw

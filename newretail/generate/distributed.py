@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from newretail.extras import require
 from newretail.generate.errors import GenerateError
 
 if TYPE_CHECKING:
@@ -33,15 +34,46 @@ CONNECT_TIMEOUT_S = 20.0  # s, how long to try to reach a scheduler before givin
 TASKS_PER_THREAD = 2  # tasks in flight per worker thread: the scheduler is never far ahead, results are small
 
 
+def require_dask() -> None:
+    """Refuse, naming the extra, when dask's distributed scheduler is not installed (checked before any work).
+
+    Raises
+    ------
+    newretail.extras.MissingExtraError
+        ``engine = 'dask' needs distributed, in the dask extra: pip install 'newretail[dask]'``.
+    """
+    require("distributed", "dask", purpose="engine = 'dask'")
+
+
+def dask_setup(worker: Any) -> None:
+    """Run by Dask in each worker process of a LocalCluster started by :func:`dask_client` (its ``preload``), as
+    the worker starts: the kernel kills the worker when the process that started the cluster ends (Linux), and
+    Ctrl-C is left to that process (which closes the cluster) instead of printing each worker's traceback."""
+    import signal
+    import threading
+
+    from newretail.generate.pool import arm_parent_death_signal
+
+    arm_parent_death_signal()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def dask_client(stack: ExitStack, *, workers: int, scheduler: str | None) -> Client:
     """A client of the cluster at ``scheduler``, or of a new LocalCluster of ``workers`` one-thread processes; both
-    are closed with ``stack``. Raises :class:`GenerateError` when dask is missing or no scheduler answers."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:  # pragma: no cover - the extra is installed in development
-        raise GenerateError(
-            "engine = 'dask' needs the optional dependency dask[distributed]: pip install 'newretail[dask]'"
-        ) from None
+    are closed with ``stack``. The LocalCluster's worker processes exit when this process ends, however it ends (on
+    Linux the kernel kills them at once; elsewhere Dask's nanny stops them within seconds).
+
+    Raises
+    ------
+    newretail.extras.MissingExtraError
+        When the ``dask`` extra is not installed.
+    GenerateError
+        When no scheduler answers at ``scheduler``.
+    """
+    require_dask()
+    from distributed import Client, LocalCluster
+
     if scheduler is None:
         cluster = stack.enter_context(
             LocalCluster(
@@ -50,6 +82,7 @@ def dask_client(stack: ExitStack, *, workers: int, scheduler: str | None) -> Cli
                 processes=True,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
+                preload=[__name__],  # each worker runs dask_setup below as it starts
             )
         )
         return stack.enter_context(Client(cluster))

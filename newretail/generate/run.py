@@ -5,19 +5,21 @@ Each partition's random stream is ``SeedSequence(seed, spawn_key=(group, index))
 depend on the scenario, scale and seed only, never on the number of workers or the order partitions finish in.
 A partition is written under a temporary name and renamed when complete; the manifest is written last, so an
 interrupted run, run again, skips finished partitions and ends with the same bytes.
+
+Every option is checked before the scenario is calibrated, and the output folder before anything is written: the
+package writes only into a folder that is empty or holds only what it wrote itself (see
+:mod:`newretail.generate.output`); a dataset it replaces stays whole until its replacement is complete.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
 import shutil
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +27,36 @@ import numpy as np
 import polars as pl
 
 from newretail import __version__
-from newretail.generate import baseline, city, impressions, inquiries, shoppers, traffic
+from newretail.generate import baseline, city, impressions, inquiries, output, shoppers, traffic
 from newretail.generate.calibrate import Calibration, calibrate
-from newretail.generate.errors import GenerateError
+from newretail.generate.errors import GenerateError, RunFailed
+from newretail.generate.options import GROUP_TABLES, check_options
+from newretail.generate.output import LOCK, RUN_SPEC
+from newretail.generate.pool import ProcessPool, WorkerDied
 from newretail.scenario import Scenario, load_scenario
-from newretail.tables import MANIFEST, file_record, save_manifest
+from newretail.tables import MANIFEST, DatasetError, file_record, open_dataset, save_manifest
+from newretail.tables.manifest import part_path as manifest_part_path
+from newretail.tables.manifest import scenario_sha256
 
-RUN_SPEC = ".run-spec.json"
-LOCK = ".lock"
+__all__ = [
+    "GROUP_TABLES",
+    "LOCK",
+    "RUN_SPEC",
+    "GenerateError",
+    "Plan",
+    "Task",
+    "check_options",
+    "generate",
+    "plan",
+    "run_task",
+    "write_manifest",
+]
+
 ROWS_PER_PARTITION = 1_000_000  # for tables not tied to user shards
 # inquiries carry text: a partition of 1e6 of them peaks near 800 MiB, so they are cut smaller, keeping every
 # task's peak memory under that of a user shard (about 460 MiB), whatever the scale
 ROWS_PER_PARTITION_BY_GROUP = {"inquiries": 250_000}
 GROUP_CODES = {"shoppers": 1, "banners": 2, "inquiries": 3, "city": 4, "baseline": 5}
-GROUP_TABLES = {
-    "shoppers": ("users", "visits", "page_views", "orders", "truth_visits"),
-    "banners": ("banner_impressions", "truth_banner_impressions"),
-    "inquiries": ("inquiries", "truth_inquiries"),
-    "city": ("stores", "store_days", "truth_store_days", "orders", "households"),
-    "baseline": ("baseline_visits", "baseline_orders"),
-}
 # compressed bytes per row, measured on the default scenario, for the free-disk check
 BYTES_PER_ROW = {
     "users": 6,
@@ -58,7 +70,13 @@ BYTES_PER_ROW = {
     "truth_inquiries": 14,
     "baseline_visits": 8,
     "baseline_orders": 22,
+    "stores": 40,
+    "store_days": 12,
+    "truth_store_days": 10,
+    "households": 12,
 }
+BYTES_PER_FILE = 8_000  # parquet footer and column metadata of one partition file
+DISK_MARGIN = 1.2  # the estimate's safety factor
 
 
 @dataclass(frozen=True)
@@ -83,14 +101,18 @@ class Plan:
     tasks: tuple[Task, ...]
     fractions: dict[str, float] = field(default_factory=dict)
     calibration_given: bool = False  # drawn from a given calibration, not the scenario's own (see ``plan``)
+    groups: tuple[str, ...] | None = None  # only these generator groups (None: all)
 
     def expected_rows(self) -> dict[str, float]:
         """Expected rows per table (for the disk check and progress)."""
-        e, _t = self.calibration.expected, self.scenario.targets
+        e, sc = self.calibration.expected, self.scenario
         f = self.fractions
         visits = e["visits"] * f["shoppers"]
-        return {
-            "users": self.scenario.behaviour.traffic.active_users * f["shoppers"],
+        stores = sc.behaviour.stores
+        n_stores = stores.hema_stores + stores.sanjiang_stores + stores.other_supermarkets
+        store_days = n_stores * (stores.panel_days_before + stores.panel_days_after)
+        rows = {
+            "users": sc.behaviour.traffic.active_users * f["shoppers"],
             "visits": visits,
             "truth_visits": visits,
             "page_views": visits * self.calibration.shoppers.pages_per_visit,
@@ -101,34 +123,64 @@ class Plan:
             "truth_inquiries": e["inquiries_total"] * f["inquiries"],
             "baseline_visits": self.calibration.baseline.visits * f["baseline"],
             "baseline_orders": self.calibration.baseline.visits * self.calibration.baseline.conversion * f["baseline"],
+            "stores": float(n_stores),
+            "store_days": float(store_days),
+            "truth_store_days": float(store_days),
+            "households": float(stores.household_blocks),
         }
+        planned = {table for task in self.tasks for table, _ in task.parts}
+        return {table: n for table, n in rows.items() if table in planned}
+
+    def disk_bytes(self) -> float:
+        """Bytes the dataset is expected to take on disk: rows times the compressed bytes per row measured on the
+        default scenario, plus each file's metadata, times a margin of 20%."""
+        rows = sum(BYTES_PER_ROW[t] * n for t, n in self.expected_rows().items())
+        files = sum(len(task.parts) for task in self.tasks)
+        return (rows + files * BYTES_PER_FILE) * DISK_MARGIN
 
     def spec(self) -> dict[str, Any]:
         """What determines the bytes: two runs with equal specs write equal files."""
-        spec = {
-            "scenario": self.scenario.model_dump(mode="json"),
-            "scale": self.scale,
-            "seed": self.seed,
-            "package_version": __version__,
-        }
-        if self.calibration_given:  # the bytes then depend on the given parameters too
-            spec["calibration"] = self.calibration.to_dict()
-        return spec
+        return run_spec(
+            self.scenario, self.scale, self.seed, self.calibration if self.calibration_given else None, self.groups
+        )
 
 
-def plan(scenario: Scenario | str | Path, *, scale: float, seed: int, calibration: Calibration | None = None) -> Plan:
+def run_spec(
+    scenario: Scenario, scale: float, seed: int, calibration: Calibration | None, groups: Sequence[str] | None
+) -> dict[str, Any]:
+    """The spec of a run (see :meth:`Plan.spec`), known before calibrating: scenario, scale, seed, package version,
+    and the given calibration and the groups when there are."""
+    spec: dict[str, Any] = {
+        "scenario": scenario.model_dump(mode="json"),
+        "scale": float(scale),
+        "seed": int(seed),
+        "package_version": __version__,
+    }
+    if calibration is not None:  # the bytes then depend on the given parameters too
+        spec["calibration"] = calibration.to_dict()
+    if groups is not None:
+        spec["groups"] = sorted(groups)
+    return spec
+
+
+def plan(
+    scenario: Scenario | str | Path,
+    *,
+    scale: float,
+    seed: int,
+    calibration: Calibration | None = None,
+    groups: Sequence[str] | None = None,
+) -> Plan:
     """Lay out the partitions of a dataset at ``scale`` (share of the full event, 0 < scale <= 1).
 
     With ``calibration`` the tables are drawn from those solved parameters instead of calibrating ``scenario``
     (the stress tests' "fixed" mode: calibrate once on a base scenario, then change some behaviour and watch the
     observed figures move). Behaviour that the generators read from the scenario at draw time still follows
-    ``scenario``.
+    ``scenario``. With ``groups`` only those generator groups are laid out (e.g. ``("city",)``); their partitions
+    keep the numbers they have in the whole plan.
     """
     sc = load_scenario(scenario)
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and 0 < scale <= 1):
-        raise GenerateError(f"scale = {scale!r}: must be a number in (0, 1], the share of the full event")
-    if not (isinstance(seed, int) and 0 <= seed < 2**63):
-        raise GenerateError(f"seed = {seed!r}: must be a whole number from 0 to 2**63 - 1")
+    check_options(scale=scale, seed=seed, groups=groups, calibration=calibration)
     cal = calibrate(sc) if calibration is None else calibration
     samp = sc.sampling
     fractions = {
@@ -161,7 +213,10 @@ def plan(scenario: Scenario | str | Path, *, scale: float, seed: int, calibratio
         n_parts = max(1, math.ceil(expected / ROWS_PER_PARTITION_BY_GROUP.get(group, ROWS_PER_PARTITION)))
         for i in range(n_parts):
             add(group, i, expected / n_parts)
-    return Plan(sc, float(scale), int(seed), cal, tuple(tasks), fractions, calibration is not None)
+    chosen = None if groups is None else tuple(sorted([groups] if isinstance(groups, str) else groups))
+    if chosen is not None:
+        tasks = [t for t in tasks if t.group in chosen]
+    return Plan(sc, float(scale), int(seed), cal, tuple(tasks), fractions, calibration is not None, chosen)
 
 
 def _rng(seed: int, task: Task) -> np.random.Generator:
@@ -212,8 +267,8 @@ def draw_task(p: Plan, task: Task) -> dict[str, pl.DataFrame]:
 
 
 def part_path(table: str, number: int) -> str:
-    """Relative path of a partition file inside a dataset folder."""
-    return f"{table}/part-{number:05d}.parquet"
+    """Relative path of a partition file inside a dataset folder (see :func:`newretail.tables.manifest.part_path`)."""
+    return manifest_part_path(table, number)
 
 
 def run_task(p: Plan, task: Task, out: str) -> list[dict[str, Any]]:
@@ -249,62 +304,13 @@ def _disk_full(exc: BaseException) -> bool:
 
 
 def _check_disk(p: Plan, out: Path) -> None:
-    rows = p.expected_rows()
-    need = sum(BYTES_PER_ROW.get(t, 30) * n for t, n in rows.items()) * 1.2 + 50e6
+    need = p.disk_bytes()
     probe = out if out.exists() else next((q for q in out.parents if q.exists()), Path("."))
     free = shutil.disk_usage(probe).free
     if need > free:
         raise GenerateError(
-            f"scale = {p.scale}: the dataset needs about {need / 1e9:.1f} GB but {probe} has {free / 1e9:.1f} GB free"
+            f"scale = {p.scale}: the dataset needs about {need / 1e9:.3g} GB but {probe} has {free / 1e9:.3g} GB free"
         )
-
-
-class _Lock:
-    """An exclusive lock file in the output folder: a second concurrent run refuses instead of interleaving."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / LOCK
-
-    def __enter__(self) -> _Lock:
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            try:
-                pid = int(self.path.read_text().strip() or 0)
-                os.kill(pid, 0)
-            except (ValueError, ProcessLookupError, PermissionError):
-                self.path.unlink(missing_ok=True)  # stale lock of a killed run
-                return self.__enter__()
-            raise GenerateError(f"{self.path.parent} is being written by another run (pid {pid})") from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def _prepare(p: Plan, out: Path, overwrite: bool) -> None:
-    spec = json.dumps(p.spec(), sort_keys=True)
-    spec_file = out / RUN_SPEC
-    if spec_file.exists() and spec_file.read_text() != spec:
-        if not overwrite:
-            raise GenerateError(
-                f"{out} holds another dataset (different scenario, scale or seed): choose another --out or "
-                "pass --overwrite"
-            )
-        for child in out.iterdir():
-            if child.name != LOCK:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-    elif not spec_file.exists() and any(c.name != LOCK for c in out.iterdir()):
-        if not overwrite:
-            raise GenerateError(f"{out} is not empty and holds no dataset of ours: choose another --out")
-    (out / MANIFEST).unlink(missing_ok=True)  # the manifest is rewritten last
-    for stale in out.glob("*/.part-*.tmp-*"):
-        stale.unlink()
-    tmp = spec_file.with_suffix(".tmp")
-    tmp.write_text(spec)
-    os.replace(tmp, spec_file)
 
 
 def _execute(p: Plan, out: Path, workers: int, engine: str, scheduler: str | None) -> Iterator[list[dict[str, Any]]]:
@@ -314,11 +320,11 @@ def _execute(p: Plan, out: Path, workers: int, engine: str, scheduler: str | Non
 
         yield from run_on_dask(run_task, p, str(out), workers=workers, scheduler=scheduler)
         return
-    if workers <= 1:
+    if workers <= 1 or len(p.tasks) <= 1:
         for task in p.tasks:
             yield run_task(p, task, str(out))
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPool(min(workers, len(p.tasks))) as pool:
         pending: set[Future[list[dict[str, Any]]]] = set()
         queue = iter(p.tasks)
         for task in queue:  # keep at most two tasks per worker in flight: memory stays bounded
@@ -327,8 +333,10 @@ def _execute(p: Plan, out: Path, workers: int, engine: str, scheduler: str | Non
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     yield fut.result()
-        for fut in pending:
-            yield fut.result()
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
 
 
 def generate(
@@ -343,8 +351,14 @@ def generate(
     overwrite: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     calibration: Calibration | None = None,
+    groups: Sequence[str] | None = None,
 ) -> Path:
     """Generate a synthetic sales day into ``out`` and return the path of its manifest.
+
+    Every option and the output folder are checked before the scenario is calibrated. The folder must be empty,
+    missing, or hold only what the package wrote there: a run of the same spec resumes (finished partitions are
+    kept); another dataset is replaced only with ``overwrite``, drawn beside it first and swapped in when complete;
+    anything else in the folder is the user's, and the run refuses, naming it.
 
     Parameters
     ----------
@@ -352,53 +366,113 @@ def generate(
     scale : share of the full event to generate, in (0, 1]; 1 is the whole day (about 75 billion page views).
     seed : random seed; the same scenario, scale and seed give the same bytes for any ``workers``.
     out : dataset folder, written as ``<table>/part-NNNNN.parquet`` plus ``manifest.json``.
-    workers : processes (default: the machine's cores).
-    engine : ``"local"`` (processes on this machine) or ``"dask"`` (a Dask cluster).
+    workers : processes (default: the machine's cores); they exit when this process ends, however it ends.
+    engine : ``"local"`` (processes on this machine) or ``"dask"`` (a Dask cluster; the ``dask`` extra).
     scheduler : Dask scheduler address; without one a ``LocalCluster`` is started.
-    overwrite : replace another dataset found in ``out``.
-    on_progress : called with (partitions done, partitions in all) after each partition.
+    overwrite : replace another dataset of the package's found in ``out``.
+    on_progress : called with (partitions done, partitions in all) after each partition; None draws quietly.
     calibration : solved parameters to draw from instead of calibrating ``scenario`` (see :func:`plan`).
+    groups : only these generator groups (see ``GROUP_TABLES``), e.g. ``("city",)``; default all.
+
+    Raises
+    ------
+    GenerateError
+        For a bad option or output folder (before anything is written), or a run that failed on the way
+        (:class:`~newretail.generate.errors.RunFailed`: disk full, a worker killed), which the same call resumes.
     """
-    p = plan(scenario, scale=scale, seed=seed, calibration=calibration)
-    if engine not in ("local", "dask"):
-        raise GenerateError(f"engine = {engine!r}: must be 'local' or 'dask'")
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers < 1:
-        raise GenerateError(f"workers = {workers}: must be at least 1")
+    sc = load_scenario(scenario)
+    workers = check_options(
+        scale=scale, seed=seed, workers=workers, engine=engine, scheduler=scheduler, groups=groups,
+        calibration=calibration,
+    )  # fmt: skip
     out = Path(out)
+    output.check_writable(out)
+    output.restore_interrupted_swap(out)
+    foreign = output.foreign_entry(out)
+    if foreign is not None:
+        raise GenerateError(
+            f"out = {str(out)!r}: holds {foreign!r}, which newretail did not write; choose another --out "
+            "(nothing was changed)"
+        )
+    spec = run_spec(sc, scale, seed, calibration, groups)
+    state, found = output.existing(out)
+    if state != "empty" and found != spec and not overwrite:
+        raise GenerateError(
+            f"out = {str(out)!r}: holds another dataset (different scenario, scale or seed); choose another --out or "
+            "pass --overwrite"
+        )
+    if state == "complete" and found == spec and not overwrite and _intact(out):
+        return out / MANIFEST  # already there, every file as its manifest says: nothing to do
+    p = plan(sc, scale=scale, seed=seed, calibration=calibration, groups=groups)
     _check_disk(p, out)
     out.mkdir(parents=True, exist_ok=True)
-    with _Lock(out):
-        _prepare(p, out, overwrite)
-        records: dict[str, dict[str, Any]] = {}
-        total = len(p.tasks)
-        if on_progress:
-            on_progress(0, total)
-        try:
-            for done, batch in enumerate(_execute(p, out, workers, engine, scheduler), start=1):
-                for rec in batch:
-                    records[rec["path"]] = rec
-                if on_progress:
-                    on_progress(done, total)
-            return write_manifest(p, out, records)
-        except Exception as exc:
-            if _disk_full(exc):
-                raise GenerateError(
-                    f"{out}: the disk filled up ({exc}); free some space and run the same command again: "
-                    "finished partitions are kept and the run resumes"
-                ) from None
-            raise
+    with output.Lock(out) as lock:
+        target = out
+        if state == "complete" and overwrite:  # the dataset there stays whole until its replacement is
+            target = output.staging(out)
+            other = output.foreign_entry(target)
+            if other is not None:
+                raise GenerateError(f"{target}: holds {other!r}, which newretail did not write; remove it first")
+            target.mkdir(exist_ok=True)
+        output.prepare(target, spec, [part_path(t, n) for task in p.tasks for t, n in task.parts])
+        manifest = _run(p, target, workers, engine, scheduler, on_progress)
+        if target != out:
+            output.swap_into_place(target, out, lock)
+            manifest = out / MANIFEST
+        return manifest
+
+
+def _intact(out: Path) -> bool:
+    """Whether ``out`` holds a finished dataset in this version's format whose files all match its manifest."""
+    try:
+        open_dataset(out)
+    except DatasetError:
+        return False
+    return True
+
+
+def _run(
+    p: Plan, out: Path, workers: int, engine: str, scheduler: str | None, on_progress: Callable[[int, int], None] | None
+) -> Path:
+    """Run every task of ``p`` into ``out`` and write the manifest; a failure on the way becomes a
+    :class:`RunFailed` that says how to resume."""
+    records: dict[str, dict[str, Any]] = {}
+    total = len(p.tasks)
+    if on_progress:
+        on_progress(0, total)
+    try:
+        for done, batch in enumerate(_execute(p, out, workers, engine, scheduler), start=1):
+            for rec in batch:
+                records[rec["path"]] = rec
+            if on_progress:
+                on_progress(done, total)
+    except WorkerDied as exc:
+        raise RunFailed(
+            f"{out}: {exc} (killed, or out of memory: try fewer --workers); run the same command again to resume"
+        ) from None
+    except Exception as exc:
+        if _disk_full(exc):
+            raise RunFailed(
+                f"{out}: the disk filled up ({exc}); free some space and run the same command again: "
+                "finished partitions are kept and the run resumes"
+            ) from None
+        raise
+    return write_manifest(p, out, records)
 
 
 def write_manifest(p: Plan, out: Path, records: dict[str, dict[str, Any]]) -> Path:
-    """Write ``manifest.json`` (atomically, last): the spec, calibration and every file's rows and sha256."""
+    """Write ``manifest.json`` (atomically, last): the spec, the scenario's content hash, where the calibration
+    came from, the sampling fractions, the calibration and every file's rows and sha256."""
     files: dict[str, list[dict[str, Any]]] = {}
     for task in p.tasks:
         for table, number in task.parts:
             files.setdefault(table, []).append(records[part_path(table, number)])
+    spec = p.spec()
     fields = {
         "name": p.scenario.name,
-        **p.spec(),
+        **spec,
+        "scenario_sha256": scenario_sha256(spec["scenario"]),
+        "calibration_source": "given" if p.calibration_given else "scenario",
         "sampling": p.fractions,
         "calibration": p.calibration.to_dict(),
     }

@@ -9,8 +9,10 @@ under a temporary name and renamed, so a cache file is complete or absent. A poi
 groups its claim reads (e.g. only the banner partitions for the CTR ratio), in a temporary folder removed after
 evaluation.
 
-Points run in worker processes (``spawn``, like generation) or on a Dask cluster. Every point draws from its own
-seeded streams, so the results do not depend on the number of workers or the order points finish in.
+Points run in worker processes (:class:`newretail.generate.pool.ProcessPool`, like generation) or on a Dask
+cluster. Every point draws from its own seeded streams, so the results do not depend on the number of workers or the
+order points finish in. A point's small dataset is made by :func:`newretail.generate.generate` (its lock, resume and
+disk check), with only the groups its claim reads.
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from functools import lru_cache
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ import polars as pl
 import newretail
 from newretail import __version__
 from newretail.generate.calibrate import Calibration, CalibrationError, calibrate
+from newretail.generate.pool import ProcessPool
 from newretail.scenario import Scenario, load_scenario
 from newretail.stress.checks import CHECKS, PointContext, evaluate_check
 from newretail.stress.grid import FIXED_LEVERS, Grid, Point, load_grid
@@ -179,7 +181,7 @@ def evaluate_point(
     -------
     One row per reading of the claim (columns of ``ROW_SCHEMA``).
     """
-    from newretail.generate.run import plan, run_task, write_manifest
+    from newretail.generate.run import generate
     from newretail.tables import open_dataset
 
     check = CHECKS[point.claim]
@@ -188,21 +190,21 @@ def evaluate_point(
     except CalibrationError as exc:
         behaviour = {f: v for f, v in point.values if not f.startswith("calibration.")}
         return _failed_rows(point, base.with_changes(behaviour), f"calibration failed: {exc}")
-    p = plan(scenario, scale=point.scale, seed=point.seed, calibration=cal if point.mode == "fixed" else None)
-    p = dataclasses.replace(p, tasks=tuple(t for t in p.tasks if t.group in check.groups))
     folder = Path(workdir)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    try:
-        records: dict[str, dict[str, Any]] = {}
-        for task in p.tasks:
-            for rec in run_task(p, task, str(folder)):
-                records[rec["path"]] = rec
-        write_manifest(p, folder, records)
+    try:  # the one generation loop (lock, resume, disk check), only the groups the claim reads
+        generate(
+            scenario,
+            scale=point.scale,
+            seed=point.seed,
+            out=folder,
+            workers=1,
+            calibration=cal if point.mode == "fixed" else None,
+            groups=check.groups,
+            overwrite=True,
+        )
         rows = evaluate_check(check, open_dataset(folder), PointContext(scenario, cal))
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)  # the engine's own scratch folder under <cache>/tmp
     return pl.DataFrame(rows, schema=ROW_SCHEMA)
 
 
@@ -267,7 +269,7 @@ def _local(jobs: list[Job], workers: int) -> Iterator[str]:
         for job in jobs:
             yield run_job(job)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPool(workers) as pool:  # workers that never run the caller's __main__ and die with this process
         pending: set[Future[str]] = set()
         for job in jobs:  # at most two jobs per worker in flight
             pending.add(pool.submit(run_job, job))

@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from newretail.scenario import Scenario, ScenarioError, scenario_from_dict
-from newretail.tables.manifest import MANIFEST, ManifestError, load_manifest, sha256_file
+from newretail.tables.manifest import MANIFEST, ManifestError, check_manifest, load_manifest, sha256_file
 from newretail.tables.schemas import SCHEMAS, polars_schema
 
 __all__ = ["Dataset", "DatasetError", "open_dataset", "verify"]
@@ -82,9 +82,14 @@ class Dataset:
 def open_dataset(path: str | Path, *, check: bool = True) -> Dataset:
     """Open a dataset folder by its manifest.
 
-    With ``check`` (the default) every listed file is first compared with the manifest (size and sha256, about
-    1 s per GB), so a damaged or replaced file is refused with its name before any analysis reads it.
-    :func:`verify` also validates every table's schema.
+    The manifest is always checked first (:func:`~newretail.tables.check_manifest`: the package's format, its
+    digest and its scenario's hash match, every file path is ``<table>/part-NNNNN.parquet``), and every listed file
+    must be a regular file, not a symbolic link. With ``check`` (the default) every listed file is then compared
+    with the manifest (size and sha256, about 1 s per GB), so a damaged or replaced file is refused with its name
+    before any analysis reads it. :func:`verify` also validates every table's schema.
+
+    ``check=False`` skips re-hashing the files. It is for speed on a folder you trust (one you generated yourself
+    and verified): a flipped byte in a file is then read silently.
 
     Raises
     ------
@@ -92,6 +97,9 @@ def open_dataset(path: str | Path, *, check: bool = True) -> Dataset:
         Naming the manifest or the first bad file.
     """
     ds = _open(path)
+    problem = _not_regular(ds)
+    if problem:
+        raise DatasetError(f"{ds.path}: {problem}")
     if check:
         report = verify(ds.path, schemas=False)
         if not report.ok:
@@ -104,6 +112,7 @@ def _open(path: str | Path) -> Dataset:
     folder = Path(path)
     try:
         manifest = load_manifest(folder)
+        check_manifest(manifest, folder / MANIFEST)
     except ManifestError as exc:
         raise DatasetError(str(exc)) from None
     ds = Dataset(folder, manifest)
@@ -112,6 +121,17 @@ def _open(path: str | Path) -> Dataset:
     except ScenarioError as exc:
         raise DatasetError(f"{folder / MANIFEST}: {exc}") from None
     return ds
+
+
+def _not_regular(ds: Dataset) -> str | None:
+    """The first listed file that is a symbolic link, or in a table folder that is one (None when none is)."""
+    for table in ds.tables:
+        if (ds.path / table).is_symlink():
+            return f"{table}: a symbolic link; a dataset holds regular folders and files only"
+        for rec in ds.files(table):
+            if (ds.path / rec["path"]).is_symlink():
+                return f"{rec['path']}: a symbolic link; a dataset holds regular files only"
+    return None
 
 
 @dataclass(frozen=True)
@@ -131,8 +151,16 @@ def verify(path: str | Path, *, schemas: bool = True) -> VerifyReport:
     """Re-hash every file listed in the manifest and validate each table's schema.
 
     Stops at the first bad file and names it. Files present on disk but not in the manifest are reported too.
+
+    Raises
+    ------
+    DatasetError
+        When the manifest itself is missing, damaged or edited (see :func:`open_dataset`).
     """
     ds = _open(path)
+    irregular = _not_regular(ds)
+    if irregular:
+        return VerifyReport(0, 0, irregular)
     checked = rows = 0
     listed: set[str] = set()
     for table in ds.tables:

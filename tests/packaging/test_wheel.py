@@ -1,8 +1,11 @@
 """The package as a researcher gets it: the sdist and wheel built from this checkout, the wheel installed into fresh
-virtual environments (core, then each extra), every command run in an empty folder far from the checkout.
+virtual environments, every command run in an empty folder far from the checkout.
 
-Slow (building and installing, a few minutes): skipped unless ``NEWRETAIL_PACKAGING=1``, which ``make package`` and
-``.ci/run`` set. Installs use uv with ``requirements.lock`` as constraints, so they come from uv's cache when warm.
+Three environments: the core install (no extras: no shap, numba or llvmlite), the core install beside ``pandas<3``
+(the dependencies are ranges, so a researcher's own pins can be honoured), and one environment with every extra
+(notebooks, explain, paper, dask), tested together. Slow (building and installing, a few minutes): skipped unless
+``NEWRETAIL_PACKAGING=1``, which ``make package`` and ``.ci/run`` set. Installs use uv with ``requirements.lock`` as
+constraints, so they come from uv's cache (the lock's wheels, linked, not copied) when warm.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 VERSION = PYPROJECT["project"]["version"]
-EXTRAS = ("notebooks", "paper", "dask")
+EXTRAS = ("notebooks", "explain", "paper", "dask")
 SCALE, SEED = "1e-6", "1"  # a tiny day: about 75k page views
 # folders the package reads relative to its own file that are part of the checkout, not of the wheel: the paper
 # step runs the repository's notebooks and Typst source (make paper); an installed package never reaches them
@@ -91,8 +94,16 @@ def test_wheel_metadata_states_licence_pins_and_extras(wheel: Path) -> None:
         meta = zf.read(f"newretail-{VERSION}.dist-info/METADATA").decode()
         assert f"newretail-{VERSION}.dist-info/licenses/LICENSE" in zf.namelist()
     assert "License-Expression: MIT" in meta.splitlines()
+    from packaging.requirements import Requirement
+
     requires = set(re.findall(r"^Requires-Dist: ([^;\n]+?)\s*$", meta, flags=re.M))
-    assert set(PYPROJECT["project"]["dependencies"]) <= requires
+    assert {str(Requirement(r)) for r in PYPROJECT["project"]["dependencies"]} <= {
+        str(Requirement(r)) for r in requires
+    }
+    assert not [r for r in requires if "==" in r], (
+        "runtime dependencies are ranges, so the wheel installs beside others"
+    )
+    assert not [r for r in requires if re.match(r"(shap|numba|llvmlite)\b", r)], "shap's chain is in the explain extra"
     extras = set(re.findall(r"^Provides-Extra: (\S+)", meta, flags=re.M))
     assert extras == set(PYPROJECT["project"]["optional-dependencies"])
 
@@ -173,19 +184,29 @@ def test_files_read_at_run_time_are_declared_package_data_and_in_the_wheel(wheel
 
 # ------------------------------------------------------------------------------------------------------- installs
 @pytest.fixture(scope="session")
-def install(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
-    """A fresh virtual environment with the wheel and one extra ("" for none); returns its bin folder."""
-    made: dict[str, Path] = {}
+def install(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """A fresh virtual environment with the wheel, some extras and extra requirements; returns its bin folder.
 
-    def make(extra: str) -> Path:
-        if extra not in made:
-            venv = tmp_path_factory.mktemp(f"venv-{extra or 'core'}") / "venv"
+    Constraints are the lock's pins (so the wheels come from uv's cache), except for a package a requirement asks
+    for by name (``pandas<3``), which uv resolves freely.
+    """
+    made: dict[tuple[str, ...], Path] = {}
+
+    def make(*extras: str, requirements: tuple[str, ...] = ()) -> Path:
+        key = (*extras, *requirements)
+        if key not in made:
+            venv = tmp_path_factory.mktemp(f"venv-{'-'.join(extras) or 'core'}") / "venv"
             _run([_uv(), "venv", "--quiet", "--python", sys.executable, venv])
-            target = f"{wheel}[{extra}]" if extra else str(wheel)
-            _run([_uv(), "pip", "install", "--quiet", "--python", venv / "bin/python", target,
-                  "--constraint", ROOT / "requirements.lock"])  # fmt: skip
-            made[extra] = venv / "bin"
-        return made[extra]
+            freed = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower() for r in requirements}
+            pins = [line for line in (ROOT / "requirements.lock").read_text().splitlines()
+                    if "==" in line and line.split("==")[0].strip().lower() not in freed]  # fmt: skip
+            constraints = venv.parent / "constraints.txt"
+            constraints.write_text("\n".join(pins) + "\n")
+            target = f"{wheel}[{','.join(extras)}]" if extras else str(wheel)
+            _run([_uv(), "pip", "install", "--quiet", "--python", venv / "bin/python", target, *requirements,
+                  "--constraint", constraints])  # fmt: skip
+            made[key] = venv / "bin"
+        return made[key]
 
     return make
 
@@ -202,11 +223,12 @@ def _env(bin_dir: Path, data: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def core(install: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The core install, an empty working folder and a data folder, with a tiny day generated there by default."""
-    bin_dir = install("")
+def core(install: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The core install, an empty working folder and a data folder, with a tiny day generated there by default (two
+    worker processes: the package's own pool, from the installed wheel)."""
+    bin_dir = install()
     work, data = tmp_path_factory.mktemp("empty"), tmp_path_factory.mktemp("data")
-    _run([bin_dir / "newretail", "generate", "--scale", SCALE, "--seed", SEED, "--workers", "1", "--quiet"],
+    _run([bin_dir / "newretail", "generate", "--scale", SCALE, "--seed", SEED, "--workers", "2", "--quiet"],
          cwd=work, env=_env(bin_dir, data))  # fmt: skip
     return {"bin": bin_dir, "work": work, "data": data, "day": data / f"singles_day_2017-{float(SCALE):g}-s{SEED}"}
 
@@ -227,22 +249,33 @@ def test_installed_package_is_the_wheel_not_the_checkout(core: dict[str, Path]) 
     assert core["bin"].parent in where.parents and ROOT not in where.parents
 
 
-def test_generate_writes_into_the_data_folder_and_load_reuses_it(core: dict[str, Path]) -> None:
-    """``newretail generate`` without --out and ``datasets.load`` name the same folder under NEWRETAIL_DATA."""
+def test_the_readme_example_as_a_script_reuses_the_day(core: dict[str, Path]) -> None:
+    """The README's Python example saved as a plain script (no ``__main__`` guard) in an empty folder: it opens the
+    day ``newretail generate`` made in the data folder, as it is (not generated again), and writes nothing there."""
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("From Python:", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example = example.replace("scale=1e-5, seed=0", f"scale={SCALE}, seed={SEED}")
+    assert f"scale={SCALE}, seed={SEED}" in example
     manifest = core["day"] / "manifest.json"
-    assert manifest.is_file()
     before = manifest.stat().st_mtime_ns
-    path = _python(core, f"from newretail.datasets import load; print(load(scale={SCALE}, seed={SEED}).path)")
-    assert Path(path.strip()) == core["day"]
+    script_dir = core["work"].parent / "script"
+    script_dir.mkdir(exist_ok=True)
+    script = script_dir / "example.py"
+    script.write_text(example + "print(ds.path, visits.height)\n")
+    out = _run([core["bin"] / "python", script], cwd=script_dir, env=_env(core["bin"], core["data"]))
+    path, rows = out.split()
+    assert Path(path) == core["day"] and int(rows) > 0
     assert manifest.stat().st_mtime_ns == before  # opened, not generated again
+    assert [p.name for p in script_dir.iterdir()] == ["example.py"]
     assert not any(core["work"].iterdir())  # nothing written where the user stands
 
 
 def test_claims_run_on_the_installed_package(core: dict[str, Path]) -> None:
-    out = _run([core["bin"] / "newretail", "claims", core["day"], "--json"], cwd=core["work"],
-               env=_env(core["bin"], core["data"]))  # fmt: skip
+    """Two claims (the whole ledger adds the break-even frontiers, minutes of search: tested in the checkout)."""
+    out = _run([core["bin"] / "newretail", "claims", core["day"], "--json", "-c", "gmv_usd", "-c", "chatbot_share"],
+               cwd=core["work"], env=_env(core["bin"], core["data"]))  # fmt: skip
     rows = json.loads(out)
-    assert any(r["id"] == "gmv_usd" for r in rows), rows
+    assert [r["id"] for r in rows] == ["gmv_usd", "chatbot_share"], rows
 
 
 def test_methods_on_a_small_frame(core: dict[str, Path], tmp_path: Path) -> None:
@@ -252,10 +285,11 @@ def test_methods_on_a_small_frame(core: dict[str, Path], tmp_path: Path) -> None
     assert "ok MethodInputError" in out, out
 
 
-def test_doctor_shows_the_data_folder(core: dict[str, Path]) -> None:
+def test_doctor_shows_the_data_folder_and_the_declared_ranges(core: dict[str, Path]) -> None:
     out = _run([core["bin"] / "newretail", "doctor", "--scale", SCALE], cwd=core["work"],
                env=_env(core["bin"], core["data"]))  # fmt: skip
     assert str(core["data"]) in out and "from NEWRETAIL_DATA" in out, out
+    assert "within newretail's declared ranges" in out and "requirements.lock" not in out, out
 
 
 def test_provenance_installed_has_the_version_and_no_commit(core: dict[str, Path]) -> None:
@@ -273,40 +307,90 @@ def test_provenance_installed_has_the_version_and_no_commit(core: dict[str, Path
     assert prov["newretail"] == VERSION and prov["commit"] is None
 
 
-# --------------------------------------------------------------------------------------------------------- extras
-def test_extra_notebooks_runs_the_quickstart_with_papermill(
-    install: Callable[[str], Path], core: dict[str, Path], tmp_path: Path
-) -> None:
-    bin_dir = install("notebooks")
+def test_core_has_no_shap_and_names_the_extra(core: dict[str, Path]) -> None:
+    """shap and its numba/llvmlite chain are not in the core install; explaining says which extra brings it."""
+    code = (
+        "import importlib.util as u\n"
+        "print([m for m in ('shap', 'numba', 'llvmlite') if u.find_spec(m)])\n"
+        "from newretail.analyses.personalization import explain\n"
+        "from newretail.extras import MissingExtraError\n"
+        "try:\n"
+        "    explain(None, None)\n"
+        "except MissingExtraError as exc:\n"
+        "    print(exc)\n"
+    )
+    found, message = _python(core, code).strip().splitlines()
+    assert found == "[]"
+    assert message == "SHAP values needs shap, in the explain extra: pip install 'newretail[explain]'"
+
+
+def test_installs_and_runs_beside_pandas_2(install: Callable[..., Path], core: dict[str, Path], tmp_path: Path) -> None:
+    """A researcher's ``pandas<3``: the wheel installs beside it and its methods and readers run."""
+    bin_dir = install(requirements=("pandas<3",))
     env = _env(bin_dir, core["data"])
-    assert _run([bin_dir / "newretail", "--version"], cwd=tmp_path, env=env).strip() == f"newretail {VERSION}"
-    notebook = tmp_path / "00_quickstart.ipynb"
-    shutil.copy(ROOT / "notebooks" / "00_quickstart.ipynb", notebook)
-    parameters = ["-p", "dataset", str(core["day"]), "-p", "scale", SCALE, "-p", "seed", SEED]
-    _run([bin_dir / "papermill", notebook, tmp_path / "executed.ipynb", "-k", "python3", "--no-progress-bar",
-          *parameters], cwd=tmp_path, env=env)  # fmt: skip
+    version = _run([bin_dir / "python", "-c", "import pandas; print(pandas.__version__)"], cwd=tmp_path, env=env)
+    assert version.startswith("2."), version
+    script = tmp_path / "smoke_methods.py"
+    shutil.copy(Path(__file__).with_name("smoke_methods.py"), script)
+    assert "ok MethodInputError" in _run([bin_dir / "python", script], cwd=tmp_path, env=env)
+    code = (
+        "from newretail.tables import open_dataset\n"
+        f"ds = open_dataset({str(core['day'])!r})\n"
+        "print(ds.read('orders').to_pandas().shape[0])"
+    )
+    assert int(_run([bin_dir / "python", "-c", code], cwd=tmp_path, env=env)) > 0
+
+
+# --------------------------------------------------------------------------------------------------------- extras
+@pytest.fixture(scope="session")
+def full(install: Callable[..., Path]) -> Path:
+    """One environment with every extra: they are tested together, as a user with ``[notebooks,dask]`` has them."""
+    return install(*EXTRAS)
+
+
+def test_extra_notebooks_runs_a_notebook_with_papermill(full: Path, core: dict[str, Path], tmp_path: Path) -> None:
+    """papermill executes a notebook on the installed kernel: it opens the day through the notebooks' set-up line
+    and imports shap (notebook 03). The project's own notebooks run in the checkout (make test-notebooks)."""
+    import nbformat
+
+    env = _env(full, core["data"])
+    assert _run([full / "newretail", "--version"], cwd=tmp_path, env=env).strip() == f"newretail {VERSION}"
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("dataset = None", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            "import shap\n"
+            "from newretail.notebook import open_day\n"
+            "ds, out = open_day(notebook='smoke', dataset=dataset)\n"
+            "assert ds.read('visits').height > 0"
+        ),
+    ]
+    source = tmp_path / "smoke.ipynb"
+    nbformat.write(notebook, source)
+    _run([full / "papermill", source, tmp_path / "executed.ipynb", "-k", "python3", "--no-progress-bar",
+          "-p", "dataset", str(core["day"])], cwd=tmp_path, env=env)  # fmt: skip
     executed = json.loads((tmp_path / "executed.ipynb").read_text())
     errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
 
 
-def test_extra_paper_typesets_a_pdf(install: Callable[[str], Path], tmp_path: Path) -> None:
-    bin_dir = install("paper")
+def test_extra_paper_typesets_a_pdf(full: Path, tmp_path: Path) -> None:
     (tmp_path / "main.typ").write_text("= newretail\nThe paper extra typesets offline.\n")
     code = (
         "import typst, pypdf\n"
         "typst.compile('main.typ', output='main.pdf')\n"
         "print(pypdf.PdfReader('main.pdf').pages[0].extract_text())"
     )
-    out = _run([bin_dir / "python", "-c", code], cwd=tmp_path, env=_env(bin_dir, tmp_path / "data"))
+    out = _run([full / "python", "-c", code], cwd=tmp_path, env=_env(full, tmp_path / "data"))
     assert "typesets offline" in out
 
 
-def test_extra_dask_generates_the_same_bytes(install: Callable[[str], Path], core: dict[str, Path]) -> None:
-    bin_dir = install("dask")
+def test_extra_dask_generates_the_same_bytes(full: Path, core: dict[str, Path]) -> None:
     out = core["work"].parent / "dask-day"
-    _run([bin_dir / "newretail", "generate", "--scale", SCALE, "--seed", SEED, "--engine", "dask", "--workers", "1",
-          "--quiet", "--out", out], cwd=out.parent, env=_env(bin_dir, core["data"]))  # fmt: skip
+    _run([full / "newretail", "generate", "--scale", SCALE, "--seed", SEED, "--engine", "dask", "--workers", "1",
+          "--quiet", "--out", out], cwd=out.parent, env=_env(full, core["data"]))  # fmt: skip
 
     def digests(folder: Path) -> dict[str, str]:
         return {

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from newretail.cli import app
 from newretail.generate import generate
 from newretail.tables import sha256_file, verify
+from newretail.tables.manifest import manifest_digest
 
 SCALE = 1e-5
 RUNNER = CliRunner()
@@ -51,7 +52,8 @@ def _delete(ds: Path, rel: str) -> None:
 
 
 def _rewrite_schema(ds: Path, rel: str) -> None:
-    """Drop a column and re-hash, so only the schema check can notice."""
+    """Drop a column and re-hash (the file's sha256 and the manifest's own digest), so only the schema check can
+    notice."""
     path = ds / rel
     pl.read_parquet(path).drop(pl.first()).write_parquet(path)
     manifest = json.loads((ds / "manifest.json").read_text())
@@ -59,6 +61,7 @@ def _rewrite_schema(ds: Path, rel: str) -> None:
         for rec in table["files"]:
             if rec["path"] == rel:
                 rec["sha256"], rec["bytes"] = sha256_file(path), path.stat().st_size
+    manifest["digest"] = manifest_digest(manifest)
     (ds / "manifest.json").write_text(json.dumps(manifest))
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 from newretail.analyses.personalization.conversion import ConversionModel
 from newretail.analyses.personalization.visits import _check_frame, design_matrix
+from newretail.extras import require
 
 # ----------------------------------------------------------------------------------------------------------------
 # SHAP
@@ -56,7 +57,8 @@ class ShapExplanation:
     def plot_summary(self, *, max_display: int = 12) -> Figure:
         """SHAP's beeswarm summary: each visit's contribution of each feature, coloured by the feature's value."""
         import matplotlib.pyplot as plt
-        import shap
+
+        shap = require("shap", "explain", purpose="SHAP plots")
 
         plt.figure(figsize=(6.5, 4.5))
         shap.summary_plot(self.values, self._pandas(), max_display=max_display, show=False, plot_size=None)
@@ -68,7 +70,8 @@ class ShapExplanation:
     def plot_dependence(self, features: Sequence[str] = ("cart_items", "past_orders_90d", "segment")) -> Figure:
         """SHAP dependence plots, one panel per feature, coloured by the strongest interacting feature."""
         import matplotlib.pyplot as plt
-        import shap
+
+        shap = require("shap", "explain", purpose="SHAP plots")
 
         bad = [f for f in features if f not in self.features.columns]
         if bad:
@@ -92,7 +95,7 @@ def explain(model: ConversionModel, frame: pl.DataFrame, *, rows: int = 2000, se
     ShapExplanation
         Contributions in log-odds, the base value, the raw margins and LightGBM's own contributions.
     """
-    import shap
+    shap = require("shap", "explain", purpose="SHAP values")
 
     _check_frame(frame, model.columns)
     if rows < 1:
