@@ -146,6 +146,20 @@ def test_the_user_folder_is_the_per_user_cache_unless_told(monkeypatch: pytest.M
     assert cache.folder() == Path(os.path.expanduser("~/somewhere"))
 
 
+def test_the_shipped_entries_carry_the_key_of_this_code() -> None:
+    """The package's entries for the bundled scenario were written by the code as it is (a change of the generator's
+    model or of the stress frontiers without ``python -m newretail.cache build`` makes every fresh process solve and
+    search again: a minute of claims instead of seconds). The slow test below recomputes them."""
+    from newretail.claims.ledger import GRID
+
+    for kind, params in (("calibration", {}), ("frontiers", {"grid": GRID})):
+        path = cache.shipped_path(kind, BASE, **params)
+        entry = json.loads(path.read_text())
+        assert entry["key"] == cache.entry_key(kind, BASE, **params), (
+            f"{path.name} is stale: run `python -m newretail.cache build`"
+        )
+
+
 @pytest.mark.slow
 def test_the_shipped_entries_are_a_fresh_computation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The package's entries for the bundled scenario have the current key (the code they depend on has not changed

@@ -55,12 +55,18 @@ PACKAGE = Path(newretail.__file__).resolve().parent
 SHIPPED = PACKAGE / "scenarios" / "cache"
 """The entries shipped with the package, one file per kind and bundled scenario (``calibration-<name>.json``)."""
 
+# the generator's model: what calibration solves and the expected values read (not how a run is planned, written,
+# pooled or audited, which cannot move a solved parameter)
+_MODEL = tuple(
+    f"generate/{m}.py"
+    for m in ("calibrate", "expected", "baseline", "city", "impressions", "inquiries", "random_effects", "shoppers")
+) + ("generate/traffic.py", "tables/categories.py")
 SOURCES: dict[str, tuple[str, ...]] = {
-    "calibration": ("cache/__init__.py", "scenario.py", "generate/*.py"),
+    "calibration": ("cache/__init__.py", "scenario.py", *_MODEL),
     "frontiers": (
         "cache/__init__.py",
         "scenario.py",
-        "generate/*.py",
+        *_MODEL,
         "fmt.py",
         "claims/verdicts.py",
         "stress/checks*.py",
