@@ -15,9 +15,8 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +125,9 @@ def study(
             if on_progress:
                 on_progress(done, len(seeds))
     elif jobs:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        from newretail.generate.pool import ProcessPool  # never re-runs the caller's __main__; dies with us
+
+        with ProcessPool(workers) as pool:
             for fut in as_completed([pool.submit(_run_seed_star, job) for job in jobs]):
                 fut.result()
                 done += 1
