@@ -7,6 +7,7 @@ column (or argument) and the problem. Equivalent inputs come out identical: a pa
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -19,13 +20,35 @@ __all__ = [
     "binary_indicator",
     "check_alpha",
     "finite_numeric",
+    "plain",
     "require_columns",
+    "shown",
     "unique_keys",
 ]
 
 
 class MethodInputError(ValueError):
     """Bad input to a method: the message is one line naming the column or argument."""
+
+
+def plain(value: Any) -> Any:
+    """A value as Python prints it plainly: numpy scalars become Python numbers (``7``, not ``np.int64(7)``), inside
+    lists, tuples and dicts too."""
+    if hasattr(value, "item") and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
+
+def shown(value: Any) -> str:
+    """A value for a message: plain numbers (``7``, ``2.5``), quoted strings (``'d'``), ``None``, ISO dates."""
+    value = plain(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return repr(value)
 
 
 def as_polars(df: Any, *, what: str = "df") -> pl.DataFrame:
