@@ -119,7 +119,7 @@ def test_equivalent_inputs_give_identical_answers() -> None:
         (lambda f: f, {"outcome": "sales"}, "sales"),
         (lambda f: f, {"alpha": 0.9}, "alpha"),
         (lambda f: f, {"design": "sdid"}, "design"),
-        (lambda f: f, {"placebos": 0}, "placebos"),
+        (lambda f: f, {"placebos": -1}, "placebos"),
     ],
 )
 def test_bad_inputs_get_one_line_errors(change, kwargs, column: str) -> None:  # type: ignore[no-untyped-def]
