@@ -67,10 +67,10 @@ def require_columns(df: pl.DataFrame, columns: Iterable[str], *, what: str = "df
     """Every name in ``columns`` is a column of ``df``."""
     for column in columns:
         if not isinstance(column, str):
-            raise MethodInputError(f"{what}: column names must be strings, got {column!r}")
+            raise MethodInputError(f"{what}: column names must be strings, got {shown(column)}")
         if column not in df.columns:
-            shown = ", ".join(df.columns[:12]) + (", ..." if df.width > 12 else "")
-            raise MethodInputError(f"column '{column}' is not in {what} (columns: {shown})")
+            names = ", ".join(df.columns[:12]) + (", ..." if df.width > 12 else "")
+            raise MethodInputError(f"column '{column}' is not in {what} (columns: {names})")
 
 
 def binary_indicator(series: pl.Series, *, name: str | None = None) -> pl.Series:
@@ -91,7 +91,7 @@ def binary_indicator(series: pl.Series, *, name: str | None = None) -> pl.Series
     bad = series.filter((series != 0) & (series != 1))
     if bad.len():
         raise MethodInputError(
-            f"column '{label}': a treatment indicator must be bool or 0/1, found the value {bad[0]!r}"
+            f"column '{label}': a treatment indicator must be bool or 0/1, found the value {shown(bad[0])}"
         )
     return (series == 1).alias(label)
 
@@ -124,7 +124,7 @@ def unique_keys(df: pl.DataFrame, keys: list[str], *, what: str = "df") -> None:
 def check_alpha(alpha: Any) -> float:
     """``alpha`` (the test's size, 1 - confidence) must lie in (0, 0.5]."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
-        raise MethodInputError(f"alpha: must be a number in (0, 0.5], got {alpha!r}")
+        raise MethodInputError(f"alpha: must be a number in (0, 0.5], got {shown(alpha)}")
     if not 0 < alpha <= 0.5:
         raise MethodInputError(f"alpha: must lie in (0, 0.5], got {alpha}")
     return float(alpha)

@@ -113,7 +113,7 @@ def _window(p: Predictor, panel: Panel, period: np.ndarray, t0: int, time: str) 
             raise MethodInputError(f"predictors: '{p.label}': {shown(missing)} is not a time of column '{time}'")
     if where.max() >= t0:
         raise MethodInputError(
-            f"predictors: '{p.label}' reads {shown(times[where.max()])}, not before the treatment (or, in "
+            f"predictors: '{p.label}' reads {shown(times[where[where >= t0].min()])}, not before the treatment (or, in "
             "cross-validation, before the validation period): it would carry the effect it is matched on"
         )
     return np.sort(where)

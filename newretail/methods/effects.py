@@ -170,9 +170,9 @@ def aipw_effect(
     y, t = np.asarray(y, float), np.asarray(treatment, float)
     alpha = check_alpha(alpha)
     if not 0 <= clip < 0.5:
-        raise MethodInputError(f"clip: must be in [0, 0.5), got {clip!r}")
+        raise MethodInputError(f"clip: must be in [0, 0.5), got {shown(clip)}")
     if estimand not in ("ate", "att"):
-        raise MethodInputError(f"estimand: must be 'ate' or 'att', got {estimand!r}")
+        raise MethodInputError(f"estimand: must be 'ate' or 'att', got {shown(estimand)}")
     e = np.clip(np.asarray(propensity, float), clip, 1 - clip)
     mu0, mu1 = np.asarray(mu0, float), np.asarray(mu1, float)
     z = float(stats.norm.ppf(1 - alpha / 2))

@@ -47,11 +47,15 @@ def test_group_placebos_give_uniform_p_values_single_units_do_not() -> None:
 
 
 def test_group_placebos_are_labelled_and_exclude_their_members() -> None:
+    """The treated unit gets +30 after T0, some 20 times the noise of a mean of 5 units: its post/pre ratio is far
+    above any of the 7 placebo groups' (no effect), so by hand its rank is 1 and p = 1/(7 + 1)."""
     panel = _panel(np.random.default_rng(0))
+    panel = panel.with_columns(y=pl.col("y") + 30.0 * ((pl.col("unit") == -1) & (pl.col("time") >= T0)))
     sc = SyntheticControl("unit", "time", "y", -1, T0, design="demeaned", placebos=7, placebo_size=K,
                           progress=False).fit(panel)  # fmt: skip
     assert sorted(sc.placebo_ratios_) == list(range(7)) and sc.placebo_gaps_["unit"].n_unique() == 7
-    assert sc.p_value_ == sc.placebo_rank_ / 8
+    assert sc.rmspe_ratio_ > 3 * max(sc.placebo_ratios_.values())
+    assert sc.placebo_rank_ == 1 and sc.p_value_ == pytest.approx(1 / 8)
     assert all(abs(sum(w.values()) - 1) < 1e-6 for w in sc.placebo_weights_.values())
 
 

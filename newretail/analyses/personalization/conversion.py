@@ -236,7 +236,7 @@ def fit_conversion(
     """
     _check_frame(frame, ("visit_id", "user_id", *FEATURES, TREATMENT, OUTCOME))
     if not 0 < test_share < 1:
-        raise ValueError(f"test_share = {test_share!r}: must be in (0, 1)")
+        raise ValueError(f"test_share: must be in (0, 1), got {test_share}")
     random_state = _random_state(random_state, seed, "fit_conversion")
     model = model if model is not None else ConversionModel(random_state=random_state)
     held = _split_users(frame["user_id"].to_numpy(), test_share, random_state)

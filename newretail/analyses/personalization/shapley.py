@@ -100,7 +100,7 @@ def explain(
     random_state = _random_state(random_state, seed, "explain")
     _check_frame(frame, model.columns)
     if rows < 1:
-        raise ValueError(f"rows = {rows!r}: must be at least 1")
+        raise ValueError(f"rows: must be at least 1, got {rows}")
     take = np.arange(frame.height)
     if frame.height > rows:
         take = np.sort(np.random.default_rng([random_state, 17]).choice(take, size=rows, replace=False))
