@@ -236,14 +236,18 @@ def _rows(frame: pl.DataFrame, outcome: str, treatment: str, covariates: tuple[s
             raise MethodInputError(f"column '{cluster}': {frame[cluster].null_count()} missing cluster labels")
         columns.append(frame[cluster].alias("_g"))
     data = pl.DataFrame(columns)
-    data = data.sort(data.columns)
+    data = data.sort(data.columns)  # the cluster labels last: they only break ties
     xs = [f"_x{i}" for i in range(len(covariates))]
+    groups = None
+    if cluster is not None:  # clusters numbered by first appearance: renaming them changes nothing
+        _, first, inverse = np.unique(data["_g"].to_numpy(), return_index=True, return_inverse=True)
+        groups = np.argsort(np.argsort(first))[inverse]
     return _Rows(
         data["_y"].to_numpy(),
         data["_t"].to_numpy().astype(np.int8),
         data.select(xs).to_numpy().astype(np.float32) if xs else None,
         data["_e"].to_numpy() if propensity is not None else None,
-        data["_g"].to_numpy() if cluster is not None else None,
+        groups,
     )
 
 

@@ -29,15 +29,14 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
-from newretail.methods._frames import MethodInputError, as_polars, check_alpha, require_columns, shown
-from newretail.methods._panel_data import read_panel
-from newretail.methods._synth_predictors import Predictor, _comparable, parse_predictors, predictor_matrix
+from newretail.methods._frames import MethodInputError, check_alpha, shown
+from newretail.methods._synth_data import _Data, _rmspe, _standardized, read_synth_data
+from newretail.methods._synth_predictors import Predictor, _comparable, parse_predictors
 from newretail.methods._synth_result import SyntheticControlSummary
 from newretail.methods._synth_weights import predictor_weights, search_v, simplex_least_squares
 
@@ -48,26 +47,6 @@ __all__ = ["SyntheticControl", "SyntheticControlSummary", "simplex_least_squares
 
 DESIGNS = ("adh", "demeaned")
 V_CHOICES = ("outcome", "custom", "cv")
-
-
-@dataclass(frozen=True)
-class _Data:
-    """The arrays a fit works on: outcomes (units x times), predictors (units x k; ``x_train`` for the training
-    period of a cross-validated V), the first treated and the first validation time index."""
-
-    y: np.ndarray
-    x: np.ndarray
-    x_train: np.ndarray
-    t0: int
-    split: int
-
-    def with_mean_of(self, group: np.ndarray) -> _Data:
-        """The same data with one more row: the mean of the rows ``group`` (a placebo group's unit)."""
-
-        def add(a: np.ndarray) -> np.ndarray:
-            return np.vstack([a, a[group].mean(axis=0)])
-
-        return _Data(add(self.y), add(self.x), add(self.x_train), self.t0, self.split)
 
 
 class SyntheticControl:
@@ -237,52 +216,13 @@ class SyntheticControl:
 
     def _matrix(self, df: Any, predictors: list[Predictor]) -> tuple[_Data, np.ndarray, np.ndarray, int]:
         """The fit's data, the times, the units and the treated unit's row."""
-        frame = as_polars(df)
-        require_columns(frame, [self.unit, self.time, self.outcome])
-        panel = read_panel(frame, unit=self.unit, time=self.time, outcome=self.outcome, treated=None)
-        if panel.u.size != panel.n_units * panel.times.size:
-            counts = np.bincount(panel.u, minlength=panel.n_units)
-            short = panel.units[int(np.argmin(counts))]
-            raise MethodInputError(
-                f"column '{self.time}': unit {shown(short)} is missing some times; synthetic control needs every "
-                "unit at every time"
-            )
-        hit = np.flatnonzero(panel.units == self.treated_unit) if _comparable(panel.units, self.treated_unit) else None
-        if hit is None or hit.size != 1:
-            raise MethodInputError(f"column '{self.unit}': treated_unit {shown(self.treated_unit)} is not in the data")
-        t0 = self._time_index(panel.times, self.treatment_time, "treatment_time")
-        if t0 < 2:
-            raise MethodInputError(
-                f"column '{self.time}': synthetic control needs at least two periods before treatment_time, found {t0}"
-            )
-        y = np.empty((panel.n_units, panel.times.size))
-        y[panel.u, panel.t] = panel.y
-        split = t0
-        if self._v_mode() == "cv":
-            split = t0 // 2 if self.cv_split is None else self._time_index(panel.times, self.cv_split, "cv_split")
-            if not 2 <= split <= t0 - 1:
-                raise MethodInputError(
-                    f"cv_split: {shown(self.cv_split)} must leave at least two training times and one validation "
-                    "time before treatment_time"
-                )
-        x = x_train = np.empty((panel.n_units, 0))
-        if predictors:
-            final = np.arange(split if self._v_mode() == "cv" else 0, t0)
-            x = predictor_matrix(frame, panel, predictors, final, t0, time=self.time)
-            if self._v_mode() == "cv":
-                train = parse_predictors(self.cv_predictors, self.outcome) if self.cv_predictors else predictors
-                if len(train) != len(predictors):
-                    raise MethodInputError(
-                        f"cv_predictors: {len(train)} predictors for the training fit, {len(predictors)} in predictors"
-                    )
-                x_train = predictor_matrix(frame, panel, train, np.arange(split), split, time=self.time)
-        return _Data(y, x, x_train, t0, split), panel.times, panel.units, int(hit[0])
-
-    def _time_index(self, times: np.ndarray, value: Any, name: str) -> int:
-        when = np.flatnonzero(times == value) if _comparable(times, value) else None
-        if when is None or when.size != 1:
-            raise MethodInputError(f"column '{self.time}': {name} {shown(value)} is not in the data")
-        return int(when[0])
+        cv = self._v_mode() == "cv"
+        train = parse_predictors(self.cv_predictors, self.outcome) if cv and self.cv_predictors else predictors
+        return read_synth_data(
+            df, unit=self.unit, time=self.time, outcome=self.outcome, treated_unit=self.treated_unit,
+            treatment_time=self.treatment_time, predictors=predictors,
+            cv_split=(self.cv_split, train) if cv else None,
+        )  # fmt: skip
 
     def _gap(self, data: _Data, target: int, donors: np.ndarray) -> tuple[np.ndarray, ...]:
         """Gap path, synthetic path, donor weights and predictor weights for unit ``target`` from ``donors``."""
@@ -461,18 +401,6 @@ class SyntheticControl:
     def plot(self, ax: Any = None, *, truth: float | None = None) -> Figure:
         """Shortcut for ``summary().plot(...)``."""
         return self.summary().plot(ax, truth=truth)
-
-
-def _standardized(x: np.ndarray, target: int, donors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Donors' (k x donors) and the target's (k) predictors, each divided by its standard deviation across them."""
-    cols = np.concatenate([donors, [target]])
-    xs = x / x[cols].std(axis=0, ddof=1).clip(1e-12)
-    return xs[donors].T, xs[target]
-
-
-def _rmspe(gap: np.ndarray, t0: int) -> tuple[float, float]:
-    """Root mean squared gap before and after the time index ``t0``."""
-    return float(np.sqrt(np.mean(gap[:t0] ** 2))), float(np.sqrt(np.mean(gap[t0:] ** 2)))
 
 
 def _positive_weights(units: np.ndarray, donors: np.ndarray, weights: np.ndarray) -> dict[Any, float]:
