@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -58,11 +58,12 @@ class Estimate(Tidy):
     value: float
     ci_low: float
     ci_high: float
-    se: float = math.nan
-    p_value: float = math.nan
-    n: int = 0
-    name: str = "estimate"
-    method: str = "random-group bootstrap (BCa), 95%"
+    # what describes the estimate rather than is it: two Estimates with the same value and interval are equal
+    se: float = field(default=math.nan, compare=False)
+    p_value: float = field(default=math.nan, compare=False)
+    n: int = field(default=0, compare=False)
+    name: str = field(default="estimate", compare=False)
+    method: str = field(default="random-group bootstrap (BCa), 95%", compare=False)
 
     @property
     def estimate(self) -> float:

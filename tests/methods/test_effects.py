@@ -150,14 +150,15 @@ def _heterogeneous(n: int, seed: int) -> tuple[pl.DataFrame, float, float]:
 
 
 def test_the_att_estimates_the_effect_on_the_treated_not_the_average_effect() -> None:
-    """ATT against the simulation's true effect on the treated, within 3.29 standard errors (false-failure rate 1 in
-    1,000 per run for a calibrated interval; measured over seeds 0-99 of this design: the 95% interval covered the
-    true ATT at 95 of 100, z had standard deviation 0.93 and never exceeded 2.6 in size, a rate of about 4 in 10,000).
-    The ATE (1.5) lies about 4 standard errors below the ATT: an estimator of the ATE in ATT's clothing would fail."""
+    """ATT against the simulation's true effect on the treated (the treated rows' mean effect), within 3.29 standard
+    errors: a false-failure rate of 1 in 1,000 per run for a calibrated interval. Measured on this design (n = 3,000,
+    200 trees, 3 folds) over seeds 0-99: the 95% interval covered the true ATT at 98 of 100 seeds, z = (estimate -
+    ATT) / se had mean -0.41 and standard deviation 0.80 and never exceeded 2.05 in size, a rate of about 2 in 10,000.
+    The true ATT exceeds the ATE by 0.35 here (2.33 against 1.98), some 4.5 standard errors."""
     df, ate, att = _heterogeneous(3_000, 3)
     effect = average_effect(df, outcome="y", treatment="t", covariates=("x1", "x2"), estimand="att", folds=3)
     assert effect.name == "ATT" and abs(effect.estimate - att) <= 3.29 * effect.se
-    assert att - ate > 3.5 * effect.se
+    assert att - ate > 0.3
     assert effect.overlap is not None and effect.overlap.ess_treated == pytest.approx(float(df["t"].sum()))
 
 
@@ -202,14 +203,15 @@ def test_overlap_diagnostics_by_hand() -> None:
 
 
 def test_the_att_does_not_clip_small_propensities() -> None:
-    """Untreated rows far from every treated row have estimated propensities near 0: they weigh e/(1-e), near 0, in
-    the ATT, which needs no clipping there (the ATE clips them to ``clip`` and, past 10%, refuses)."""
+    """1,400 untreated rows lie far from every treated row (x in [5, 6] against [0, 1]): their estimated propensities
+    are near 0 and they weigh e/(1-e), near 0, in the ATT, which needs no clipping there; the ATE would have to
+    clip them to ``clip`` and, as they are 70% of the rows, refuses."""
     rng = np.random.default_rng(13)
     n = 2_000
-    x = np.concatenate([rng.normal(0, 1, 400), rng.normal(6, 1, n - 400)])
-    t = np.concatenate([rng.random(400) < 0.5, np.zeros(n - 400, dtype=bool)])
+    x = np.concatenate([rng.uniform(0, 1, 600), rng.uniform(5, 6, n - 600)])
+    t = np.concatenate([rng.random(600) < 0.5, np.zeros(n - 600, dtype=bool)])
     df = pl.DataFrame({"y": x + t + rng.normal(size=n), "t": t, "x": x})
-    att = average_effect(df, outcome="y", treatment="t", covariates=("x",), estimand="att", **FAST)
+    att = average_effect(df, outcome="y", treatment="t", covariates=("x",), estimand="att", folds=3)
     assert att.overlap is not None and att.overlap.clipped == 0 and att.overlap.untreated_range[0] < 0.01
     with pytest.raises(MethodInputError, match=r"^covariates \('x'\): \d+ of 2000 estimated propensities outside"):
-        average_effect(df, outcome="y", treatment="t", covariates=("x",), **FAST)
+        average_effect(df, outcome="y", treatment="t", covariates=("x",), folds=3)
