@@ -88,7 +88,11 @@ def _peer_att(frame: pd.DataFrame) -> float:
     the CPS men; ATT = [sum_treated (y - m0) - sum_untreated e/(1-e) (y - m0)] / n_treated."""
     import statsmodels.api as sm
 
-    d = frame.drop(columns="data_id").astype(float).assign(u74=lambda f: (f.re74 == 0) * 1.0, u75=lambda f: (f.re75 == 0) * 1.0)
+    d = (
+        frame.drop(columns="data_id")
+        .astype(float)
+        .assign(u74=lambda f: (f.re74 == 0) * 1.0, u75=lambda f: (f.re75 == 0) * 1.0)
+    )
     d = d.assign(age2=d.age**2, age3=d.age**3, educ2=d.educ**2, educre74=d.educ * d.re74)
     spec = ["age", "age2", "age3", "educ", "educ2", "marr", "nodegree", "black", "hisp", "re74", "re75", "u74", "u75"]
     x = sm.add_constant(d[[*spec, "educre74"]])
