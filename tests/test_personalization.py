@@ -31,7 +31,7 @@ def truth(small_dataset: Dataset) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def analysis(frame: pl.DataFrame) -> pz.UpliftAnalysis:
-    return pz.uplift_analysis(frame, seed=0)
+    return pz.uplift_analysis(frame, random_state=0)
 
 
 def test_visit_frame_has_one_row_per_visit(small_dataset: Dataset, frame: pl.DataFrame) -> None:
@@ -66,7 +66,7 @@ def test_conversion_auc_is_close_to_the_oracle(
     )
     assert np.array_equal(truth.join(oracle.select("visit_id"), on="visit_id")["p_features"].to_numpy(), p_features)
     oracle = oracle.drop("p_features").with_columns(p_features=pl.Series(p_features))
-    fit = pz.fit_conversion(frame, seed=0)
+    fit = pz.fit_conversion(frame, random_state=0)
     ceiling = fit.compare(truth)  # the true probabilities, shopper effect included
     assert ceiling.gap_ci_low > -0.005  # no model beats them
     cmp = fit.compare(oracle, column="p_features")
@@ -89,6 +89,22 @@ def test_compare_auc_matches_scikit_learn() -> None:
     assert cmp.auc == pytest.approx(roc_auc_score(y, a))
     assert cmp.reference_auc == pytest.approx(roc_auc_score(y, b))
     assert cmp.gap_ci_low > 0  # b is the better score
+
+
+def test_the_conversion_model_is_the_package_learner_with_its_own_settings(frame: pl.DataFrame) -> None:
+    """One learner: ConversionModel's predictions are a ProbabilityModel's on the same features with the same
+    settings; ``seed=`` still works (deprecated) and answers as ``random_state=``."""
+    from newretail.methods import ProbabilityModel
+
+    sample = frame.head(20_000)
+    model = pz.ConversionModel(n_estimators=30, max_train_rows=5_000, random_state=3).fit(sample)
+    X = pz.design_matrix(sample, features=model.columns)
+    direct = ProbabilityModel.from_settings(model.settings).fit(X, sample["converted"].to_numpy())
+    np.testing.assert_array_equal(model.predict_proba(sample), direct.predict(X))
+    assert model.settings.n_estimators == 30 and model.settings.learning_rate == 0.05 and model.n_train_ == 5_000
+    with pytest.warns(DeprecationWarning, match="seed= is deprecated"):
+        old = pz.explain(model, sample, rows=50, seed=4)
+    np.testing.assert_array_equal(old.values, pz.explain(model, sample, rows=50, random_state=4).values)
 
 
 def test_shap_is_additive_and_ranks_the_true_drivers(frame: pl.DataFrame) -> None:

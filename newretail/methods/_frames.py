@@ -7,6 +7,7 @@ column (or argument) and the problem. Equivalent inputs come out identical: a pa
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -19,13 +20,35 @@ __all__ = [
     "binary_indicator",
     "check_alpha",
     "finite_numeric",
+    "plain",
     "require_columns",
+    "shown",
     "unique_keys",
 ]
 
 
 class MethodInputError(ValueError):
     """Bad input to a method: the message is one line naming the column or argument."""
+
+
+def plain(value: Any) -> Any:
+    """A value as Python prints it plainly: numpy scalars become Python numbers (``7``, not ``np.int64(7)``), inside
+    lists, tuples and dicts too."""
+    if hasattr(value, "item") and type(value).__module__ == "numpy" and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
+
+def shown(value: Any) -> str:
+    """A value for a message: plain numbers (``7``, ``2.5``), quoted strings (``'d'``), ``None``, ISO dates."""
+    value = plain(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return repr(value)
 
 
 def as_polars(df: Any, *, what: str = "df") -> pl.DataFrame:
@@ -44,10 +67,10 @@ def require_columns(df: pl.DataFrame, columns: Iterable[str], *, what: str = "df
     """Every name in ``columns`` is a column of ``df``."""
     for column in columns:
         if not isinstance(column, str):
-            raise MethodInputError(f"{what}: column names must be strings, got {column!r}")
+            raise MethodInputError(f"{what}: column names must be strings, got {shown(column)}")
         if column not in df.columns:
-            shown = ", ".join(df.columns[:12]) + (", ..." if df.width > 12 else "")
-            raise MethodInputError(f"column '{column}' is not in {what} (columns: {shown})")
+            names = ", ".join(df.columns[:12]) + (", ..." if df.width > 12 else "")
+            raise MethodInputError(f"column '{column}' is not in {what} (columns: {names})")
 
 
 def binary_indicator(series: pl.Series, *, name: str | None = None) -> pl.Series:
@@ -68,7 +91,7 @@ def binary_indicator(series: pl.Series, *, name: str | None = None) -> pl.Series
     bad = series.filter((series != 0) & (series != 1))
     if bad.len():
         raise MethodInputError(
-            f"column '{label}': a treatment indicator must be bool or 0/1, found the value {bad[0]!r}"
+            f"column '{label}': a treatment indicator must be bool or 0/1, found the value {shown(bad[0])}"
         )
     return (series == 1).alias(label)
 
@@ -101,7 +124,7 @@ def unique_keys(df: pl.DataFrame, keys: list[str], *, what: str = "df") -> None:
 def check_alpha(alpha: Any) -> float:
     """``alpha`` (the test's size, 1 - confidence) must lie in (0, 0.5]."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
-        raise MethodInputError(f"alpha: must be a number in (0, 0.5], got {alpha!r}")
+        raise MethodInputError(f"alpha: must be a number in (0, 0.5], got {shown(alpha)}")
     if not 0 < alpha <= 0.5:
         raise MethodInputError(f"alpha: must lie in (0, 0.5], got {alpha}")
     return float(alpha)

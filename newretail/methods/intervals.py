@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from newretail.methods._frames import MethodInputError, check_alpha
+from newretail.methods._frames import MethodInputError, check_alpha, shown
 
 __all__ = ["poisson_interval", "proportion_interval", "quantile_interval", "ratio_interval", "standardized_ratio"]
 
@@ -26,19 +26,19 @@ PROPORTION_METHODS = ("wilson", "beta", "agresti_coull", "jeffreys", "normal")
 def _counts(value: Any, name: str, *, positive: bool = False) -> np.ndarray:
     """A count (or array of counts) as float64: finite, whole, non-negative (positive if asked)."""
     if isinstance(value, str) or value is None:
-        raise MethodInputError(f"{name}: must be a count (a whole number >= 0), got {value!r}")
+        raise MethodInputError(f"{name}: must be a count (a whole number >= 0), got {shown(value)}")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise MethodInputError(f"{name}: must be a count (a whole number >= 0), got {value!r}") from None
+        raise MethodInputError(f"{name}: must be a count (a whole number >= 0), got {shown(value)}") from None
     if arr.size == 0:
         raise MethodInputError(f"{name}: no values")
     if not np.all(np.isfinite(arr)):
         raise MethodInputError(f"{name}: NaN or infinite count")
     if np.any(arr < 0):
-        raise MethodInputError(f"{name}: negative count {arr[arr < 0].flat[0]!r}")
+        raise MethodInputError(f"{name}: negative count {shown(arr[arr < 0].flat[0])}")
     if np.any(arr != np.round(arr)):
-        raise MethodInputError(f"{name}: counts must be whole numbers, got {arr[arr != np.round(arr)].flat[0]!r}")
+        raise MethodInputError(f"{name}: counts must be whole numbers, got {shown(arr[arr != np.round(arr)].flat[0])}")
     if positive and np.any(arr == 0):
         raise MethodInputError(f"{name}: a zero denominator (no trials)")
     return arr
@@ -78,7 +78,7 @@ def ratio_interval(
         estimate), or an unbounded Fieller set. The ratio is 0 when ``x1 == 0`` and infinite when ``x0 == 0``.
     """
     if method not in RATIO_METHODS:
-        raise MethodInputError(f"method: must be one of {', '.join(RATIO_METHODS)}, got {method!r}")
+        raise MethodInputError(f"method: must be one of {', '.join(RATIO_METHODS)}, got {shown(method)}")
     alpha = check_alpha(alpha)
     scalar = _is_scalar(x1, n1, x0, n0)
     a1, t1 = _counts(x1, "x1"), _counts(n1, "n1", positive=True)
@@ -137,7 +137,7 @@ def proportion_interval(successes: Any, n: Any, *, method: str = "wilson", alpha
         Shares in [0, 1]; floats for scalar input, arrays otherwise.
     """
     if method not in PROPORTION_METHODS:
-        raise MethodInputError(f"method: must be one of {', '.join(PROPORTION_METHODS)}, got {method!r}")
+        raise MethodInputError(f"method: must be one of {', '.join(PROPORTION_METHODS)}, got {shown(method)}")
     alpha = check_alpha(alpha)
     scalar = _is_scalar(successes, n)
     k, m = _counts(successes, "successes"), _counts(n, "n", positive=True)
@@ -175,11 +175,11 @@ def poisson_interval(count: Any, *, exposure: Any = 1.0, alpha: float = 0.05) ->
     scalar = _is_scalar(count, exposure)
     k = _counts(count, "count")
     if isinstance(exposure, (str, bool)) or exposure is None:
-        raise MethodInputError(f"exposure: must be a positive number, got {exposure!r}")
+        raise MethodInputError(f"exposure: must be a positive number, got {shown(exposure)}")
     try:
         e = np.asarray(exposure, dtype=np.float64)
     except (TypeError, ValueError):
-        raise MethodInputError(f"exposure: must be a positive number, got {exposure!r}") from None
+        raise MethodInputError(f"exposure: must be a positive number, got {shown(exposure)}") from None
     if not np.all(np.isfinite(e)) or np.any(e <= 0):
         raise MethodInputError("exposure: must be finite and > 0 (a zero exposure has no rate)")
     try:
@@ -258,9 +258,9 @@ def quantile_interval(values: Any, *, q: float, alpha: float = 0.05) -> tuple[fl
     """
     alpha = check_alpha(alpha)
     if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 < q < 1:
-        raise MethodInputError(f"q: must be a probability in (0, 1), got {q!r}")
+        raise MethodInputError(f"q: must be a probability in (0, 1), got {shown(q)}")
     if isinstance(values, str) or values is None:
-        raise MethodInputError(f"values: must be a 1-d array of numbers, got {values!r}")
+        raise MethodInputError(f"values: must be a 1-d array of numbers, got {shown(values)}")
     try:
         x = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):

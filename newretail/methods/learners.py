@@ -11,22 +11,33 @@ built on these predictions is :func:`newretail.methods.effects.aipw_effect` (fra
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from newretail.methods._frames import MethodInputError, as_polars, binary_indicator, finite_numeric, require_columns
+from newretail.methods._frames import (
+    MethodInputError,
+    as_polars,
+    binary_indicator,
+    finite_numeric,
+    require_columns,
+)
+from newretail.methods._lightgbm import LightGBMSettings, assign_folds, check_folds, out_of_fold
 
 __all__ = [
     "CrossFit",
+    "LightGBMSettings",
+    "ProbabilityModel",
     "PropensityModel",
     "TLearner",
     "XLearner",
     "area_over_random",
+    "assign_folds",
     "cross_fit",
     "gain_curve",
+    "out_of_fold",
     "qini_curve",
 ]
 
@@ -68,19 +79,23 @@ def is_binary(y: np.ndarray) -> bool:
     return bool(np.isin(y, (0.0, 1.0)).all())
 
 
+_DEFAULT = LightGBMSettings()
+SETTINGS_FIELDS = tuple(f.name for f in fields(LightGBMSettings))
+
+
 class _LightGBMLearner:
-    """Shared hyperparameters of the LightGBM models a learner fits."""
+    """A learner's hyperparameters, stored as scikit-learn stores them; :attr:`settings` holds them as one value."""
 
     def __init__(
         self,
         *,
-        n_estimators: int = 150,
-        learning_rate: float = 0.1,
-        num_leaves: int = 15,
-        min_child_samples: int = 200,
-        max_train_rows: int | None = 100_000,
-        num_threads: int = 1,
-        random_state: int = 0,
+        n_estimators: int = _DEFAULT.n_estimators,
+        learning_rate: float = _DEFAULT.learning_rate,
+        num_leaves: int = _DEFAULT.num_leaves,
+        min_child_samples: int = _DEFAULT.min_child_samples,
+        max_train_rows: int | None = _DEFAULT.max_train_rows,
+        num_threads: int = _DEFAULT.num_threads,
+        random_state: int = _DEFAULT.random_state,
     ) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -90,56 +105,15 @@ class _LightGBMLearner:
         self.num_threads = num_threads
         self.random_state = random_state
 
-    def _settings(self) -> dict[str, Any]:
-        if not (isinstance(self.num_threads, int) and self.num_threads >= 1):
-            raise MethodInputError(f"num_threads: must be a whole number of at least 1, got {self.num_threads!r}")
-        if self.max_train_rows is not None and self.max_train_rows < 100:
-            raise MethodInputError(f"max_train_rows: must be None or at least 100, got {self.max_train_rows!r}")
-        return {
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples,
-            "n_jobs": self.num_threads,
-            "random_state": self.random_state,
-            "deterministic": True,
-            "force_row_wise": True,
-            "verbose": -1,
-        }
+    @property
+    def settings(self) -> LightGBMSettings:
+        """The hyperparameters as a :class:`LightGBMSettings`."""
+        return LightGBMSettings(**{name: getattr(self, name) for name in SETTINGS_FIELDS})
 
-    def _classifier(self) -> Any:
-        from lightgbm import LGBMClassifier
-
-        return LGBMClassifier(**self._settings())
-
-    def _regressor(self) -> Any:
-        from lightgbm import LGBMRegressor
-
-        return LGBMRegressor(**self._settings())
-
-    def _rows(self, index: np.ndarray, salt: int) -> np.ndarray:
-        """At most ``max_train_rows`` of ``index``, drawn without replacement (seeded)."""
-        if self.max_train_rows is None or index.size <= self.max_train_rows:
-            return index
-        rng = np.random.default_rng([self.random_state, salt])
-        return np.sort(rng.choice(index, size=self.max_train_rows, replace=False))
-
-    def _fit_classifier(self, X: np.ndarray, y: np.ndarray, index: np.ndarray, salt: int) -> Any:
-        rows = self._rows(index, salt)
-        if np.unique(y[rows]).size < 2:
-            raise MethodInputError(
-                "y: a model's training rows hold a single outcome; more data or other groups are needed"
-            )
-        return self._classifier().fit(X[rows], y[rows].astype(np.int8))
-
-    def _fit_outcome(self, X: np.ndarray, y: np.ndarray, index: np.ndarray, salt: int, binary: bool) -> Any:
-        """A classifier of a 0/1 outcome, or a regressor of a continuous one, on (a subsample of) ``index``."""
-        if binary:
-            return self._fit_classifier(X, y, index, salt)
-        rows = self._rows(index, salt)
-        if rows.size == 0:
-            raise MethodInputError("treatment: an arm has no rows to fit its outcome model")
-        return self._regressor().fit(X[rows], y[rows])
+    @classmethod
+    def from_settings(cls, settings: LightGBMSettings, **others: Any) -> Any:
+        """A learner with ``settings`` (and any other keyword of its own, e.g. ``fit_propensity``)."""
+        return cls(**{name: getattr(settings, name) for name in SETTINGS_FIELDS}, **others)
 
 
 def _predict_outcome(model: Any, X: np.ndarray, binary: bool) -> np.ndarray:
@@ -149,18 +123,39 @@ def _predict_outcome(model: Any, X: np.ndarray, binary: bool) -> np.ndarray:
     return np.asarray(model.predict(X), dtype=np.float64)
 
 
-class PropensityModel(_LightGBMLearner):
+class ProbabilityModel(_LightGBMLearner):
+    """Probability of a 0/1 outcome given features: a LightGBM classifier fitted on a seeded subsample of at most
+    ``max_train_rows`` rows (the subsample's seed is ``random_state`` with the class's own salt)."""
+
+    _SALT = 13
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> ProbabilityModel:
+        """Fit on features ``X`` and 0/1 (or bool) outcomes ``y``; returns self."""
+        X, y = _check_xy(X, None, y)
+        if not is_binary(y):
+            raise MethodInputError("y: outcomes must be 0/1 (or booleans) for a probability model")
+        self.model_ = self.settings.fit_classifier(X, y, np.arange(X.shape[0]), salt=self._SALT)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Probability of each row."""
+        return np.asarray(self.model_.predict_proba(np.asarray(X, dtype=np.float32))[:, 1])
+
+    def predict_margin(self, X: np.ndarray) -> np.ndarray:
+        """Raw output of each row, log-odds."""
+        return np.asarray(self.model_.predict(np.asarray(X, dtype=np.float32), raw_score=True))
+
+
+class PropensityModel(ProbabilityModel):
     """Chance of treatment given features, a LightGBM classifier."""
+
+    _SALT = 1
 
     def fit(self, X: np.ndarray, treatment: np.ndarray) -> PropensityModel:
         """Fit on features ``X`` and 0/1 ``treatment``; returns self."""
         X, t = _check_xy(X, treatment, None)
-        self.model_ = self._fit_classifier(X, t, np.arange(X.shape[0]), salt=1)
+        self.model_ = self.settings.fit_classifier(X, t, np.arange(X.shape[0]), salt=self._SALT)
         return self
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Propensity of each row, a probability."""
-        return np.asarray(self.model_.predict_proba(np.asarray(X, dtype=np.float32))[:, 1])
 
 
 class TLearner(_LightGBMLearner):
@@ -174,8 +169,9 @@ class TLearner(_LightGBMLearner):
         """Fit the control and treated outcome models; returns self."""
         X, t, y = _check_xy(X, treatment, y)
         self.binary_ = is_binary(y)
-        self.control_ = self._fit_outcome(X, y, np.flatnonzero(t == 0), 2, self.binary_)
-        self.treated_ = self._fit_outcome(X, y, np.flatnonzero(t == 1), 3, self.binary_)
+        settings = self.settings
+        self.control_ = settings.fit_outcome(X, y, np.flatnonzero(t == 0), 2, self.binary_)
+        self.treated_ = settings.fit_outcome(X, y, np.flatnonzero(t == 1), 3, self.binary_)
         return self
 
     def predict_outcomes(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,19 +205,20 @@ class XLearner(TLearner):
     """Künzel et al.'s X-learner: outcome models per arm, then models of the imputed individual effects in each
     arm, blended by the propensity (the arm with fewer rows gets less weight where it is rare).
 
-    With ``fit_propensity=False`` no propensity model is fitted and :meth:`predict` needs the propensities.
+    With ``fit_propensity=False`` no propensity model is fitted and :meth:`predict` needs the propensities. The other
+    keywords are :class:`LightGBMSettings`'.
     """
 
     def __init__(
         self,
         *,
-        n_estimators: int = 150,
-        learning_rate: float = 0.1,
-        num_leaves: int = 15,
-        min_child_samples: int = 200,
-        max_train_rows: int | None = 100_000,
-        num_threads: int = 1,
-        random_state: int = 0,
+        n_estimators: int = _DEFAULT.n_estimators,
+        learning_rate: float = _DEFAULT.learning_rate,
+        num_leaves: int = _DEFAULT.num_leaves,
+        min_child_samples: int = _DEFAULT.min_child_samples,
+        max_train_rows: int | None = _DEFAULT.max_train_rows,
+        num_threads: int = _DEFAULT.num_threads,
+        random_state: int = _DEFAULT.random_state,
         fit_propensity: bool = True,
     ) -> None:
         super().__init__(
@@ -239,23 +236,16 @@ class XLearner(TLearner):
         """Fit both stages (and the propensity model if ``fit_propensity``); returns self."""
         X, t, y = _check_xy(X, treatment, y)
         super().fit(X, t, y)
-        treated = self._rows(np.flatnonzero(t == 1), 4)
-        control = self._rows(np.flatnonzero(t == 0), 5)
+        settings = self.settings
+        treated = settings.rows(np.flatnonzero(t == 1), 4)
+        control = settings.rows(np.flatnonzero(t == 0), 5)
         imputed_treated = y[treated] - _predict_outcome(self.control_, X[treated], self.binary_)
         imputed_control = _predict_outcome(self.treated_, X[control], self.binary_) - y[control]
-        self.effect_treated_ = self._regressor().fit(X[treated], imputed_treated)
-        self.effect_control_ = self._regressor().fit(X[control], imputed_control)
+        self.effect_treated_ = settings.regressor().fit(X[treated], imputed_treated)
+        self.effect_control_ = settings.regressor().fit(X[control], imputed_control)
         self.propensity_: PropensityModel | None = None
         if self.fit_propensity:
-            self.propensity_ = PropensityModel(
-                n_estimators=self.n_estimators,
-                learning_rate=self.learning_rate,
-                num_leaves=self.num_leaves,
-                min_child_samples=self.min_child_samples,
-                max_train_rows=self.max_train_rows,
-                num_threads=self.num_threads,
-                random_state=self.random_state,
-            ).fit(X, t)
+            self.propensity_ = PropensityModel.from_settings(settings).fit(X, t)
         return self
 
     def predict(self, X: np.ndarray, *, propensity: np.ndarray | None = None) -> np.ndarray:
@@ -293,52 +283,51 @@ def cross_fit(
     *,
     groups: np.ndarray,
     folds: int = 2,
-    n_estimators: int = 150,
-    learning_rate: float = 0.1,
-    num_leaves: int = 15,
-    min_child_samples: int = 200,
-    max_train_rows: int | None = 100_000,
-    num_threads: int = 1,
-    random_state: int = 0,
+    n_estimators: int = _DEFAULT.n_estimators,
+    learning_rate: float = _DEFAULT.learning_rate,
+    num_leaves: int = _DEFAULT.num_leaves,
+    min_child_samples: int = _DEFAULT.min_child_samples,
+    max_train_rows: int | None = _DEFAULT.max_train_rows,
+    num_threads: int = _DEFAULT.num_threads,
+    random_state: int = _DEFAULT.random_state,
+    settings: LightGBMSettings | None = None,
 ) -> CrossFit:
     """Cross-fit a propensity model, a T-learner and an X-learner over ``folds`` folds of ``groups``.
 
     Rows of one group (e.g. a user's visits) stay in one fold. Each model is trained on at most ``max_train_rows``
-    rows of its training folds (a seeded subsample) and predicts the held-out fold.
+    rows of its training folds (a seeded subsample) and predicts the held-out fold. The LightGBM keywords are
+    :class:`LightGBMSettings`'; ``settings``, when given, replaces them all.
     """
     X, t, y = _check_xy(X, treatment, y)
     groups = np.asarray(groups)
     if groups.shape != (X.shape[0],):
         raise MethodInputError(f"groups: expected {X.shape[0]} labels, got shape {groups.shape}")
-    if isinstance(folds, bool) or not (isinstance(folds, int) and folds >= 2):
-        raise MethodInputError(f"folds: must be a whole number of at least 2, got {folds!r}")
-    labels, inverse = np.unique(groups, return_inverse=True)
-    if labels.size < folds:
-        raise MethodInputError(f"groups: {labels.size} distinct groups cannot fill {folds} folds")
-    rng = np.random.default_rng([random_state, 7])
-    fold = rng.permutation(np.arange(labels.size) % folds)[inverse]
-    n = X.shape[0]
-    out = {k: np.empty(n) for k in ("propensity", "mu0", "mu1", "uplift_t", "uplift_x")}
-    params: dict[str, Any] = {
-        "n_estimators": n_estimators,
-        "learning_rate": learning_rate,
-        "num_leaves": num_leaves,
-        "min_child_samples": min_child_samples,
-        "max_train_rows": max_train_rows,
-        "num_threads": num_threads,
-    }
-    for k in range(folds):
-        train, held = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-        seed = random_state + 101 * k
-        e_model = PropensityModel(**params, random_state=seed).fit(X[train], t[train])
-        learner = XLearner(**params, random_state=seed, fit_propensity=False).fit(X[train], t[train], y[train])
+    folds = check_folds(folds)
+    if settings is None:
+        settings = LightGBMSettings(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            max_train_rows=max_train_rows,
+            num_threads=num_threads,
+            random_state=random_state,
+        )
+    labels = np.unique(groups).size
+    if labels < folds:
+        raise MethodInputError(f"groups: {labels} distinct groups cannot fill {folds} folds")
+    fold = assign_folds(folds, random_state=settings.random_state, salt=7, groups=groups)
+
+    def fit_predict(train: np.ndarray, held: np.ndarray, k: int) -> dict[str, np.ndarray]:
+        fold_settings = replace(settings, random_state=settings.random_state + 101 * k)
+        e_model = PropensityModel.from_settings(fold_settings).fit(X[train], t[train])
+        learner = XLearner.from_settings(fold_settings, fit_propensity=False).fit(X[train], t[train], y[train])
         e_held = e_model.predict(X[held])
         mu0, mu1 = learner.predict_outcomes(X[held])
-        out["propensity"][held] = e_held
-        out["mu0"][held], out["mu1"][held] = mu0, mu1
-        out["uplift_t"][held] = mu1 - mu0
-        out["uplift_x"][held] = learner.predict(X[held], propensity=e_held)
-    return CrossFit(fold=fold, **out)
+        uplift_x = learner.predict(X[held], propensity=e_held)
+        return {"propensity": e_held, "mu0": mu0, "mu1": mu1, "uplift_t": mu1 - mu0, "uplift_x": uplift_x}
+
+    return CrossFit(fold=fold, **out_of_fold(fold, folds, fit_predict))
 
 
 def _curve_points(n: int, points: int) -> np.ndarray:

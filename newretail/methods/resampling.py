@@ -20,12 +20,13 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
-from newretail.methods._frames import MethodInputError, check_alpha
+from newretail.methods._frames import MethodInputError, check_alpha, shown
+from newretail.methods._results import Term, Tidy
 
 __all__ = [
     "CONFIDENCE",
@@ -46,12 +47,34 @@ CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
-class Estimate:
-    """A value and its 95% confidence interval, in the unit of the quantity estimated."""
+class Estimate(Tidy):
+    """A value and its 95% confidence interval, in the unit of the quantity estimated.
+
+    ``value`` (also read as ``estimate``, the name every result shares) with ``ci_low``/``ci_high``; ``se``,
+    ``p_value`` and ``n`` (the random groups or rows behind it) when the method gives them, else NaN and 0; ``name``
+    labels the row of ``tidy()`` and ``method`` says how the interval was made.
+    """
 
     value: float
     ci_low: float
     ci_high: float
+    # what describes the estimate rather than is it: two Estimates with the same value and interval are equal
+    se: float = field(default=math.nan, compare=False)
+    p_value: float = field(default=math.nan, compare=False)
+    n: int = field(default=0, compare=False)
+    name: str = field(default="estimate", compare=False)
+    method: str = field(default="random-group bootstrap (BCa), 95%", compare=False)
+
+    @property
+    def estimate(self) -> float:
+        """The value (the name every result shares)."""
+        return self.value
+
+    def _terms(self) -> list[Term]:
+        return [Term(self.name, self.value, self.se, self.ci_low, self.ci_high, self.p_value, self.n)]
+
+    def _design(self) -> str:
+        return self.method
 
 
 def group_totals(
@@ -62,7 +85,7 @@ def group_totals(
     Groups without rows (tiny samples) are zeros. The query streams.
     """
     if not isinstance(groups, int) or groups < 2:
-        raise MethodInputError(f"groups = {groups!r}: must be a whole number of at least 2")
+        raise MethodInputError(f"groups = {shown(groups)}: must be a whole number of at least 2")
     if not sums:
         raise MethodInputError("sums: give at least one named expression to total")
     key = (cluster % groups).cast(pl.Int64).alias("_group")
@@ -131,7 +154,7 @@ def total_interval(groups: np.ndarray, *, confidence: float = CONFIDENCE) -> Est
 
     groups = _settled(groups)
     low, high = bootstrap_interval((groups,), total, confidence=confidence)
-    return Estimate(float(groups.sum()), float(low[0]), float(high[0]))
+    return Estimate(float(groups.sum()), float(low[0]), float(high[0]), n=int(groups.size), name="total")
 
 
 def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, *, confidence: float = CONFIDENCE) -> Estimate:
@@ -142,7 +165,8 @@ def ratio_interval(numerator: np.ndarray, denominator: np.ndarray, *, confidence
 
     numerator, denominator = _settled(numerator), _settled(denominator)
     low, high = bootstrap_interval((numerator, denominator), ratio, confidence=confidence)
-    return Estimate(float(numerator.sum() / denominator.sum()), float(low[0]), float(high[0]))
+    value = float(numerator.sum() / denominator.sum())
+    return Estimate(value, float(low[0]), float(high[0]), n=int(numerator.size), name="ratio")
 
 
 @dataclass(frozen=True)
@@ -198,7 +222,7 @@ def multiway_interval(
     from scipy import stats
 
     if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0.5 <= confidence < 1:
-        raise MethodInputError(f"confidence = {confidence!r}: must be a number in [0.5, 1)")
+        raise MethodInputError(f"confidence = {shown(confidence)}: must be a number in [0.5, 1)")
     alpha = check_alpha(1.0 - confidence)
     if not by_clustering:
         raise MethodInputError("by_clustering: give the group totals of at least one clustering")
@@ -231,11 +255,13 @@ def multiway_interval(
         variance = max(parts[0] + parts[1] - inter, max(parts))
     iid_var = _linearised_variance(iid, names, grad)
     z = float(stats.norm.isf(alpha / 2))
+    scale = "log scale" if log else "value scale"
+    how = f"linearised, cluster-robust by {', '.join(by_clustering)}; normal on the {scale}, {confidence:.0%}"
     if log:
         half = z * math.sqrt(variance) / value
-        est = Estimate(value, value * math.exp(-half), value * math.exp(half))
+        est = Estimate(value, value * math.exp(-half), value * math.exp(half), se=math.sqrt(variance), method=how)
     else:
         half = z * math.sqrt(variance)
-        est = Estimate(value, value - half, value + half)
+        est = Estimate(value, value - half, value + half, se=math.sqrt(variance), method=how)
     deff = variance / iid_var if iid_var > 0 else math.nan
     return Clustered(est, variance, iid_var, deff, tuple(by_clustering))

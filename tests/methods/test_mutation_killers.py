@@ -573,3 +573,25 @@ def test_erlang_c_service_level_is_quiet_and_in_range_at_and_beyond_saturation()
     np.testing.assert_array_equal(level[:4], 0.0)
     assert np.all((level >= 0) & (level <= 1)) and level[-1] == pytest.approx(1.0)
     assert np.all((zero >= 0) & (zero <= 1))
+
+
+# ----------------------------------------------------------------------- LightGBM's seed reaches the model (issue 30)
+def test_the_seed_picks_lightgbms_binning_sample_above_200000_rows() -> None:
+    """LightGBM places its histogram bins from a sample of 200,000 rows (``bin_construct_sample_cnt``) drawn with the
+    model's seed, so above that many training rows the seed changes the model even without bagging: the same seed
+    gives identical predictions, another seed different ones. Below it every row is read and the seed changes
+    nothing (which is why a dropped seed went unnoticed on small inputs). Two trees keep it fast."""
+    rng = np.random.default_rng(0)
+    n = 250_000
+    X = rng.normal(size=(n, 1)).astype(np.float32)
+    t = (rng.random(n) < 1 / (1 + np.exp(-2 * X[:, 0]))).astype(np.int8)
+
+    def predict(seed: int, rows: int) -> np.ndarray:
+        model = ln.PropensityModel(n_estimators=2, num_leaves=4, max_train_rows=None, random_state=seed)
+        return model.fit(X[:rows], t[:rows]).predict(X[:5_000])
+
+    assert np.array_equal(predict(0, n), predict(0, n))
+    assert not np.array_equal(predict(0, n), predict(1, n))
+    assert np.array_equal(predict(0, 150_000), predict(1, 150_000))
+    settings = ln.LightGBMSettings(random_state=7)
+    assert settings.lightgbm_params()["random_state"] == 7 and settings.classifier().get_params()["random_state"] == 7

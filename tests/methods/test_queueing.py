@@ -90,3 +90,58 @@ def test_agrees_with_a_simpy_simulation() -> None:
 def test_bad_inputs_are_refused_naming_the_argument(call: object, name: str) -> None:
     with pytest.raises(MethodInputError, match=rf"^{name}\b"):
         call()  # type: ignore[operator]
+
+
+def _pyworkforce_positions(queue: ErlangC, level: float, answer: float, shrinkage: float, cap: float) -> int:
+    """pyworkforce's ``ErlangC.required_positions`` written out by hand (pyworkforce is not installed): the fewest
+    agents meeting the service level; if their occupancy A / N exceeds ``max_occupancy``, N = ceil(A /
+    max_occupancy) instead; then ``ceil(N / (1 - shrinkage))``. The service-level count comes from the uncapped
+    answer, itself checked against the factorial formula above."""
+    raw = queue.agents(level, answer, max_occupancy=None)
+    load = queue.load_erlangs
+    if load / raw > cap:
+        raw = math.ceil(load / cap)
+    return math.ceil(raw / (1 - shrinkage))
+
+
+def test_max_occupancy_caps_staffing_at_three_and_a_half_million_inquiries_a_day() -> None:
+    """Ali Xiaomi's 3.5 million inquiries in a day at the published example's 180 s handling time: A = 7,292
+    Erlangs. Erlang C alone meets 80% within 20 s with 7,305 agents busy 99.8% of the time (its economies of scale); the
+    default cap of 85% staffs ceil(A / 0.85) = 8,579 agents instead: occupancy A / N at most 0.85, and one agent fewer
+    would exceed it (the closed form of the cap)."""
+    queue = ErlangC(3.5e6 / 86_400, 180.0)
+    load = queue.load_erlangs
+    assert load == pytest.approx(7_291.67, abs=0.01)
+    uncapped = queue.agents(0.8, 20.0, max_occupancy=None)
+    assert queue.occupancy(uncapped) > 0.99
+    capped = queue.agents(0.8, 20.0)
+    assert capped == math.ceil(load / 0.85) == 8_579
+    assert queue.occupancy(capped) == pytest.approx(load / capped) and load / capped <= 0.85 < load / (capped - 1)
+    assert queue.service_level(capped, 20.0) >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("rate", "aht", "level", "answer", "shrinkage", "cap"),
+    [
+        (100 / 1800, 180.0, 0.8, 20.0, 0.3, 0.85),  # pyworkforce's tutorial: the cap does not bind (14, then 20)
+        (100 / 1800, 180.0, 0.8, 20.0, 0.3, 0.6),  # it binds: ceil(10 / 0.6) = 17, then ceil(17 / 0.7) = 25
+        (0.5, 240.0, 0.9, 15.0, 0.0, 0.9),
+        (12.0, 300.0, 0.8, 20.0, 0.25, 0.85),
+        (0.01, 60.0, 0.95, 10.0, 0.1, 0.5),
+        (2.0, 30.0, 0.5, 60.0, 0.0, 1.0),
+    ],
+)
+def test_max_occupancy_agrees_with_pyworkforces_rule(
+    rate: float, aht: float, level: float, answer: float, shrinkage: float, cap: float
+) -> None:
+    queue = ErlangC(rate, aht)
+    expected = _pyworkforce_positions(queue, level, answer, shrinkage, cap)
+    assert queue.agents(level, answer, shrinkage=shrinkage, max_occupancy=cap) == expected
+    if (rate, cap) == (100 / 1800, 0.6):
+        assert expected == 25
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5, float("nan"), "0.8", True])
+def test_a_bad_max_occupancy_is_refused_by_name(bad: object) -> None:
+    with pytest.raises(MethodInputError, match=r"^max_occupancy: must be a share in \(0, 1\] or None, got "):
+        ErlangC(1.0, 10.0).agents(0.8, 20.0, max_occupancy=bad)  # type: ignore[arg-type]

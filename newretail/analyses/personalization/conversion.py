@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -19,82 +20,77 @@ from newretail.analyses.personalization.visits import (
     _split_users,
     design_matrix,
 )
+from newretail.methods.learners import LightGBMSettings, ProbabilityModel
 
 # ----------------------------------------------------------------------------------------------------------------
 # conversion model
 
 
-class ConversionModel:
-    """LightGBM classifier of conversion from the :data:`FEATURES` and whether the visit was personalized.
+def _random_state(random_state: int, seed: int | None, where: str) -> int:
+    """The seed of a personalization step: ``random_state``, or the deprecated ``seed=`` of earlier versions (with
+    a DeprecationWarning; both at once are refused unless equal)."""
+    if seed is None:
+        return random_state
+    warnings.warn(f"{where}: seed= is deprecated, pass random_state= instead", DeprecationWarning, stacklevel=3)
+    if random_state not in (0, seed):
+        raise ValueError(f"{where}: seed={seed} and random_state={random_state} disagree; pass random_state only")
+    return seed
+
+
+CONVERSION_SETTINGS = LightGBMSettings(n_estimators=300, learning_rate=0.05, max_train_rows=200_000)
+
+
+class ConversionModel(ProbabilityModel):
+    """LightGBM classifier of conversion from the :data:`FEATURES` and whether the visit was personalized: the
+    package's :class:`~newretail.methods.learners.ProbabilityModel` fitted on a :func:`visit_frame`.
 
     Parameters
     ----------
-    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM's.
-    max_train_rows : the model trains on a seeded subsample of at most this many rows (None: all).
-    num_threads : LightGBM threads (explicit: the default of all cores is slow on a shared machine).
-    random_state : seed of the subsample and of LightGBM.
+    n_estimators, learning_rate, num_leaves, min_child_samples, max_train_rows, num_threads, random_state :
+        :class:`~newretail.methods.learners.LightGBMSettings` (defaults :data:`CONVERSION_SETTINGS`: more, slower
+        trees and a larger training subsample than the uplift learners').
     """
 
     def __init__(
         self,
         *,
-        n_estimators: int = 300,
-        learning_rate: float = 0.05,
-        num_leaves: int = 15,
-        min_child_samples: int = 200,
-        max_train_rows: int | None = 200_000,
-        num_threads: int = 1,
-        random_state: int = 0,
+        n_estimators: int = CONVERSION_SETTINGS.n_estimators,
+        learning_rate: float = CONVERSION_SETTINGS.learning_rate,
+        num_leaves: int = CONVERSION_SETTINGS.num_leaves,
+        min_child_samples: int = CONVERSION_SETTINGS.min_child_samples,
+        max_train_rows: int | None = CONVERSION_SETTINGS.max_train_rows,
+        num_threads: int = CONVERSION_SETTINGS.num_threads,
+        random_state: int = CONVERSION_SETTINGS.random_state,
     ) -> None:
-        self.n_estimators = n_estimators
-        self.learning_rate = learning_rate
-        self.num_leaves = num_leaves
-        self.min_child_samples = min_child_samples
-        self.max_train_rows = max_train_rows
-        self.num_threads = num_threads
-        self.random_state = random_state
+        super().__init__(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            max_train_rows=max_train_rows,
+            num_threads=num_threads,
+            random_state=random_state,
+        )
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Model inputs, in order."""
         return (*FEATURES, TREATMENT)
 
-    def fit(self, frame: pl.DataFrame) -> ConversionModel:
+    def fit(self, frame: pl.DataFrame) -> ConversionModel:  # type: ignore[override]
         """Fit on a :func:`visit_frame` (or a subset of its rows); returns self."""
-        from lightgbm import LGBMClassifier
-
         _check_frame(frame, (*self.columns, OUTCOME))
-        if not (isinstance(self.num_threads, int) and self.num_threads >= 1):
-            raise ValueError(f"num_threads = {self.num_threads!r}: must be a whole number of at least 1")
-        rows = np.arange(frame.height)
-        if self.max_train_rows is not None and frame.height > self.max_train_rows:
-            rng = np.random.default_rng([self.random_state, 13])
-            rows = np.sort(rng.choice(rows, size=self.max_train_rows, replace=False))
-        sample = frame[rows]
-        y = sample[OUTCOME].to_numpy()
-        if np.unique(y).size < 2:
-            raise ValueError("frame: the training visits all have the same outcome")
-        self.model_: Any = LGBMClassifier(
-            n_estimators=self.n_estimators,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            n_jobs=self.num_threads,
-            random_state=self.random_state,
-            deterministic=True,
-            force_row_wise=True,
-            verbose=-1,
-        ).fit(design_matrix(sample, features=self.columns), y)
-        self.n_train_ = int(rows.size)
+        super().fit(design_matrix(frame, features=self.columns), frame[OUTCOME].to_numpy())
+        self.n_train_ = int(self.settings.rows(np.arange(frame.height), self._SALT).size)
         return self
 
     def predict_proba(self, frame: pl.DataFrame) -> np.ndarray:
         """Conversion probability of each visit."""
-        return np.asarray(self.model_.predict_proba(design_matrix(frame, features=self.columns))[:, 1])
+        return self.predict(design_matrix(frame, features=self.columns))
 
-    def predict_margin(self, frame: pl.DataFrame) -> np.ndarray:
+    def predict_margin(self, frame: pl.DataFrame) -> np.ndarray:  # type: ignore[override]
         """Raw model output of each visit, log-odds of conversion."""
-        return np.asarray(self.model_.predict(design_matrix(frame, features=self.columns), raw_score=True))
+        return super().predict_margin(design_matrix(frame, features=self.columns))
 
 
 @dataclass(frozen=True)
@@ -224,10 +220,14 @@ def fit_conversion(
     *,
     model: ConversionModel | None = None,
     test_share: float = 0.3,
-    seed: int = 0,
+    random_state: int = 0,
     alpha: float = 0.05,
+    seed: int | None = None,
 ) -> ConversionFit:
     """Fit a :class:`ConversionModel` on the visits of a random ``1 - test_share`` of users, score the rest.
+
+    ``random_state`` seeds the split of users and (when ``model`` is None) the model; ``seed`` is its deprecated
+    former name.
 
     Returns
     -------
@@ -236,9 +236,10 @@ def fit_conversion(
     """
     _check_frame(frame, ("visit_id", "user_id", *FEATURES, TREATMENT, OUTCOME))
     if not 0 < test_share < 1:
-        raise ValueError(f"test_share = {test_share!r}: must be in (0, 1)")
-    model = model if model is not None else ConversionModel(random_state=seed)
-    held = _split_users(frame["user_id"].to_numpy(), test_share, seed)
+        raise ValueError(f"test_share: must be in (0, 1), got {test_share}")
+    random_state = _random_state(random_state, seed, "fit_conversion")
+    model = model if model is not None else ConversionModel(random_state=random_state)
+    held = _split_users(frame["user_id"].to_numpy(), test_share, random_state)
     train, test = frame.filter(pl.Series(~held)), frame.filter(pl.Series(held))
     model.fit(train)
     scored = test.select("visit_id", OUTCOME).with_columns(p_model=pl.Series(model.predict_proba(test)))

@@ -12,7 +12,7 @@ import polars as pl
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-from newretail.analyses.personalization.conversion import ConversionModel
+from newretail.analyses.personalization.conversion import ConversionModel, _random_state
 from newretail.analyses.personalization.visits import _check_frame, design_matrix
 from newretail.extras import require
 
@@ -87,8 +87,11 @@ class ShapExplanation:
         return fig
 
 
-def explain(model: ConversionModel, frame: pl.DataFrame, *, rows: int = 2000, seed: int = 0) -> ShapExplanation:
-    """SHAP values of ``model`` for a seeded sample of ``rows`` visits of ``frame`` (TreeExplainer, exact for trees).
+def explain(
+    model: ConversionModel, frame: pl.DataFrame, *, rows: int = 2000, random_state: int = 0, seed: int | None = None
+) -> ShapExplanation:
+    """SHAP values of ``model`` for a sample of ``rows`` visits of ``frame`` seeded by ``random_state`` (``seed``: its
+    deprecated former name), from shap's TreeExplainer (exact for trees).
 
     Returns
     -------
@@ -97,12 +100,13 @@ def explain(model: ConversionModel, frame: pl.DataFrame, *, rows: int = 2000, se
     """
     shap = require("shap", "explain", purpose="SHAP values")
 
+    random_state = _random_state(random_state, seed, "explain")
     _check_frame(frame, model.columns)
     if rows < 1:
-        raise ValueError(f"rows = {rows!r}: must be at least 1")
+        raise ValueError(f"rows: must be at least 1, got {rows}")
     take = np.arange(frame.height)
     if frame.height > rows:
-        take = np.sort(np.random.default_rng([seed, 17]).choice(take, size=rows, replace=False))
+        take = np.sort(np.random.default_rng([random_state, 17]).choice(take, size=rows, replace=False))
     sample = frame[take].select(model.columns)
     X = design_matrix(sample, features=model.columns)
     explainer = shap.TreeExplainer(model.model_.booster_)

@@ -13,6 +13,7 @@ from newretail.methods.effects import Effect
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+from newretail.analyses.personalization.conversion import _random_state
 from newretail.analyses.personalization.visits import FEATURES, OUTCOME, TREATMENT, _check_frame, design_matrix
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -237,7 +238,8 @@ def uplift_analysis(
     min_child_samples: int = 200,
     max_train_rows: int | None = 100_000,
     num_threads: int = 1,
-    seed: int = 0,
+    random_state: int = 0,
+    seed: int | None = None,
 ) -> UpliftAnalysis:
     """Effect of personalization on conversion: naive gap, and cross-fitted T-/X-learners with AIPW averages.
 
@@ -247,10 +249,9 @@ def uplift_analysis(
     folds : cross-fitting folds (users are split, never their visits).
     clip : estimated propensities are clipped to [clip, 1 - clip] in the AIPW scores.
     alpha : 1 - confidence level.
-    n_estimators, learning_rate, num_leaves, min_child_samples : LightGBM's, for every nuisance model.
-    max_train_rows : each model trains on a seeded subsample of at most this many rows (None: all).
-    num_threads : LightGBM threads.
-    seed : seed of the folds, subsamples and LightGBM.
+    n_estimators, learning_rate, num_leaves, min_child_samples, max_train_rows, num_threads, random_state :
+        :class:`~newretail.methods.learners.LightGBMSettings` of every nuisance model; ``random_state`` also seeds
+        the folds. ``seed`` is its deprecated former name.
 
     Returns
     -------
@@ -258,25 +259,21 @@ def uplift_analysis(
         Effects as differences in conversion probability; ATE and ATT with cluster-robust influence-function
         intervals; per-visit individual uplifts.
     """
-    _check_frame(frame, ("visit_id", "user_id", *FEATURES, TREATMENT, OUTCOME))
-    X = design_matrix(frame)
-    t = frame[TREATMENT].to_numpy().astype(np.int8)
-    y = frame[OUTCOME].to_numpy().astype(np.int8)
-    users = frame["user_id"].to_numpy()
-    fit = learners.cross_fit(
-        X,
-        t,
-        y,
-        groups=users,
-        folds=folds,
+    settings = learners.LightGBMSettings(
         n_estimators=n_estimators,
         learning_rate=learning_rate,
         num_leaves=num_leaves,
         min_child_samples=min_child_samples,
         max_train_rows=max_train_rows,
         num_threads=num_threads,
-        random_state=seed,
+        random_state=_random_state(random_state, seed, "uplift_analysis"),
     )
+    _check_frame(frame, ("visit_id", "user_id", *FEATURES, TREATMENT, OUTCOME))
+    X = design_matrix(frame)
+    t = frame[TREATMENT].to_numpy().astype(np.int8)
+    y = frame[OUTCOME].to_numpy().astype(np.int8)
+    users = frame["user_id"].to_numpy()
+    fit = learners.cross_fit(X, t, y, groups=users, folds=folds, settings=settings)
     ate, scores = effects.aipw_effect(
         y, t, fit.propensity, fit.mu0, fit.mu1, estimand="ate", groups=users, clip=clip, alpha=alpha
     )
