@@ -20,7 +20,8 @@ ANALYSIS_PREFIXES = ("newretail.analyses",)
 STATISTICS = ("scipy", "statsmodels")
 # the layers from the bottom up: a module imports only from its own layer and the layers below it
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("newretail", "newretail.scenario", "newretail.fmt", "newretail.cache", "newretail.extras"),  # the package and leaves
+    # the package (its version) and leaves
+    ("newretail", "newretail.scenario", "newretail.fmt", "newretail.cache", "newretail.extras"),
     ("newretail.tables", "newretail.methods"),
     ("newretail.generate",),
     ("newretail.analyses",),

@@ -57,10 +57,11 @@ SHIPPED = PACKAGE / "scenarios" / "cache"
 
 # the generator's model: what calibration solves and the expected values read (not how a run is planned, written,
 # pooled or audited, which cannot move a solved parameter)
-_MODEL = tuple(
-    f"generate/{m}.py"
-    for m in ("calibrate", "expected", "baseline", "city", "impressions", "inquiries", "random_effects", "shoppers")
-) + ("generate/traffic.py", "tables/categories.py")
+_MODEL = (
+    *(f"generate/{m}.py" for m in ("calibrate", "expected", "baseline", "city", "impressions", "inquiries")),
+    *(f"generate/{m}.py" for m in ("random_effects", "shoppers", "traffic")),
+    "tables/categories.py",
+)
 SOURCES: dict[str, tuple[str, ...]] = {
     "calibration": ("cache/__init__.py", "scenario.py", *_MODEL),
     "frontiers": (

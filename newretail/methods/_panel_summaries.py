@@ -51,6 +51,16 @@ class DiDSummary(Tidy):
     covariates: tuple[Term, ...] = ()
     design: str = ""
 
+    @property
+    def estimate(self) -> float:
+        """The effect (the name every result of ``newretail.methods`` uses; ``effect`` stays)."""
+        return self.effect
+
+    @property
+    def n(self) -> int:
+        """The rows the fit used (``n_obs``)."""
+        return self.n_obs
+
     def _terms(self) -> list[Term]:
         own = Term(self.treated, self.effect, self.se, self.ci_low, self.ci_high, self.p_value, self.n_obs)
         return [own, *self.covariates]

@@ -5,8 +5,7 @@ showing each estimate), with the same field names (``estimate``, ``se``, ``ci_lo
 
 Each public name of ``newretail.methods`` is either an estimator with a recipe below or listed in
 ``NOT_AN_ESTIMATE`` with the reason, so a new estimator without a recipe fails here. Results whose class does not
-(yet) mix in :class:`~newretail.methods._results.Tidy` are skipped by name (the panel estimators' terms are being
-added in parallel); once their class says its terms, they are checked like the others.
+mix in :class:`~newretail.methods._results.Tidy` and say their terms fail.
 """
 
 from __future__ import annotations
@@ -95,9 +94,7 @@ RECIPES: dict[str, Callable[[], list[Any]]] = {
     ],
     "DiD": lambda: [methods.DiD("unit", "time", "y", "d").fit(_panel()).summary()],
     "EventStudy": lambda: [methods.EventStudy("unit", "time", "y", "d").fit(_panel()).summary()],
-    "StaggeredDiD": lambda: [
-        methods.StaggeredDiD("unit", "time", "y", "d").fit(_staggered()).att_  # type: ignore[attr-defined]
-    ],
+    "StaggeredDiD": lambda: [methods.StaggeredDiD("unit", "time", "y", "d").fit(_staggered()).att_],
     "resampling": _resampling,
 }
 
@@ -109,11 +106,9 @@ def test_every_public_name_is_an_estimator_with_a_recipe_or_said_not_to_be_one()
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_results_read_as_a_tidy_frame_and_a_printed_summary(name: str) -> None:
-    if name != "resampling" and not hasattr(methods, name):
-        pytest.skip(f"{name} is not in newretail.methods on this branch")
     for result in RECIPES[name]():
-        if not isinstance(result, Tidy) or "_terms" not in {k for c in type(result).__mro__[:-2] for k in vars(c)}:
-            pytest.skip(f"{type(result).__name__} does not say its terms yet")
+        assert isinstance(result, Tidy), f"{type(result).__name__} does not mix in Tidy"
+        assert "_terms" in {k for c in type(result).__mro__[:-2] for k in vars(c)}, type(result).__name__
         frame = result.tidy()
         assert isinstance(frame, pl.DataFrame) and tuple(frame.columns) == TIDY_COLUMNS
         assert frame.height >= 1 and frame["design"].n_unique() == 1

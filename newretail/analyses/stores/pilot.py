@@ -129,6 +129,7 @@ def pilot_synthetic_control(
     sc = SyntheticControl(
         "store_id", "day", "y", PILOT_UNIT, 0, design=design, placebos=placebos, alpha=alpha,
         random_state=random_state, placebo_size=len(members), placebo_pool=pool, treated_members=members,
+        treated_label=f"mean of the {len(members)} pilot stores",
     )  # fmt: skip
     return sc.fit(units)
 
