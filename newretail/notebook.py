@@ -1,10 +1,11 @@
 """What a notebook needs around its lesson: the day it reads, what it hands to the paper, and its versions.
 
-:func:`open_day` opens (or generates) the day a notebook's parameters name, wherever the notebook is started, and
-makes its :class:`Outputs`. A notebook calls ``out.figure``/``out.number`` in cells tagged ``paper``; with
-``build_dir=None`` (a user exploring in JupyterLab) nothing is written and figures only show inline.
-``make paper`` merges every notebook's ``results/<notebook>.json`` into ``paper/build/results.json``.
-:func:`versions` is every notebook's last cell.
+":func:`open_day` opens (or generates) the day a notebook's parameters name, wherever the notebook is started, and
+makes its :class:`Outputs`. A notebook hands the paper each result with one call on the result object
+(``out.result(name, obj)``: value, interval and unit read from ``obj``; ``out.rows`` for a table of them) and each
+figure with ``out.figure``, in short cells tagged ``paper``; with ``build_dir=None`` (a user exploring in JupyterLab)
+nothing is written and figures only show inline. ``make paper`` merges every notebook's
+``results/<notebook>.json`` into ``paper/build/results.json``. :func:`versions` is every notebook's last cell.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
+    from newretail.report.recorded import Recorded
     from newretail.tables import Dataset
 
 __all__ = ["KEY_PACKAGES", "Outputs", "Versions", "in_words", "open_day", "variant_day", "versions"]
@@ -103,9 +105,79 @@ class Outputs:
         self._write()
         return value
 
-    def table(self, name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Record a small table (a list of rows) the paper shows."""
-        self.tables[name] = _clean(rows)
+    def result(
+        self, name: str, obj: Any, *, unit: str | None = None, note: str = "", term: str | None = None
+    ) -> Recorded:
+        """Record one result the paper quotes, read off the result object itself, and return it as recorded.
+
+        Parameters
+        ----------
+        name : the number's name in ``results.json`` (prefixed by the notebook's subject, e.g. ``"gmv_usd"``).
+        obj : the result: a claims-table row, a fitted estimator (``effect_``, ``ci_``), a tidy result, a value with
+            ``ci_low``/``ci_high`` (``Estimate``, ``Effect``, a ratio), a table row (mapping), or a plain value; see
+            :func:`newretail.report.recorded.read_result`.
+        unit : the value's unit (``"share"`` prints a percentage, ``"ratio"`` a ×); default the object's own.
+        note : a few words the paper's table of numbers prints beside it.
+        term : for a tidy result with several rows, the row to record.
+
+        Returns
+        -------
+        Recorded
+            Shows itself as ``name: value (95% interval ...)``, printed by the paper's formatter.
+        """
+        from newretail.report.recorded import Recorded, read_result
+
+        value, low, high, own_unit = read_result(obj, name=name, term=term)
+        unit = own_unit if unit is None else unit
+        self.number(name, value, unit=unit, ci_low=low, ci_high=high, note=note)
+        return Recorded(name, _clean(value), _clean(low), _clean(high), unit, note)
+
+    def rows(
+        self,
+        prefix: str,
+        table: Any,
+        *,
+        key: str,
+        value: str,
+        ci: tuple[str, str] | None = ("ci_low", "ci_high"),
+        unit: str = "",
+        note: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> list[Recorded]:
+        """Record each row of a result's table as one number, ``<prefix>_<row[key]>``.
+
+        Parameters
+        ----------
+        prefix : start of every name.
+        table : a polars frame (or a list of row dicts).
+        key : the column naming each row; ``names`` maps its values to the names' endings when they are not names.
+        value : the column of the values; ci : the columns of the interval's bounds (None: no interval).
+        unit : the values' unit; note : a column whose text is each number's note (None: none).
+        """
+        rows = table.to_dicts() if hasattr(table, "to_dicts") else list(table)
+        recorded = []
+        for row in rows:
+            ending = (names or {}).get(row[key], row[key])
+            bounds = {"ci_low": row[ci[0]], "ci_high": row[ci[1]]} if ci else {}
+            recorded.append(
+                self.result(
+                    f"{prefix}_{ending}",
+                    {"value": row[value], **bounds},
+                    unit=unit,
+                    note=str(row[note]) if note else "",
+                )
+            )
+        return recorded
+
+    def table(self, name: str, rows: Any) -> Any:
+        """Record a small table the paper shows: a polars (or pandas) frame, or a list of row dicts."""
+        if hasattr(rows, "to_dicts"):
+            listed = rows.to_dicts()
+        elif hasattr(rows, "to_dict") and not isinstance(rows, dict):
+            listed = rows.to_dict("records")
+        else:
+            listed = list(rows)
+        self.tables[name] = _clean(listed)
         self._write()
         return rows
 
