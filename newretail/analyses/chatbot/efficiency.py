@@ -77,7 +77,7 @@ class Efficiency:
             ax.barh(y, ratio, color="tab:blue", alpha=0.7)
             ax.errorbar(ratio, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=3)
             for yi, value, high in zip(y, ratio, t["ci_high"].to_numpy(), strict=True):
-                ax.text(high * 1.25, yi, f"{value:,.0f}×" if value >= 100 else f"{value:.1f}×", va="center")
+                ax.text(high * 1.25, float(yi), f"{value:,.0f}×" if value >= 100 else f"{value:.1f}×", va="center")
             ax.axvline(self.target_ratio, color="tab:red", linestyle="--", label=f"reported {self.target_ratio:,.0f}×")
             ax.axvline(10.0, color="tab:grey", linestyle=":", label="10×")
             ax.set_xscale("log")
