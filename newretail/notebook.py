@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import platform
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -23,10 +24,14 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
-    from newretail.report.recorded import Recorded
     from newretail.tables import Dataset
 
-__all__ = ["KEY_PACKAGES", "Outputs", "Versions", "in_words", "open_day", "variant_day", "versions"]
+__all__ = ["KEY_PACKAGES", "Outputs", "Versions", "in_words", "open_day", "side_by_side", "variant_day", "versions"]
+
+
+def _slug(text: str) -> str:
+    """``"USD 1 billion"`` -> ``"usd_1_billion"``: lower case, every run of other characters one underscore."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def _clean(value: Any) -> Any:
@@ -105,10 +110,8 @@ class Outputs:
         self._write()
         return value
 
-    def result(
-        self, name: str, obj: Any, *, unit: str | None = None, note: str = "", term: str | None = None
-    ) -> Recorded:
-        """Record one result the paper quotes, read off the result object itself, and return it as recorded.
+    def result(self, name: str, obj: Any, *, unit: str | None = None, note: str = "", term: str | None = None) -> None:
+        """Record one result the paper quotes, read off the result object itself.
 
         Parameters
         ----------
@@ -120,17 +123,18 @@ class Outputs:
         note : a few words the paper's table of numbers prints beside it.
         term : for a tidy result with several rows, the row to record.
 
-        Returns
-        -------
-        Recorded
-            Shows itself as ``name: value (95% interval ...)``, printed by the paper's formatter.
+        ``results.json`` then holds the value, interval and unit with the text the paper's formatter prints for them.
+        Nothing is returned: a recording cell shows nothing (the results are shown where they are computed).
         """
-        from newretail.report.recorded import Recorded, read_result
+        from newretail.report.recorded import read_result
 
         value, low, high, own_unit = read_result(obj, name=name, term=term)
-        unit = own_unit if unit is None else unit
-        self.number(name, value, unit=unit, ci_low=low, ci_high=high, note=note)
-        return Recorded(name, _clean(value), _clean(low), _clean(high), unit, note)
+        self.number(name, value, unit=own_unit if unit is None else unit, ci_low=low, ci_high=high, note=note)
+
+    def claims(self, *rows: Any) -> None:
+        """Record rows of the claims table, each under its own ``id``, with its unit, interval and note."""
+        for row in rows:
+            self.result(row.id, row, note=getattr(row, "note", ""))
 
     def rows(
         self,
@@ -143,33 +147,27 @@ class Outputs:
         unit: str = "",
         note: str | None = None,
         names: dict[str, str] | None = None,
-    ) -> list[Recorded]:
+    ) -> None:
         """Record each row of a result's table as one number, ``<prefix>_<row[key]>``.
 
         Parameters
         ----------
         prefix : start of every name.
         table : a polars frame (or a list of row dicts).
-        key : the column naming each row; ``names`` maps its values to the names' endings when they are not names.
+        key : the column naming each row: its value, in lower case with every run of other characters made one
+            ``_``, ends the name (``"USD 1 billion"`` -> ``usd_1_billion``); ``names`` maps values to other endings.
         value : the column of the values; ci : the columns of the interval's bounds (None: no interval).
         unit : the values' unit; note : a column whose text is each number's note (None: none).
         """
         rows = table.to_dicts() if hasattr(table, "to_dicts") else list(table)
-        recorded = []
         for row in rows:
-            ending = (names or {}).get(row[key], row[key])
+            ending = (names or {}).get(row[key]) or _slug(str(row[key]))
             bounds = {"ci_low": row[ci[0]], "ci_high": row[ci[1]]} if ci else {}
-            recorded.append(
-                self.result(
-                    f"{prefix}_{ending}",
-                    {"value": row[value], **bounds},
-                    unit=unit,
-                    note=str(row[note]) if note else "",
-                )
+            self.result(
+                f"{prefix}_{ending}", {"value": row[value], **bounds}, unit=unit, note=str(row[note]) if note else ""
             )
-        return recorded
 
-    def table(self, name: str, rows: Any) -> Any:
+    def table(self, name: str, rows: Any) -> None:
         """Record a small table the paper shows: a polars (or pandas) frame, or a list of row dicts."""
         if hasattr(rows, "to_dicts"):
             listed = rows.to_dicts()
@@ -179,7 +177,6 @@ class Outputs:
             listed = list(rows)
         self.tables[name] = _clean(listed)
         self._write()
-        return rows
 
     def _write(self) -> None:
         if self.build_dir is None:
@@ -196,6 +193,14 @@ class Outputs:
         }
         # keys keep the order the notebook recorded them in (tables keep their column order); no timestamps
         (folder / f"{self.notebook}.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def side_by_side(results: dict[str, Any]) -> Any:
+    """Several results as one small table to read: estimate and interval as the paper prints them (target and
+    verdict for a claim); a value may be ``(result, unit)``. See :func:`newretail.report.recorded.side_by_side`."""
+    from newretail.report.recorded import side_by_side as table
+
+    return table(results)
 
 
 class NotebookError(ValueError):

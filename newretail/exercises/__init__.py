@@ -143,7 +143,8 @@ def check(exercise: str, answer: object, *, ds: Dataset) -> Result:
     if ds is None or not hasattr(ds, "scan"):
         raise ExerciseError(f"ds = {ds!r}: pass the dataset the notebook opened (ds=ds)")
     if answer is None or answer is Ellipsis:
-        return Result(ex.id, False, "no answer yet: replace `None` with your computation.", ex.hint)
+        what = "the letter of your choice" if ex.choices else "your computation"
+        return Result(ex.id, False, f"no answer yet: replace `None` with {what}.", ex.hint)
     expected = ex.expected(ds)
     if isinstance(expected, str):
         return _choice(ex, answer, expected)

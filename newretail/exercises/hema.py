@@ -157,7 +157,7 @@ EXERCISES = (
     Exercise(
         "05.4",
         "explain why",
-        "Explain why: when the pilots are the stores whose sales were already rising fastest, DiD overstates the "
+        "When the pilots are the stores whose sales were already rising fastest, DiD overstates the "
         "pilot's effect. Which reason is right?",
         "choice",
         lambda ds: "d",

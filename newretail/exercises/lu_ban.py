@@ -168,8 +168,7 @@ EXERCISES = (
     Exercise(
         "02.4",
         "explain why",
-        "Explain why: on this day the observed CTR ratio is larger than the ratio within placements. Which reason "
-        "is right?",
+        "On this day the observed CTR ratio is larger than the ratio within placements. Which reason is right?",
         "choice",
         lambda ds: "c",
         "Look at the bars of AI shares by placement next to each placement's CTR.",

@@ -154,7 +154,7 @@ EXERCISES = (
     Exercise(
         "03.4",
         "explain why",
-        "Explain why: weighting by the *true* propensity can land far from the true average effect on one day, "
+        "Weighting by the *true* propensity can land far from the true average effect on one day, "
         "while the doubly robust estimate lands close. Which reason is right?",
         "choice",
         lambda ds: "b",

@@ -172,7 +172,7 @@ EXERCISES = (
     Exercise(
         "07.4",
         "explain why",
-        "Explain why: California's gap after 1989 is among the largest, yet it ranks only third of 39 in the "
+        "California's gap after 1989 is among the largest, yet it ranks only third of 39 in the "
         "placebo test. Which reason is right?",
         "choice",
         lambda ds: "c",
@@ -193,7 +193,7 @@ EXERCISES = (
     Exercise(
         "07.5",
         "explain why",
-        "Explain why: in the NSW experiment the doubly robust estimate with covariates has a wider interval than "
+        "In the NSW experiment the doubly robust estimate with covariates has a wider interval than "
         "the plain difference in means. Which reason is right?",
         "choice",
         lambda ds: "b",

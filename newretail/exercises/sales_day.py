@@ -189,7 +189,7 @@ EXERCISES = (
     Exercise(
         "01.4",
         "explain why",
-        "Explain why: resampling single orders gives a narrower interval for the day's GMV than resampling "
+        "Resampling single orders gives a narrower interval for the day's GMV than resampling "
         "shoppers. Which reason is right?",
         "choice",
         lambda ds: "b",

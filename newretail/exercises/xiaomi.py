@@ -190,7 +190,7 @@ EXERCISES = (
     Exercise(
         "04.4",
         "explain why",
-        "Explain why: 100 separate team queues need more agents in all than one pooled queue for the same service "
+        "100 separate team queues need more agents in all than one pooled queue for the same service "
         "level. Which reason is right?",
         "choice",
         lambda ds: "a",

@@ -1,4 +1,4 @@
-"""One result as the paper quotes it: value, interval and unit read off the result object, printed once.
+"""A result as the paper quotes it: value, interval and unit read off the result object, printed by one formatter.
 
 A notebook hands the paper a result with one call, ``out.result(name, obj)`` (see
 :meth:`newretail.notebook.Outputs.result`). :func:`read_result` reads ``obj`` whatever kind of result it is:
@@ -11,21 +11,20 @@ A notebook hands the paper a result with one call, ``out.result(name, obj)`` (se
 - a row of a table (a mapping with those keys);
 - a plain number, word or yes/no.
 
-The printed text comes from :mod:`newretail.report.fmt`, the formatter of the paper, so a number reads the same in the
-notebook, in ``results.json`` and in the PDF.
+:func:`side_by_side` shows several results as a small table in a notebook; its text comes from
+:mod:`newretail.report.fmt`, the formatter of the paper, so a number reads the same in the notebook, in
+``results.json`` and in the PDF.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from newretail.report.fmt import format_interval
 from newretail.report.sections import CI_LEVEL
 
-__all__ = ["Recorded", "ResultError", "read_result"]
+__all__ = ["ResultError", "read_result", "side_by_side"]
 
 VALUE_NAMES = ("reproduced", "value", "estimate", "ratio", "effect_", "decay", "share")
 """Where a result keeps its value, in the order they are looked for."""
@@ -93,43 +92,34 @@ def read_result(obj: Any, *, name: str = "result", term: str | None = None) -> t
     )
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """A result as recorded for the paper: its name, value, interval, unit and note, printed by the paper's formatter.
+def side_by_side(results: Mapping[str, Any]) -> Any:
+    """Several results as one small table to read: a row each, its estimate and interval printed as the paper prints
+    them (and, for a claim, its target and whether it holds).
 
-    Shows itself in a notebook as ``name: value (95% interval low–high)``.
+    Parameters
+    ----------
+    results : label -> a result (anything :func:`read_result` reads), or ``(result, unit)`` to give its unit.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns ``result``, ``estimate``, ``95% interval`` (``target`` and ``holds`` when any result is a claim).
     """
+    import polars as pl
 
-    name: str
-    value: Any
-    ci_low: float | None
-    ci_high: float | None
-    unit: str = ""
-    note: str = ""
+    from newretail.report.fmt import format_value
 
-    @property
-    def text(self) -> str:
-        """The value as the paper prints it."""
-        return format_interval(self.value, self.ci_low, self.ci_high, self.unit)[0]
-
-    @property
-    def text_interval(self) -> str:
-        """The interval as the paper prints it (``""`` without one)."""
-        return format_interval(self.value, self.ci_low, self.ci_high, self.unit)[1]
-
-    def covers(self, x: float) -> bool:
-        """Whether the interval holds ``x`` (False without an interval)."""
-        if self.ci_low is None or self.ci_high is None or not all(map(math.isfinite, (self.ci_low, self.ci_high))):
-            return False
-        return bool(self.ci_low <= x <= self.ci_high)
-
-    def __str__(self) -> str:
-        interval = self.text_interval
-        return self.text + (f" ({CI_LEVEL:.0%} interval {interval})" if interval else "")
-
-    def __repr__(self) -> str:
-        return f"{self.name}: {self}"
-
-    def _repr_markdown_(self) -> str:
-        interval = self.text_interval
-        return f"`{self.name}`: **{self.text}**" + (f" ({CI_LEVEL:.0%} interval {interval})" if interval else "")
+    rows = []
+    for label, item in results.items():
+        obj, unit = item if isinstance(item, tuple) else (item, None)
+        value, low, high, own = read_result(obj, name=label)
+        unit = own if unit is None else unit
+        text, interval = format_interval(value, low, high, unit)
+        row = {"result": label, "estimate": text, f"{CI_LEVEL:.0%} interval": interval or "–"}
+        if hasattr(obj, "target") and hasattr(obj, "holds"):
+            row |= {"target": format_value(obj.target, unit), "holds": "yes" if obj.holds else "no"}
+        rows.append(row)
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    return pl.DataFrame(
+        [{c: row.get(c, "") for c in columns} for row in rows], schema=dict.fromkeys(columns, pl.String)
+    )
