@@ -226,7 +226,9 @@ class PlacementAdjusted:
             left.axhline(100 * naive["human_ctr"], color=HUMAN_COLOR, ls="--", lw=1, label="human, all slots")
             left.set_xticks(x, names)
             left.set_ylabel("click-through rate, %")
-            left.legend(frameon=False, fontsize=10, ncols=2)
+            top = 100 * max(float(t["ai_ctr"].max()), float(t["human_ctr"].max()))
+            left.set_ylim(0, 1.4 * top)  # room above the bars for the legend
+            left.legend(frameon=False, fontsize=10, ncols=2, loc="upper right")
             left.set_title(
                 f"observed ratio {self.naive.ratio:.2f}; within slots {self.ratio:.2f} "
                 f"({self.ci_low:.2f} to {self.ci_high:.2f})",

@@ -60,12 +60,15 @@ class ShapExplanation:
 
         plt.figure(figsize=(7.5, 5.0))
         frame = self._pandas().rename(columns=lambda c: FEATURE_NAMES.get(c, c))
-        with plt.rc_context({"font.size": 11}):
+        with plt.rc_context({"font.size": 11}), warnings.catch_warnings():
+            # the paper's runner seeds numpy's global RNG (SHAP jitters the dots with it); SHAP warns about that
+            warnings.filterwarnings("ignore", message=".*NumPy global RNG.*", category=FutureWarning)
             shap.summary_plot(self.values, frame, max_display=max_display, show=False, plot_size=None)
         fig = plt.gcf()
         fig.axes[0].set_xlabel("SHAP value: change in log-odds of converting", fontsize=11)
         fig.axes[0].tick_params(labelsize=11)
-        fig.suptitle("Carts and past orders move the prediction most", fontsize=12)
+        first, second = (FEATURE_NAMES.get(f, f) for f in self.importance()["feature"].head(2))
+        fig.suptitle(f"{first.capitalize()} and {second} move the prediction most", fontsize=12)
         fig.tight_layout()
         return fig
 
