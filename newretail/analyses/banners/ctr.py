@@ -226,7 +226,7 @@ class PlacementAdjusted:
             left.axhline(100 * naive["human_ctr"], color=HUMAN_COLOR, ls="--", lw=1, label="human, all slots")
             left.set_xticks(x, names)
             left.set_ylabel("click-through rate, %")
-            top = 100 * max(float(t["ai_ctr"].max()), float(t["human_ctr"].max()))
+            top = 100 * float(np.max(t.select("ai_ctr", "human_ctr").to_numpy()))
             left.set_ylim(0, 1.4 * top)  # room above the bars for the legend
             left.legend(frameon=False, fontsize=10, ncols=2, loc="upper right")
             left.set_title(
