@@ -120,7 +120,7 @@ EXERCISES = (
         "packs per capita",
         gap_without_donor,
         "Read the largest weight off the lesson's weights table, drop that state from the panel, and refit (by "
-        "hand or with the package). A result that rests on one donor should move a lot.",
+        "hand or with the package). A result resting on one donor would move a lot: does this one?",
         abs_tol=0.05,
         wrong=(
             Wrong(
