@@ -1,11 +1,13 @@
 """What a notebook needs around its lesson: the day it reads, what it hands to the paper, and its versions.
 
-":func:`open_day` opens (or generates) the day a notebook's parameters name, wherever the notebook is started, and
-makes its :class:`Outputs`. A notebook hands the paper each result with one call on the result object
-(``out.result(name, obj)``: value, interval and unit read from ``obj``; ``out.rows`` for a table of them) and each
-figure with ``out.figure``, in short cells tagged ``paper``; with ``build_dir=None`` (a user exploring in JupyterLab)
-nothing is written and figures only show inline. ``make paper`` merges every notebook's
-``results/<notebook>.json`` into ``paper/build/results.json``. :func:`versions` is every notebook's last cell.
+:func:`open_day` opens (or generates) the day a notebook's parameters name, wherever the notebook is started, and
+makes its :class:`Outputs`. A notebook saves each figure with ``out.figure`` in the cell that draws it, and hands the
+paper each result with one call on the result object (``out.result(name, obj)``: value, interval and unit read from
+``obj``; ``out.rows`` for a table of them; ``out.claims`` for rows of the claims table), in short cells tagged
+``paper``. With ``build_dir=None`` (a user exploring in JupyterLab) nothing is written and figures only show inline.
+``make paper`` merges every notebook's ``results/<notebook>.json`` into ``paper/build/results.json``.
+:func:`side_by_side` shows several results as a small table, printed as the paper prints them; :func:`versions` is
+every notebook's last cell.
 """
 
 from __future__ import annotations
@@ -160,8 +162,11 @@ class Outputs:
         unit : the values' unit; note : a column whose text is each number's note (None: none).
         """
         rows = table.to_dicts() if hasattr(table, "to_dicts") else list(table)
-        for row in rows:
-            ending = (names or {}).get(row[key]) or _slug(str(row[key]))
+        endings = [(names or {}).get(row[key]) or _slug(str(row[key])) for row in rows]
+        twice = sorted({e for e in endings if endings.count(e) > 1})
+        if twice:
+            raise NotebookError(f"rows: column '{key}' names two rows {prefix}_{twice[0]}; give them names=")
+        for row, ending in zip(rows, endings, strict=True):
             bounds = {"ci_low": row[ci[0]], "ci_high": row[ci[1]]} if ci else {}
             self.result(
                 f"{prefix}_{ending}", {"value": row[value], **bounds}, unit=unit, note=str(row[note]) if note else ""

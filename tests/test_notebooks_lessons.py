@@ -163,6 +163,47 @@ def test_in_words_reads_like_prose():
     assert in_words(float("nan")) == "-" and in_words(None) == "-"
 
 
+def test_a_result_is_recorded_from_its_object(tmp_path: Path):
+    """out.result reads value, interval and unit off each kind of result the notebooks hand it; the written number
+    equals the object's own fields, and the printed text is the paper formatter's."""
+    import json as json_module
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from newretail.methods.effects import Effect
+    from newretail.methods.resampling import Estimate
+    from newretail.notebook import Outputs, side_by_side
+    from newretail.report.fmt import format_interval
+    from newretail.report.recorded import ResultError, read_result
+
+    claim = SimpleNamespace(id="gmv_usd", reproduced=2.4e10, ci_low=2.3e10, ci_high=2.5e10, unit="USD", note="n")
+    claim.target, claim.holds = 2.5e10, True
+    fitted = SimpleNamespace(effect_=0.07, ci_=(0.01, 0.13))
+    assert read_result(claim) == (2.4e10, 2.3e10, 2.5e10, "USD")
+    assert read_result(fitted) == (0.07, 0.01, 0.13, "")
+    assert read_result(Estimate(1.7, 1.6, 1.8)) == (1.7, 1.6, 1.8, "")
+    assert read_result(Effect(0.03, 0.004, 0.02, 0.04, 100)) == (0.03, 0.02, 0.04, "")
+    assert read_result({"share": 0.9, "ci_low": 0.8, "ci_high": 0.95}) == (0.9, 0.8, 0.95, "")
+    assert read_result(np.float64(2.5)) == (2.5, None, None, "") and read_result("visits")[0] == "visits"
+    with pytest.raises(ResultError, match="'thing'"):
+        read_result(object(), name="thing")
+    out = Outputs(tmp_path, notebook="99_test", seed=1)
+    out.claims(claim)
+    out.result("effect", fitted, unit="log", note="DiD")
+    rows = [{"label": "USD 1 billion", "minute": 7.0}, {"label": "all of 2016", "minute": 1177.0}]
+    out.rows("gmv_minutes_to", rows, key="label", value="minute", ci=None, unit="min")
+    numbers = json_module.loads((tmp_path / "results" / "99_test.json").read_text())["numbers"]
+    assert numbers["gmv_usd"]["value"] == 2.4e10 and numbers["gmv_usd"]["unit"] == "USD"
+    assert (numbers["effect"]["ci_low"], numbers["effect"]["ci_high"], numbers["effect"]["note"]) == (0.01, 0.13, "DiD")
+    assert set(numbers) == {"gmv_usd", "effect", "gmv_minutes_to_usd_1_billion", "gmv_minutes_to_all_of_2016"}
+    with pytest.raises(ValueError, match="'label'"):
+        out.rows("x", [*rows, {"label": "USD-1 billion", "minute": 1.0}], key="label", value="minute", ci=None)
+    shown = side_by_side({"GMV": claim, "effect": (fitted, "log")})
+    assert shown["estimate"].to_list() == [format_interval(2.4e10, 2.3e10, 2.5e10, "USD")[0], "0.0700 log"]
+    assert shown["target"].to_list() == ["25.0 billion USD", ""] and shown["holds"].to_list() == ["yes", ""]
+
+
 def test_open_day_refuses_bad_arguments(small_dataset):
     from newretail.notebook import NotebookError, open_day, variant_day
 

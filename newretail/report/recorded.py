@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from newretail.report.fmt import format_interval
 from newretail.report.sections import CI_LEVEL
 
@@ -36,7 +38,7 @@ class ResultError(TypeError):
 
 def _number(x: Any) -> Any:
     """numpy scalars as Python values; other values unchanged."""
-    return x.item() if hasattr(x, "item") and not isinstance(x, (str, bytes)) else x
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _scalar(value: Any) -> bool:
