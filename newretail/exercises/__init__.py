@@ -108,9 +108,9 @@ def _near_miss(ex: Exercise, value: float, target: float, ds: Dataset) -> Result
     for w in ex.wrong:
         if isinstance(w.answer, str):
             continue
-        distance = abs(value - float(w.value(ds)))
-        if distance <= max(allowed, ex.allowed(float(w.value(ds))), 1e-12 * abs(value)):
-            near.append((distance, w))
+        other = float(w.value(ds))
+        if abs(value - other) <= max(allowed, ex.allowed(other), 1e-12 * abs(value)):
+            near.append((abs(value - other), w))
     if near:
         w = min(near, key=lambda pair: pair[0])[1]
         return Result(ex.id, False, f"{value:.6g} {ex.unit} looks like {w.label}: {w.why}", ex.hint)
