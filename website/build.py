@@ -4,8 +4,8 @@ Stages the sources (``website/stage.py``: the executed notebooks, docs, API page
 the MkDocs configuration (``website/mkdocs.yml`` plus the navigation), builds with MkDocs Material and
 mkdocs-jupyter without executing anything, copies MathJax from the pinned ``jupyter-server-mathjax`` package (so
 that the site needs nothing from outside the machine), and refuses a result that loads a script, style sheet, font
-or frame from another host, or a tutorial page showing another number of figures than its executed notebook. Prints the
-build time and the site's size.
+or frame from another host, or a tutorial page showing another number of figures than its executed notebook.
+Prints the build time and the site's size.
 """
 
 from __future__ import annotations
