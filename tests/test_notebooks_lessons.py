@@ -1,5 +1,8 @@
-"""The notebooks read as lessons: stripped, ending with the versions cell, importing no generator, bookkeeping out of
-the visible code, and each lesson (01-05) with its concepts, a written-out estimator and at least three exercises.
+"""The notebooks read as lessons: stripped, ending with the versions cell, importing no generator, little
+bookkeeping in the visible code and little code hidden (cells tagged paper or remove-cell hold at most a tenth of
+the code lines and draw no figure), each lesson (01-05, 07) with its concepts, a written-out estimator and at least
+three exercises; and the redrawn figures read in plain words (at least 10 pt, no identifiers, nothing cut off, no
+overlapping ticks, a one-line takeaway). The result recording (``Outputs.result``) is checked against the objects.
 
 Run as a script (``python tests/test_notebooks_lessons.py``) it prints each notebook's visible code lines by kind.
 """
