@@ -1,10 +1,13 @@
 """What a notebook needs around its lesson: the day it reads, what it hands to the paper, and its versions.
 
 :func:`open_day` opens (or generates) the day a notebook's parameters name, wherever the notebook is started, and
-makes its :class:`Outputs`. A notebook calls ``out.figure``/``out.number`` in cells tagged ``paper``; with
-``build_dir=None`` (a user exploring in JupyterLab) nothing is written and figures only show inline.
+makes its :class:`Outputs`. A notebook saves each figure with ``out.figure`` in the cell that draws it, and hands the
+paper each result with one call on the result object (``out.result(name, obj)``: value, interval and unit read from
+``obj``; ``out.rows`` for a table of them; ``out.claims`` for rows of the claims table), in short cells tagged
+``paper``. With ``build_dir=None`` (a user exploring in JupyterLab) nothing is written and figures only show inline.
 ``make paper`` merges every notebook's ``results/<notebook>.json`` into ``paper/build/results.json``.
-:func:`versions` is every notebook's last cell.
+:func:`side_by_side` shows several results as a small table, printed as the paper prints them; :func:`versions` is
+every notebook's last cell.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import platform
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -23,7 +27,12 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from newretail.tables import Dataset
 
-__all__ = ["KEY_PACKAGES", "Outputs", "Versions", "in_words", "open_day", "variant_day", "versions"]
+__all__ = ["KEY_PACKAGES", "Outputs", "Versions", "in_words", "open_day", "side_by_side", "variant_day", "versions"]
+
+
+def _slug(text: str) -> str:
+    """``"USD 1 billion"`` -> ``"usd_1_billion"``: lower case, every run of other characters one underscore."""
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def _clean(value: Any) -> Any:
@@ -102,11 +111,76 @@ class Outputs:
         self._write()
         return value
 
-    def table(self, name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Record a small table (a list of rows) the paper shows."""
-        self.tables[name] = _clean(rows)
+    def result(self, name: str, obj: Any, *, unit: str | None = None, note: str = "", term: str | None = None) -> None:
+        """Record one result the paper quotes, read off the result object itself.
+
+        Parameters
+        ----------
+        name : the number's name in ``results.json`` (prefixed by the notebook's subject, e.g. ``"gmv_usd"``).
+        obj : the result: a claims-table row, a fitted estimator (``effect_``, ``ci_``), a tidy result, a value with
+            ``ci_low``/``ci_high`` (``Estimate``, ``Effect``, a ratio), a table row (mapping), or a plain value; see
+            :func:`newretail.report.recorded.read_result`.
+        unit : the value's unit (``"share"`` prints a percentage, ``"ratio"`` a ×); default the object's own.
+        note : a few words the paper's table of numbers prints beside it.
+        term : for a tidy result with several rows, the row to record.
+
+        ``results.json`` then holds the value, interval and unit with the text the paper's formatter prints for them.
+        Nothing is returned: a recording cell shows nothing (the results are shown where they are computed).
+        """
+        from newretail.report.recorded import read_result
+
+        value, low, high, own_unit = read_result(obj, name=name, term=term)
+        self.number(name, value, unit=own_unit if unit is None else unit, ci_low=low, ci_high=high, note=note)
+
+    def claims(self, *rows: Any) -> None:
+        """Record rows of the claims table, each under its own ``id``, with its unit, interval and note."""
+        for row in rows:
+            self.result(row.id, row, note=getattr(row, "note", ""))
+
+    def rows(
+        self,
+        prefix: str,
+        table: Any,
+        *,
+        key: str,
+        value: str,
+        ci: tuple[str, str] | None = ("ci_low", "ci_high"),
+        unit: str = "",
+        note: str | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        """Record each row of a result's table as one number, ``<prefix>_<row[key]>``.
+
+        Parameters
+        ----------
+        prefix : start of every name.
+        table : a polars frame (or a list of row dicts).
+        key : the column naming each row: its value, in lower case with every run of other characters made one
+            ``_``, ends the name (``"USD 1 billion"`` -> ``usd_1_billion``); ``names`` maps values to other endings.
+        value : the column of the values; ci : the columns of the interval's bounds (None: no interval).
+        unit : the values' unit; note : a column whose text is each number's note (None: none).
+        """
+        rows = table.to_dicts() if hasattr(table, "to_dicts") else list(table)
+        endings = [(names or {}).get(row[key]) or _slug(str(row[key])) for row in rows]
+        twice = sorted({e for e in endings if endings.count(e) > 1})
+        if twice:
+            raise NotebookError(f"rows: column '{key}' names two rows {prefix}_{twice[0]}; give them names=")
+        for row, ending in zip(rows, endings, strict=True):
+            bounds = {"ci_low": row[ci[0]], "ci_high": row[ci[1]]} if ci else {}
+            self.result(
+                f"{prefix}_{ending}", {"value": row[value], **bounds}, unit=unit, note=str(row[note]) if note else ""
+            )
+
+    def table(self, name: str, rows: Any) -> None:
+        """Record a small table the paper shows: a polars (or pandas) frame, or a list of row dicts."""
+        if hasattr(rows, "to_dicts"):
+            listed = rows.to_dicts()
+        elif hasattr(rows, "to_dict") and not isinstance(rows, dict):
+            listed = rows.to_dict("records")
+        else:
+            listed = list(rows)
+        self.tables[name] = _clean(listed)
         self._write()
-        return rows
 
     def _write(self) -> None:
         if self.build_dir is None:
@@ -123,6 +197,14 @@ class Outputs:
         }
         # keys keep the order the notebook recorded them in (tables keep their column order); no timestamps
         (folder / f"{self.notebook}.json").write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def side_by_side(results: dict[str, Any]) -> Any:
+    """Several results as one small table to read: estimate and interval as the paper prints them (target and
+    verdict for a claim); a value may be ``(result, unit)``. See :func:`newretail.report.recorded.side_by_side`."""
+    from newretail.report.recorded import side_by_side as table
+
+    return table(results)
 
 
 class NotebookError(ValueError):

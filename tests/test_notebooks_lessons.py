@@ -1,5 +1,8 @@
-"""The notebooks read as lessons: stripped, ending with the versions cell, importing no generator, bookkeeping out of
-the visible code, and each lesson (01-05) with its concepts, a written-out estimator and at least three exercises.
+"""The notebooks read as lessons: stripped, ending with the versions cell, importing no generator, little
+bookkeeping in the visible code and little code hidden (cells tagged paper or remove-cell hold at most a tenth of
+the code lines and draw no figure), each lesson (01-05, 07) with its concepts, a written-out estimator and at least
+three exercises; and the redrawn figures read in plain words (at least 10 pt, no identifiers, nothing cut off, no
+overlapping ticks, a one-line takeaway). The result recording (``Outputs.result``) is checked against the objects.
 
 Run as a script (``python tests/test_notebooks_lessons.py``) it prints each notebook's visible code lines by kind.
 """
@@ -7,6 +10,7 @@ Run as a script (``python tests/test_notebooks_lessons.py``) it prints each note
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
 import sys
@@ -16,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[0-6]_*.ipynb"))
-LESSONS = [nb for nb in NOTEBOOKS if nb.name[:2] in {"01", "02", "03", "04", "05"}]
+LESSON_NUMBERS = ("01", "02", "03", "04", "05", "07")
+LESSONS = [nb for nb in sorted((ROOT / "notebooks").glob("0*.ipynb")) if nb.name[:2] in LESSON_NUMBERS]
 PAPER_TAG = "paper"
 BOOKKEEPING_LIMIT = 0.10
 
@@ -142,17 +147,6 @@ def test_lesson_has_concepts_estimator_exercises_and_links(path: Path):
     assert "docs/glossary.md" in text and "docs/references.md" in text, path.name
 
 
-if __name__ == "__main__":
-    paths = [Path(p) for p in sys.argv[1:]] or NOTEBOOKS
-    print(f"{'notebook':<32} {'analysis':>8} {'recording':>9} {'formatting':>10} {'bookkeeping':>11}")
-    for nb_path in paths:
-        c = visible_counts(nb_path)
-        print(
-            f"{nb_path.stem:<32} {c['analysis']:>8} {c['recording']:>9} {c['formatting']:>10} "
-            f"{bookkeeping_share(c):>10.0%}"
-        )
-
-
 def test_versions_reads_installed_metadata():
     from importlib.metadata import version
 
@@ -172,6 +166,47 @@ def test_in_words_reads_like_prose():
     assert in_words(float("nan")) == "-" and in_words(None) == "-"
 
 
+def test_a_result_is_recorded_from_its_object(tmp_path: Path):
+    """out.result reads value, interval and unit off each kind of result the notebooks hand it; the written number
+    equals the object's own fields, and the printed text is the paper formatter's."""
+    import json as json_module
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from newretail.methods.effects import Effect
+    from newretail.methods.resampling import Estimate
+    from newretail.notebook import Outputs, side_by_side
+    from newretail.report.fmt import format_interval
+    from newretail.report.recorded import ResultError, read_result
+
+    claim = SimpleNamespace(id="gmv_usd", reproduced=2.4e10, ci_low=2.3e10, ci_high=2.5e10, unit="USD", note="n")
+    claim.target, claim.holds = 2.5e10, True
+    fitted = SimpleNamespace(effect_=0.07, ci_=(0.01, 0.13))
+    assert read_result(claim) == (2.4e10, 2.3e10, 2.5e10, "USD")
+    assert read_result(fitted) == (0.07, 0.01, 0.13, "")
+    assert read_result(Estimate(1.7, 1.6, 1.8)) == (1.7, 1.6, 1.8, "")
+    assert read_result(Effect(0.03, 0.004, 0.02, 0.04, 100)) == (0.03, 0.02, 0.04, "")
+    assert read_result({"share": 0.9, "ci_low": 0.8, "ci_high": 0.95}) == (0.9, 0.8, 0.95, "")
+    assert read_result(np.float64(2.5)) == (2.5, None, None, "") and read_result("visits")[0] == "visits"
+    with pytest.raises(ResultError, match="'thing'"):
+        read_result(object(), name="thing")
+    out = Outputs(tmp_path, notebook="99_test", seed=1)
+    out.claims(claim)
+    out.result("effect", fitted, unit="log", note="DiD")
+    rows = [{"label": "USD 1 billion", "minute": 7.0}, {"label": "all of 2016", "minute": 1177.0}]
+    out.rows("gmv_minutes_to", rows, key="label", value="minute", ci=None, unit="min")
+    numbers = json_module.loads((tmp_path / "results" / "99_test.json").read_text())["numbers"]
+    assert numbers["gmv_usd"]["value"] == 2.4e10 and numbers["gmv_usd"]["unit"] == "USD"
+    assert (numbers["effect"]["ci_low"], numbers["effect"]["ci_high"], numbers["effect"]["note"]) == (0.01, 0.13, "DiD")
+    assert set(numbers) == {"gmv_usd", "effect", "gmv_minutes_to_usd_1_billion", "gmv_minutes_to_all_of_2016"}
+    with pytest.raises(ValueError, match="'label'"):
+        out.rows("x", [*rows, {"label": "USD-1 billion", "minute": 1.0}], key="label", value="minute", ci=None)
+    shown = side_by_side({"GMV": claim, "effect": (fitted, "log")})
+    assert shown["estimate"].to_list() == [format_interval(2.4e10, 2.3e10, 2.5e10, "USD")[0], "0.0700 log"]
+    assert shown["target"].to_list() == ["25.0 billion USD", ""] and shown["holds"].to_list() == ["yes", ""]
+
+
 def test_open_day_refuses_bad_arguments(small_dataset):
     from newretail.notebook import NotebookError, open_day, variant_day
 
@@ -185,3 +220,168 @@ def test_open_day_refuses_bad_arguments(small_dataset):
         variant_day({"targets.gmv_usd": 1e9}, scale=2e-5, seed=1, recalibrate=False)
     ds, out = open_day(notebook="x", dataset=small_dataset.path)
     assert ds.path == small_dataset.path and out.notebook == "x" and out.build_dir is None
+
+
+# ------------------------------------------------------------------------------------------------ hidden cells
+HIDDEN_TAGS = {"paper", "remove-cell"}
+HIDDEN_LIMIT = 0.10
+HIDDEN_NOTEBOOKS = [p for p in sorted((ROOT / "notebooks").glob("0*.ipynb")) if p.name[:2] in LESSON_NUMBERS]
+
+
+def hidden_share(path: Path) -> float:
+    """Share of a notebook's non-blank code lines in cells hidden from the reader (tagged ``paper`` or
+    ``remove-cell``): the count of /work/shared/hooks/before-stop, over every code cell."""
+    code = [c for c in cells(path) if c["cell_type"] == "code"]
+    hidden = [c for c in code if HIDDEN_TAGS & set(tags(c))]
+
+    def lines(cs: list[dict]) -> int:
+        return sum(1 for c in cs for ln in source(c).splitlines() if ln.strip())
+
+    return lines(hidden) / max(lines(code), 1)
+
+
+@pytest.mark.parametrize("path", HIDDEN_NOTEBOOKS, ids=lambda p: p.stem)
+def test_hidden_cells_hold_at_most_a_tenth_of_the_code(path: Path):
+    assert hidden_share(path) <= HIDDEN_LIMIT, f"{path.name}: {hidden_share(path):.0%} of code lines hidden"
+
+
+def _draws(code: str) -> bool:
+    """Whether a cell's code makes a figure (a plot call, a figure, plt.show); saving one with out.figure does not."""
+    tree = ast.parse(code)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name.startswith("plot") or name in {"show", "subplots", "figure", "barplot", "imshow", "scatter"}:
+                return True
+    return False
+
+
+@pytest.mark.parametrize("path", HIDDEN_NOTEBOOKS, ids=lambda p: p.stem)
+def test_hidden_cells_draw_no_figure_and_end_without_a_value(path: Path):
+    for cell in cells(path):
+        if cell["cell_type"] != "code" or not HIDDEN_TAGS & set(tags(cell)):
+            continue
+        code = source(cell)
+        assert not _draws(code), f"{path.name}: a hidden cell draws a figure:\n{code}"
+        last = ast.parse(code).body[-1] if code.strip() else None
+        # a value on the last line would be displayed (out.figure returns the figure: shown twice); the recording
+        # calls out.result, out.claims, out.rows and out.table return nothing
+        if isinstance(last, ast.Expr):
+            call = last.value
+            quiet = (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id == "out"
+                and call.func.attr in {"result", "claims", "rows", "table"}
+            )
+            assert quiet, f"{path.name}: a hidden cell ends with a value it would display:\n{code}"
+
+
+# -------------------------------------------------------------------------------------------------- figures
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
+MIN_POINTS = 10
+
+
+def assert_readable(fig) -> None:
+    """Every text of ``fig`` at least 10 pt, in words (no snake_case identifier), inside the figure, and no two
+    tick labels of an axis overlapping; the figure carries a one-line takeaway (a title)."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = fig.bbox.expanded(1.01, 1.01)
+    hidden = set()  # labels of ticks outside the view: matplotlib keeps them but does not draw them
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            hidden |= {id(t.label1) for t in axis.get_major_ticks() if not low - 1e-9 <= t.get_loc() <= high + 1e-9}
+            hidden |= {id(t.label2) for t in axis.get_major_ticks() if not low - 1e-9 <= t.get_loc() <= high + 1e-9}
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+    for t in texts:
+        assert t.get_fontsize() >= MIN_POINTS, f"{t.get_text()!r} is {t.get_fontsize():.1f} pt"
+        assert not SNAKE.search(t.get_text()), f"{t.get_text()!r} is an identifier, not words"
+        box = t.get_window_extent(renderer)
+        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), f"{t.get_text()!r} is cut off"
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            shown = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text() and id(t) not in hidden]
+            boxes = [t.get_window_extent(renderer) for t in shown]
+            for a, b in itertools.pairwise(boxes):
+                assert not a.overlaps(b), f"tick labels overlap: {[t.get_text() for t in axis.get_ticklabels()]}"
+    titles = [fig._suptitle] if fig._suptitle is not None else [ax.title for ax in fig.axes]
+    assert any(t is not None and t.get_text().strip() for t in titles), "no takeaway title"
+
+
+@pytest.fixture(scope="module")
+def lesson_figures(small_dataset) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import polars as pl
+
+    from newretail.analyses import banners, chatbot, gmv
+    from newretail.analyses import personalization as pz
+    from newretail.analyses.personalization.shapley import ShapExplanation
+
+    frame = pz.visit_frame(small_dataset).head(1500)
+    features = frame.select(*pz.FEATURES, "personalized")
+    rng = np.random.default_rng(0)  # the plot's layout and palette, not the model, are under test
+    values = rng.normal(size=(features.height, features.width))
+    values[:, features.columns.index("cart_items")] += features["cart_items"].cast(pl.Float64).to_numpy() / 5
+    shap = ShapExplanation(values, 0.0, values.sum(1), np.zeros((features.height, features.width + 1)), features)
+    eff = chatbot.efficiency_ratios(small_dataset, agent_cost_usd_per_hour=4.0, bot_instance_cost_usd_per_hour=1.0)
+    return {
+        "growth decomposition": gmv.decompose_growth(small_dataset).plot(),
+        "CTR by placement": banners.placement_adjusted_ratio(small_dataset).plot(),
+        "efficiency definitions": eff.plot(),
+        "SHAP dependence": shap.plot_dependence(("cart_items", "past_orders_90d", "personalized")),
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["growth decomposition", "CTR by placement", "efficiency definitions", "SHAP dependence"]
+)
+def test_redrawn_figures_read_in_plain_words(name: str, lesson_figures: dict):
+    assert_readable(lesson_figures[name])
+
+
+def test_shap_dependence_puts_a_categorical_on_a_categorical_palette(lesson_figures: dict):
+    fig = lesson_figures["SHAP dependence"]
+    # cart items: coloured by some feature; the categorical colour features have a legend, never a colour bar
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is not None:
+            assert len(legend.get_texts()) >= 2
+    strip = next(ax for ax in fig.axes if ax.get_xlabel() == "personalized pages")
+    assert [t.get_text() for t in strip.get_xticklabels()] == ["no", "yes"]
+
+
+def test_the_readability_check_catches_small_text_and_identifiers():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_title("a takeaway")
+    ax.set_xlabel("cost_per_resolved_with_fallback", fontsize=12)
+    with pytest.raises(AssertionError, match="identifier"):
+        assert_readable(fig)
+    ax.set_xlabel("cost per resolved inquiry", fontsize=7)
+    with pytest.raises(AssertionError, match="pt"):
+        assert_readable(fig)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    paths = [Path(p) for p in sys.argv[1:]] or NOTEBOOKS
+    print(f"{'notebook':<32} {'analysis':>8} {'recording':>9} {'formatting':>10} {'bookkeeping':>11}")
+    for nb_path in paths:
+        c = visible_counts(nb_path)
+        print(
+            f"{nb_path.stem:<32} {c['analysis']:>8} {c['recording']:>9} {c['formatting']:>10} "
+            f"{bookkeeping_share(c):>10.0%}"
+        )

@@ -76,8 +76,7 @@ ctr = (
 p = dict(zip(ctr["creative_source"].to_list(), (ctr["clicks"] / ctr["n"]).to_list(), strict=True))
 from newretail.analyses.banners import ctr_ratio_clustered
 est = ctr_ratio_clustered(ds).estimate  # shopper x design clustered: impressions are not independent
-out.number("stub_ctr_ratio", est.value, unit="ratio", ci_low=est.ci_low, ci_high=est.ci_high,
-           note="two-way clustered, log scale")
+out.result("stub_ctr_ratio", est, unit="ratio", note="two-way clustered, log scale")  # value and interval from est
 out.number("stub_human_ctr", p["human"], unit="share")
 out.number("stub_unseeded_draw", float(np.random.random()), note="global RNG: the runner seeds it from the seed")
 fig, ax = plt.subplots(figsize=(4, 3))
@@ -85,10 +84,20 @@ ax.bar(["AI", "human"], [p["ai"], p["human"]])
 ax.set_ylabel("CTR")
 out.figure(fig, "stub_ctr_by_source", caption="Stand-in: click-through rate of AI and human creatives.")
 """
+SHOWN = """\
+import io
+from IPython.display import Image, display
+
+buffer = io.BytesIO()
+fig.savefig(buffer, format="png")
+display(Image(buffer.getvalue()))  # a figure shown in a cell whose code the site collapses (hide-input)
+"""
+HIDDEN = 'out.result("stub_human_ctr_hidden", p["human"], unit="share", note="recorded in a cell tagged paper")\n'
 
 
-def write_notebook(path: Path, name: str, body: str) -> Path:
-    """A notebook like the project's: a tagged parameters cell, a title, a setup cell and the body."""
+def write_notebook(path: Path, name: str, body: str, extra: tuple[tuple[str, str], ...] = ()) -> Path:
+    """A notebook like the project's: a tagged parameters cell, a title, a setup cell, the body, and ``extra``
+    cells (source, tag)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
@@ -96,6 +105,7 @@ def write_notebook(path: Path, name: str, body: str) -> Path:
         nbformat.v4.new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell(f"NAME = {name!r}\n" + SETUP),
         nbformat.v4.new_code_cell(body),
+        *(nbformat.v4.new_code_cell(code, metadata={"tags": [tag]}) for code, tag in extra),
     ]
     path.mkdir(parents=True, exist_ok=True)
     target = path / f"{name}.ipynb"
@@ -121,7 +131,7 @@ def write_broken(path: Path, name: str) -> Path:
 def stand_ins(folder: Path) -> list[Path]:
     return [
         write_notebook(folder, "01_stub_gmv", GMV),
-        write_notebook(folder, "02_stub_banners", BANNERS),
+        write_notebook(folder, "02_stub_banners", BANNERS, extra=((SHOWN, "hide-input"), (HIDDEN, "paper"))),
     ]
 
 
@@ -320,6 +330,50 @@ def test_failing_notebook_stops_the_build_cleanly(built: Path, small_dataset: Da
     assert (out / "results" / "01_stub_gmv.json").is_file()  # the other notebook's outputs stay
     with pytest.raises(PaperError, match=r"no executed copy"):
         collect(dataset=small_dataset.path, out=out, notebooks=["01_stub_gmv", "02_stub_banners"])
+
+
+@pytest.mark.notebook
+def test_site_shows_every_figure_of_each_executed_notebook(built: Path, tmp_path: Path) -> None:
+    """`make site` on the stand-ins' build: each tutorial page holds as many <img> figures as its executed notebook
+    has image outputs; the hide-input cell keeps its figure, the paper cell is dropped (its number still recorded)."""
+    out = tmp_path / "build"
+    shutil.copytree(built, out)
+    site = tmp_path / "site"
+    command = [sys.executable, str(ROOT / "website" / "build.py"), "--build", str(out), "--out", str(site)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    for executed in sorted((out / "notebooks").glob("*.ipynb")):
+        cells = json.loads(executed.read_text())["cells"]
+        images = sum(1 for c in cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+        page = (site / "tutorials" / f"{executed.stem}.html").read_text()
+        assert len(re.findall(r"<img\b[^>]*src=\"data:image/png", page)) == images, executed.stem
+    page = (site / "tutorials" / "02_stub_banners.html").read_text()
+    assert "celltag_hide-input" in page and "stub_human_ctr_hidden" not in page
+    assert "stub_human_ctr_hidden" in json.loads((out / "results.json").read_text())["numbers"]
+
+
+def test_site_build_refuses_a_page_that_lost_a_figure(tmp_path: Path) -> None:
+    """A figure drawn in a cell the site drops (tagged paper) is counted in the notebook and missing on the page."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("newretail_website_build", ROOT / "website" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    png = {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBORw0KGgo="}}
+    cells = [
+        {"cell_type": "code", "metadata": {}, "source": "plot()", "outputs": [png], "execution_count": 1},
+        {"cell_type": "code", "metadata": {"tags": ["paper"]}, "source": "plot()", "outputs": [png]},
+    ]
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_x.ipynb").write_text(json.dumps({"cells": cells, "metadata": {}}))
+    (tmp_path / "site" / "tutorials").mkdir(parents=True)
+    (tmp_path / "site" / "tutorials" / "01_x.html").write_text('<p><img alt="" src="data:image/png;base64,AA"></p>')
+    assert module.missing_figures(tmp_path, tmp_path / "site") == [
+        "tutorials/01_x.html: 1 figures, its executed notebook 2"
+    ]
+    (tmp_path / "site" / "tutorials" / "01_x.html").write_text('<img src="data:image/png;base64,AA">' * 2)
+    assert module.missing_figures(tmp_path, tmp_path / "site") == []
 
 
 def test_typeset_refuses_without_results(tmp_path: Path) -> None:

@@ -4,12 +4,14 @@ Stages the sources (``website/stage.py``: the executed notebooks, docs, API page
 the MkDocs configuration (``website/mkdocs.yml`` plus the navigation), builds with MkDocs Material and
 mkdocs-jupyter without executing anything, copies MathJax from the pinned ``jupyter-server-mathjax`` package (so
 that the site needs nothing from outside the machine), and refuses a result that loads a script, style sheet, font
-or frame from another host. Prints the build time and the site's size.
+or frame from another host, or a tutorial page showing another number of figures than its executed notebook.
+Prints the build time and the site's size.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -44,6 +46,25 @@ def external_fetches(site: Path) -> list[str]:
     for css in sorted(site.rglob("*.css")):
         urls = re.findall(r"url\(\s*[\"']?((?:https?:)?//[^\"')]+)", css.read_text(errors="replace"), re.I)
         found += [f"{css.relative_to(site)}: {u}" for u in urls]
+    return found
+
+
+SHOWN_IMAGE = re.compile(r"<img\b[^>]*\bsrc\s*=\s*[\"']data:image/", re.I)
+
+
+def missing_figures(build_dir: Path, site: Path) -> list[str]:
+    """Every tutorial page that shows another number of figures than its executed notebook holds, with both counts.
+
+    A figure drawn in a cell the site drops (tagged ``paper`` or ``remove-cell``) is missing from the page; the
+    executed notebook's figures are its image outputs, those its widgets hold included.
+    """
+    found = []
+    for executed in stage.executed_notebooks(build_dir):
+        expected = stage.figure_count(json.loads(executed.read_text()))
+        page = site / "tutorials" / f"{executed.stem}.html"
+        shown = len(SHOWN_IMAGE.findall(page.read_text(errors="replace"))) if page.is_file() else 0
+        if shown != expected:
+            found.append(f"tutorials/{page.name}: {shown} figures, its executed notebook {expected}")
     return found
 
 
@@ -89,6 +110,9 @@ def build(build_dir: Path, out: Path) -> float:
     bad = external_fetches(out)
     if bad:
         raise stage.StageError("the site loads from other hosts:\n  " + "\n  ".join(bad[:20]))
+    lost = missing_figures(build_dir, out)
+    if lost:
+        raise stage.StageError("tutorial pages do not show every figure of their notebook:\n  " + "\n  ".join(lost))
     pages = len(list(out.rglob("*.html")))
     print(f"website: {pages} pages in {out} ({_size(out) / 1e6:.1f} MB) built in {elapsed:.0f} s")
     return elapsed

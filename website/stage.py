@@ -16,6 +16,7 @@ staged tree is
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import json
 import pkgutil
@@ -116,6 +117,22 @@ def _static_widgets(nb: dict[str, Any]) -> None:
             cell["outputs"] = outputs
 
 
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")  # outputs a page shows as an <img>
+
+
+def figure_count(nb: dict[str, Any]) -> int:
+    """The figures an executed notebook shows: image outputs of every cell, hidden ones and those a widget holds
+    included (the site must show each of them)."""
+    nb = copy.deepcopy(nb)
+    _static_widgets(nb)
+    return sum(
+        1
+        for cell in nb["cells"]
+        for out in cell.get("outputs", [])
+        if any(kind in out.get("data", {}) for kind in IMAGE_TYPES)
+    )
+
+
 def _stage_notebook(src: Path, dst: Path, docs: set[str], tutorials: set[str]) -> str:
     nb = json.loads(src.read_text())
     _static_widgets(nb)
@@ -196,8 +213,14 @@ def _claims_page(build: Path) -> str:
     return "\n".join([*lines, ""])
 
 
+def executed_notebooks(build: Path) -> list[Path]:
+    """The notebooks `make paper` executed into ``build``, in file-name order (a failed run's copy left out)."""
+    found = sorted((build / "notebooks").glob("*.ipynb"))
+    return [p for p in found if not p.name.startswith(".") and not p.stem.endswith(".failed")]
+
+
 def stage(build: Path, out: Path, tool: str) -> dict[str, Any]:
-    notebooks = sorted((build / "notebooks").glob("*.ipynb"))
+    notebooks = executed_notebooks(build)
     if not notebooks:
         raise StageError(f"no executed notebooks in {build / 'notebooks'}: run `make paper` first")
     if not (build / "paper.pdf").is_file():

@@ -5,9 +5,13 @@ In a notebook::
     from newretail.exercises import check, show
     show("02.1")                       # the exercise's text
     check("02.1", my_ratio, ds=ds)     # judged with a tolerance; a hint when it is not right yet
+    check("02.4", "c", ds=ds)          # an "explain why" question: the letter of a choice
 
 Each exercise computes its expected answer itself from the day's tables (or from the ``truth_*`` tables, which
-an analysis never reads), so a check needs the dataset the notebook opened. Solutions live in
+an analysis never reads), so a check needs the dataset the notebook opened. Every exercise asks for a computation
+on a variant of the lesson (another subgroup, a changed assumption, another design) or for a prediction, and lists
+the wrong answers a student is likely to give (the naive estimate, the other level, another exercise's answer); an
+answer that matches one is told which, and why it is not the answer. Solutions live in
 ``notebooks/solutions/``. A small checker of our own rather than otter-grader: the answers are numbers judged
 against a dataset the student chose (any scale, seed or changed scenario), which otter's fixed test files with
 literal expected values cannot express, and a lesson should not need a grading service to run.
@@ -19,19 +23,19 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from newretail.exercises._base import Exercise, ExerciseError
+from newretail.exercises._base import LETTERS, Exercise, ExerciseError, Wrong
 
 if TYPE_CHECKING:
     from newretail.tables import Dataset
 
-__all__ = ["EXERCISES", "Exercise", "ExerciseError", "Result", "check", "show"]
+__all__ = ["EXERCISES", "Exercise", "ExerciseError", "Result", "Wrong", "check", "show", "two_digits"]
 
 
 def _registry() -> dict[str, Exercise]:
-    from newretail.exercises import hema, lu_ban, pages, sales_day, xiaomi
+    from newretail.exercises import hema, lu_ban, pages, real_data, sales_day, xiaomi
 
     found: dict[str, Exercise] = {}
-    for module in (sales_day, lu_ban, pages, xiaomi, hema):
+    for module in (sales_day, lu_ban, pages, xiaomi, hema, real_data):
         for ex in module.EXERCISES:
             found[ex.id] = ex
     return found
@@ -70,9 +74,54 @@ def _lookup(exercise: str) -> Exercise:
 
 
 def show(exercise: str) -> str:
-    """The text of an exercise: what to compute and in which unit."""
+    """The text of an exercise: what to compute and in which unit (the choices of an "explain why" question)."""
     ex = _lookup(exercise)
-    return f"{ex.id} ({ex.kind}): {ex.prompt}"
+    return f"{ex.id} ({ex.kind}): {ex.text()}"
+
+
+def two_digits(x: float) -> str:
+    """``x`` with two significant digits, without exponent between 1e-5 and 1e7: ``0.34``, ``12``, ``150``."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    rounded = float(f"{x:.2g}")
+    magnitude = math.floor(math.log10(abs(rounded)))
+    if -5 <= magnitude <= 6:
+        return f"{rounded:,.{max(1 - magnitude, 0)}f}"
+    return f"{rounded:.1e}"
+
+
+def _choice(ex: Exercise, answer: object, expected: str) -> Result:
+    letters = LETTERS[: len(ex.choices)]
+    given = str(answer).strip().strip("()").strip().lower()
+    if given not in letters:
+        return Result(ex.id, False, f"answer with one letter, {letters[0]} to {letters[-1]}; got {answer!r}.", ex.hint)
+    if given == expected:
+        return Result(ex.id, True, f"({given}) {ex.choices[letters.index(given)]}")
+    why = next((w.why for w in ex.wrong if w.answer == given), "")
+    return Result(ex.id, False, f"({given}) is not it" + (f": {why}" if why else "."), ex.hint)
+
+
+def _near_miss(ex: Exercise, value: float, target: float, ds: Dataset) -> Result:
+    """The verdict on a wrong number: which listed mistake it matches, else how far off it is (two digits)."""
+    allowed = ex.allowed(target)
+    near = []
+    for w in ex.wrong:
+        if isinstance(w.answer, str):
+            continue
+        other = float(w.value(ds))
+        if abs(value - other) <= max(allowed, ex.allowed(other), 1e-12 * abs(value)):
+            near.append((abs(value - other), w))
+    if near:
+        w = min(near, key=lambda pair: pair[0])[1]
+        return Result(ex.id, False, f"{value:.6g} {ex.unit} looks like {w.label}: {w.why}", ex.hint)
+    gap = value - target
+    direction = "too high" if gap > 0 else "too low"
+    size = (
+        f"by {two_digits(100 * abs(gap) / abs(target))}% ({two_digits(abs(gap))} {ex.unit})"
+        if target
+        else (f"by {two_digits(abs(gap))} {ex.unit}")
+    )
+    return Result(ex.id, False, f"{value:.6g} {ex.unit} is {direction} {size}.", ex.hint)
 
 
 def check(exercise: str, answer: object, *, ds: Dataset) -> Result:
@@ -81,24 +130,26 @@ def check(exercise: str, answer: object, *, ds: Dataset) -> Result:
     Parameters
     ----------
     exercise : the exercise's number, e.g. ``"02.1"``.
-    answer : the student's answer: a number in the exercise's unit (or a word where it asks for one); None, an
-        unfinished answer, is judged not yet correct.
+    answer : the student's answer: a number in the exercise's unit, or for an "explain why" question the letter of
+        a choice; None, an unfinished answer, is judged not yet correct.
     ds : the dataset the notebook opened.
 
     Returns
     -------
-    A :class:`Result` that displays as one line (Markdown in a notebook).
+    A :class:`Result` that displays as one line (Markdown in a notebook). A wrong answer that matches one of the
+    exercise's listed mistakes says which; otherwise it says how far off it is, to two significant digits.
     """
     ex = _lookup(exercise)
     if ds is None or not hasattr(ds, "scan"):
         raise ExerciseError(f"ds = {ds!r}: pass the dataset the notebook opened (ds=ds)")
     if answer is None or answer is Ellipsis:
-        return Result(ex.id, False, "no answer yet: replace `None` with your computation.", ex.hint)
+        what = "the letter of your choice" if ex.choices else "your computation"
+        return Result(ex.id, False, f"no answer yet: replace `None` with {what}.", ex.hint)
     expected = ex.expected(ds)
     if isinstance(expected, str):
-        given = str(answer).strip().lower()
-        ok = given == expected.lower()
-        return Result(ex.id, ok, f"{expected!r}." if ok else f"{given!r} is not it.", "" if ok else ex.hint)
+        return _choice(ex, answer, expected)
+    if isinstance(answer, (str, bytes)):
+        return Result(ex.id, False, f"expected a number ({ex.unit}), got the text {answer!r}.", ex.hint)
     try:
         value = float(answer)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -106,10 +157,7 @@ def check(exercise: str, answer: object, *, ds: Dataset) -> Result:
     if not math.isfinite(value):
         return Result(ex.id, False, f"{value} is not a finite number.", ex.hint)
     target = float(expected)
-    allowed = max(ex.abs_tol, ex.rel_tol * abs(target))
-    gap = value - target
-    if abs(gap) <= allowed:
+    allowed = ex.allowed(target)
+    if abs(value - target) <= allowed:
         return Result(ex.id, True, f"{value:.6g} {ex.unit} (within {allowed:.2g} of the checker's {target:.6g}).")
-    direction = "too high" if gap > 0 else "too low"
-    size = f" by {abs(gap) / abs(target):.0%}" if target else ""
-    return Result(ex.id, False, f"{value:.6g} {ex.unit} is {direction}{size}.", ex.hint)
+    return _near_miss(ex, value, target, ds)

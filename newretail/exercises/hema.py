@@ -6,32 +6,53 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from newretail.exercises._base import Exercise
+from newretail.exercises._base import Exercise, Wrong
 
 if TYPE_CHECKING:
     from newretail.tables import Dataset
 
+CONTROLS = ("sanjiang", "other")
 SELECTION_CHANGE = {"behaviour.stores.pilot_selection_on_growth": 1.0}
 
 
-def _panel(ds: Dataset, outcome: str = "sales_rmb") -> pl.DataFrame:
-    """Pilots and non-pilot Sanjiang and other supermarkets (no Hema), log outcome, stores positive on every day."""
+def _panel(ds: Dataset, outcome: str = "sales_rmb", controls: tuple[str, ...] = CONTROLS) -> pl.DataFrame:
+    """Pilots and the non-pilot stores of ``controls`` types, log outcome, stores positive on every day."""
     stores = ds.read("stores").with_columns(store_type=pl.col("store_type").cast(pl.String))
-    keep = stores.filter(pl.col("pilot") | pl.col("store_type").is_in(["sanjiang", "other"]))
+    keep = stores.filter(pl.col("pilot") | pl.col("store_type").is_in(list(controls)))
     days = ds.read("store_days").join(keep.select("store_id", "pilot"), on="store_id")
     positive = days.group_by("store_id").agg(ok=(pl.col(outcome) > 0).all()).filter("ok")
     return days.join(positive.select("store_id"), on="store_id").with_columns(y=pl.col(outcome).cast(pl.Float64).log())
 
 
-def did_2x2(ds: Dataset, outcome: str = "sales_rmb") -> float:
+def _means(panel: pl.DataFrame, column: str = "y") -> dict[tuple[bool, bool], float]:
+    m = panel.group_by("pilot", post=pl.col("day") >= 0).agg(pl.col(column).mean())
+    return {(r["pilot"], r["post"]): r[column] for r in m.iter_rows(named=True)}
+
+
+def did_2x2(ds: Dataset, outcome: str = "sales_rmb", controls: tuple[str, ...] = CONTROLS) -> float:
     """(pilots after - pilots before) - (controls after - controls before), log-outcome means; after: day >= 0."""
-    m = _panel(ds, outcome).group_by("pilot", post=pl.col("day") >= 0).agg(pl.col("y").mean())
-    get = {(r["pilot"], r["post"]): r["y"] for r in m.iter_rows(named=True)}
+    get = _means(_panel(ds, outcome, controls))
     return float((get[True, True] - get[True, False]) - (get[False, True] - get[False, False]))
 
 
 def did_transactions(ds: Dataset) -> float:
     return did_2x2(ds, "transactions")
+
+
+def did_levels(ds: Dataset, outcome: str = "transactions") -> float:
+    """The same 2x2 difference of the outcome itself, not its log."""
+    get = _means(_panel(ds, outcome), outcome)
+    return float((get[True, True] - get[True, False]) - (get[False, True] - get[False, False]))
+
+
+def before_after(ds: Dataset, outcome: str = "transactions") -> float:
+    """The pilots' own change in log outcome, with no control group."""
+    get = _means(_panel(ds, outcome))
+    return float(get[True, True] - get[True, False])
+
+
+def did_sanjiang_controls(ds: Dataset) -> float:
+    return did_2x2(ds, controls=("sanjiang",))
 
 
 def true_effect(ds: Dataset) -> float:
@@ -62,28 +83,96 @@ EXERCISES = (
         "supermarkets; no Hema stores).",
         "log transactions",
         did_transactions,
-        "four means of `log(transactions)`: pilot/control x before/after; keep stores with transactions every day.",
+        "The same four means as the lesson's DiD by hand, of the log of transactions instead of sales; keep the "
+        "stores that had transactions on every day, so that every log exists.",
         abs_tol=1e-9,
+        wrong=(
+            Wrong("the DiD of log sales", did_2x2, "use the transactions column, not sales."),
+            Wrong(
+                "the DiD of transactions, not their log",
+                did_levels,
+                "take the log of each store-day's transactions before the means: the effect is then relative.",
+            ),
+            Wrong(
+                "the pilots' own before-after change",
+                before_after,
+                "subtract the controls' change over the same days: that removes Singles' Day itself.",
+            ),
+        ),
     ),
     Exercise(
         "05.2",
         "compute",
-        "The truth: the mean of `truth_store_days.true_effect_log` over the pilot stores' days from day 0 on.",
+        "A subgroup of controls: the 2x2 DiD of log sales when the only controls are the Sanjiang stores outside "
+        "the pilot (no other supermarkets, no Hema stores).",
         "log sales",
-        true_effect,
-        "join `truth_store_days` to `stores` on `store_id`; keep `pilot` and `day >= 0`.",
+        did_sanjiang_controls,
+        "The pilots were drawn from the Sanjiang chain; comparing them only with their own chain changes which "
+        'stores stand for "what would have happened".',
         abs_tol=1e-9,
+        wrong=(
+            Wrong("the DiD with every control store", did_2x2, "drop the other supermarkets from the controls."),
+            Wrong(
+                "the DiD with the other supermarkets as controls",
+                lambda ds: did_2x2(ds, controls=("other",)),
+                "the controls are the Sanjiang stores outside the pilot.",
+            ),
+            Wrong(
+                "the pilots' own before-after change",
+                lambda ds: before_after(ds, "sales_rmb"),
+                "subtract the controls' change over the same days.",
+            ),
+        ),
     ),
     Exercise(
         "05.3",
         "design",
         "Predict the DiD's bias when Sanjiang picks pilots among stores already growing, then run it: open the "
         "variant day `variant_day({'behaviour.stores.pilot_selection_on_growth': 1.0}, scale=ds.scale, "
-        "seed=ds.seed, recalibrate=False, groups=('city',))` and report DiD minus the true effect there.",
+        "seed=ds.seed, recalibrate=False, groups=('city',))` and report its 2x2 DiD of log *sales* minus its true "
+        "effect.",
         "log sales",
         selection_bias,
-        "parallel trends fail: the pilots' own trend continues after day 0. Compute 05.1 and 05.2 on the variant "
-        "day and subtract.",
+        "Parallel trends fail there: the pilots' own growth continues after day 0 and DiD counts it as effect. Run "
+        "the lesson's DiD by hand on the variant's sales and subtract the truth of the same variant.",
         abs_tol=1e-6,
+        wrong=(
+            Wrong(
+                "the variant's DiD without subtracting the truth",
+                lambda ds: did_2x2(selection_day(ds)),
+                "the bias is the estimate minus the true effect of the same day.",
+            ),
+            Wrong(
+                "the bias on the lesson's day, with random pilots",
+                lambda ds: did_2x2(ds) - true_effect(ds),
+                "run it on the variant day whose pilots were chosen on growth.",
+            ),
+            Wrong(
+                "the DiD of log transactions on the variant, minus the truth",
+                lambda ds: did_2x2(selection_day(ds), "transactions") - true_effect(selection_day(ds)),
+                "the true effect is on log sales: use the sales column.",
+            ),
+        ),
+    ),
+    Exercise(
+        "05.4",
+        "explain why",
+        "When the pilots are the stores whose sales were already rising fastest, DiD overstates the "
+        "pilot's effect. Which reason is right?",
+        "choice",
+        lambda ds: "d",
+        "DiD's control group answers one question: how would the pilots' sales have moved without the pilot?",
+        choices=(
+            "Fast-growing stores have more customers, so the pilot helps them more.",
+            "The controls lose customers to the pilots.",
+            "Store-clustered errors are too small with 13 pilots.",
+            "Their own growth goes on after day 0; the controls did not share it, so DiD counts it as effect "
+            "(parallel trends fail).",
+        ),
+        wrong=(
+            Wrong("a", "a", "the true effect is the same for every pilot here; the bias comes from the comparison."),
+            Wrong("b", "b", "that is spill-over, the other trap; this variant has none."),
+            Wrong("c", "c", "that would make the interval too narrow, not move the estimate."),
+        ),
     ),
 )

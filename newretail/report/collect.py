@@ -126,6 +126,93 @@ def _claims(out: Path, sha256: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------------- collect
+def _notebook_results(
+    out: Path, notebooks: list[str], sha256: str, seed: int
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Figures, numbers, tables and one entry per notebook, from each notebook's installed results, in notebook
+    order and, within one, in the order its code first names them. Refuses results from another dataset or seed and a
+    name two notebooks record."""
+    figures: list[dict[str, Any]] = []
+    numbers: dict[str, dict[str, Any]] = {}
+    tables: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    owners: dict[str, str] = {}
+    for stem in notebooks:
+        res_file = out / "results" / f"{stem}.json"
+        executed = out / "notebooks" / f"{stem}.ipynb"
+        if not res_file.is_file() or not executed.is_file():
+            raise PaperError(f"notebook {stem} has no executed copy in {out}; run it first (make paper does)")
+        res = json.loads(res_file.read_text())
+        if res.get("dataset_sha256") not in (None, sha256):
+            raise PaperError(f"notebook {stem} ran on another dataset (manifest {res['dataset_sha256'][:12]}…)")
+        if res.get("seed") not in (None, seed):
+            raise PaperError(f"notebook {stem} recorded seed {res['seed']}, the dataset's seed is {seed}")
+        nb = json.loads(executed.read_text())
+        code = "\n".join("".join(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "code")
+        section = _section_of_notebook(stem)
+        for kind, names in (("figure", res.get("figures", {})), ("number", res.get("numbers", {}))):
+            for name in names:
+                if f"{kind}:{name}" in owners:
+                    raise PaperError(f"{kind} name {name!r} is recorded by both {owners[f'{kind}:{name}']} and {stem}")
+                owners[f"{kind}:{name}"] = stem
+        figures.extend(
+            _figure_entry(out, name, res["figures"][name], stem, section)
+            for name in _order(list(res.get("figures", {})), code)
+        )
+        for name in _order(list(res.get("numbers", {})), code):
+            numbers[name] = _number_entry(name, res["numbers"][name], stem, section)
+        tables.extend(
+            _table_entry(name, res["tables"][name], stem, section, code)
+            for name in _order(list(res.get("tables", {})), code)
+        )
+        entries.append(
+            {
+                "stem": stem,
+                "title": _notebook_title(nb, stem),
+                "section": section,
+                "executed": f"notebooks/{stem}.ipynb",
+                "html": f"html/{stem}.html",
+                "figures": sum(1 for f in figures if f["notebook"] == stem),
+                "numbers": sum(1 for n in numbers.values() if n["notebook"] == stem),
+                "tables": sum(1 for t in tables if t["notebook"] == stem),
+            }
+        )
+    return figures, numbers, tables, entries
+
+
+def _run(ds: Any, sha256: str) -> dict[str, Any]:
+    """How the dataset was made: scenario, seed, scale, rows per table, the command that makes it again."""
+    scenario = ds.manifest["scenario"]
+    return {
+        "scenario": scenario.get("name"),
+        "event_date": scenario.get("event_date"),
+        "seed": ds.seed,
+        "scale": ds.scale,
+        "scale_text": f"{ds.scale:g}",
+        "dataset": ds.path.name,
+        "dataset_sha256": sha256,
+        "package_version": ds.manifest.get("package_version", __version__),
+        "rows": {t: sum(int(f["rows"]) for f in ds.files(t)) for t in ds.tables},
+        "rows_text": {t: format_cell(sum(int(f["rows"]) for f in ds.files(t))) for t in ds.tables},
+        "tables": len(ds.tables),
+        "files": sum(len(ds.files(t)) for t in ds.tables),
+        "command": f"make paper SCALE={ds.scale:g} SEED={ds.seed}",
+    }
+
+
+def _sections(present: set[str], entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": s.key,
+            "title": s.title,
+            "claims": list(s.claims),
+            "notebooks": [n["stem"] for n in entries if n["section"] == s.key],
+            "present": s.key in present,
+        }
+        for s in SECTIONS
+    ]
+
+
 def collect(
     *,
     dataset: str | Path,
@@ -149,86 +236,15 @@ def collect(
     lock = Path(lock) if lock is not None else repo / "requirements.lock"
     ds = open_dataset(dataset)
     sha256 = sha256_file(ds.path / MANIFEST)
-    figures: list[dict[str, Any]] = []
-    numbers: dict[str, dict[str, Any]] = {}
-    tables: list[dict[str, Any]] = []
-    nb_entries: list[dict[str, Any]] = []
-    owners: dict[str, str] = {}
-    for stem in notebooks:
-        res_file = out / "results" / f"{stem}.json"
-        executed = out / "notebooks" / f"{stem}.ipynb"
-        if not res_file.is_file() or not executed.is_file():
-            raise PaperError(f"notebook {stem} has no executed copy in {out}; run it first (make paper does)")
-        res = json.loads(res_file.read_text())
-        if res.get("dataset_sha256") not in (None, sha256):
-            raise PaperError(f"notebook {stem} ran on another dataset (manifest {res['dataset_sha256'][:12]}…)")
-        if res.get("seed") not in (None, ds.seed):
-            raise PaperError(f"notebook {stem} recorded seed {res['seed']}, the dataset's seed is {ds.seed}")
-        nb = json.loads(executed.read_text())
-        code = "\n".join("".join(c.get("source", "")) for c in nb.get("cells", []) if c.get("cell_type") == "code")
-        section = _section_of_notebook(stem)
-        for kind, names in (("figure", res.get("figures", {})), ("number", res.get("numbers", {}))):
-            for name in names:
-                key = f"{kind}:{name}"
-                if key in owners:
-                    raise PaperError(f"{kind} name {name!r} is recorded by both {owners[key]} and {stem}")
-                owners[key] = stem
-        figures.extend(
-            _figure_entry(out, name, res["figures"][name], stem, section)
-            for name in _order(list(res.get("figures", {})), code)
-        )
-        for name in _order(list(res.get("numbers", {})), code):
-            numbers[name] = _number_entry(name, res["numbers"][name], stem, section)
-        tables.extend(
-            _table_entry(name, res["tables"][name], stem, section, code)
-            for name in _order(list(res.get("tables", {})), code)
-        )
-        nb_entries.append(
-            {
-                "stem": stem,
-                "title": _notebook_title(nb, stem),
-                "section": section,
-                "executed": f"notebooks/{stem}.ipynb",
-                "html": f"html/{stem}.html",
-                "figures": sum(1 for f in figures if f["notebook"] == stem),
-                "numbers": sum(1 for n in numbers.values() if n["notebook"] == stem),
-                "tables": sum(1 for t in tables if t["notebook"] == stem),
-            }
-        )
+    figures, numbers, tables, entries = _notebook_results(out, notebooks, sha256, ds.seed)
     scenario = ds.manifest["scenario"]
     expected = ds.manifest.get("calibration", {}).get("expected", {})
     claims = _claims(out, sha256)
-    present = (
-        {f["section"] for f in figures} | {r["section"] for r in claims["rows"]} | {n["section"] for n in nb_entries}
-    )
-    sections = [
-        {
-            "key": s.key,
-            "title": s.title,
-            "claims": list(s.claims),
-            "notebooks": [n["stem"] for n in nb_entries if n["section"] == s.key],
-            "present": s.key in present,
-        }
-        for s in SECTIONS
-    ]
+    present = {f["section"] for f in figures} | {r["section"] for r in claims["rows"]} | {n["section"] for n in entries}
     prov = provenance(repo)
     payload = {
         "format": FORMAT,
-        "run": {
-            "scenario": scenario.get("name"),
-            "event_date": scenario.get("event_date"),
-            "seed": ds.seed,
-            "scale": ds.scale,
-            "scale_text": f"{ds.scale:g}",
-            "dataset": ds.path.name,
-            "dataset_sha256": sha256,
-            "package_version": ds.manifest.get("package_version", __version__),
-            "rows": {t: sum(int(f["rows"]) for f in ds.files(t)) for t in ds.tables},
-            "rows_text": {t: format_cell(sum(int(f["rows"]) for f in ds.files(t))) for t in ds.tables},
-            "tables": len(ds.tables),
-            "files": sum(len(ds.files(t)) for t in ds.tables),
-            "command": f"make paper SCALE={ds.scale:g} SEED={ds.seed}",
-        },
+        "run": _run(ds, sha256),
         "provenance": prov,
         "git": _git(prov),
         "versions": {
@@ -246,8 +262,8 @@ def collect(
             "assumptions": _assumptions(scenario),
         },
         "claims": claims,
-        "sections": sections,
-        "notebooks": nb_entries,
+        "sections": _sections(present, entries),
+        "notebooks": entries,
         "figures": figures,
         "numbers": numbers,
         "tables": tables,

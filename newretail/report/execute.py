@@ -109,6 +109,106 @@ def _export_html(executed: Path, target: Path) -> None:
     tmp.replace(target)
 
 
+def _clear_previous(out: Path, stem: str) -> dict[str, Path]:
+    """Make the build folders and remove what an earlier run of this notebook left: its executed copy, failed copy,
+    results and figures (so a renamed figure leaves no orphan) and its staging folder. Returns the paths used."""
+    discard_outputs(out)
+    folders = {name: out / name for name in ("notebooks", "figures", "results", "html")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        **folders,
+        "target": folders["notebooks"] / f"{stem}.ipynb",
+        "failed": folders["notebooks"] / f"{stem}.failed.ipynb",
+        "partial": folders["notebooks"] / f".{stem}.partial.ipynb",
+        "staging": out / ".staging" / stem,
+        "previous": folders["results"] / f"{stem}.json",
+    }
+    if paths["previous"].is_file():
+        for fig in json.loads(paths["previous"].read_text()).get("figures", {}).values():
+            for key in ("pdf", "png"):
+                (out / fig[key]).unlink(missing_ok=True)
+    for key in ("target", "failed", "previous"):
+        paths[key].unlink(missing_ok=True)
+    shutil.rmtree(paths["staging"], ignore_errors=True)
+    paths["staging"].mkdir(parents=True)
+    return paths
+
+
+def _execute(
+    source: Path, paths: dict[str, Path], parameters: dict[str, Any], seed: int, timeout_s: float | None
+) -> None:
+    """papermill into the partial copy, with the kernel's environment; a failure leaves the failed copy (when a cell
+    failed), no staging folder, and a PaperError naming the notebook and cell."""
+    import papermill as pm
+
+    partial, failed_copy, staging = paths["partial"], paths["failed"], paths["staging"]
+    saved_env = {key: os.environ.get(key) for key in KERNEL_ENV}
+    os.environ.update({key: os.environ.get(key) or value for key, value in KERNEL_ENV.items()})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Kernel is running over TCP.*")
+        try:
+            pm.execute_notebook(
+                str(source),
+                str(partial),
+                parameters=parameters,
+                kernel_name=KERNEL,
+                cwd=str(source.resolve().parent),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=timeout_s,
+                extra_arguments=_kernel_args(seed),
+            )
+        except pm.PapermillExecutionError as exc:
+            if partial.is_file():
+                partial.replace(failed_copy)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise PaperError(_failure_message(source, exc, failed_copy, failed_copy)) from None
+        except Exception as exc:  # kernel died, notebook unreadable, missing parameters cell, ...
+            partial.unlink(missing_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise PaperError(
+                f"notebook {source} could not be executed: {type(exc).__name__}: {_one_line(str(exc))}"
+            ) from None
+        finally:
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+
+def _install(out: Path, stem: str, paths: dict[str, Path], manifest: Path) -> Path:
+    """Check the staged results (the right dataset, no figure name another notebook uses), then move the figures,
+    results, HTML export and, last, the executed copy into place. A failed check removes the staged run."""
+    staging, partial = paths["staging"], paths["partial"]
+    try:
+        results = _load_results(staging, stem)
+        recorded = results.get("dataset_sha256")
+        actual = sha256_file(manifest)
+        if recorded is not None and recorded != actual:
+            raise PaperError(
+                f"notebook {stem}: its Outputs record dataset_sha256 {recorded[:12]}…, but the dataset it was given "
+                f"({manifest.parent}) has manifest sha256 {actual[:12]}…; pass the dataset's manifest hash"
+            )
+        results["dataset_sha256"] = actual
+        _check_not_taken(out, stem, set(results["figures"]))
+    except PaperError:
+        partial.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for fig in results["figures"].values():
+        for key in ("pdf", "png"):
+            (staging / fig[key]).replace(out / fig[key])
+    tmp = paths["results"] / f".{stem}.json.tmp"
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    tmp.replace(paths["results"] / f"{stem}.json")
+    _export_html(partial, paths["html"] / f"{stem}.html")
+    partial.replace(paths["target"])
+    shutil.rmtree(staging, ignore_errors=True)
+    return paths["target"]
+
+
 def run_notebook(
     notebook: str | Path,
     *,
@@ -136,8 +236,6 @@ def run_notebook(
     ------
     PaperError naming the notebook, the failing cell and the error.
     """
-    import papermill as pm
-
     source = Path(notebook)
     out = Path(out).resolve()
     if source.suffix != ".ipynb" or not source.is_file():
@@ -147,85 +245,12 @@ def run_notebook(
         raise PaperError(f"--seed {seed} differs from the dataset's seed {ds.seed} ({ds.path}); generate it again")
     if scale is not None and float(scale) != ds.scale:
         raise PaperError(f"--scale {scale:g} differs from the dataset's scale {ds.scale:g} ({ds.path})")
-    stem = source.stem
-    discard_outputs(out)
-    folders = {name: out / name for name in ("notebooks", "figures", "results", "html")}
-    for folder in folders.values():
-        folder.mkdir(parents=True, exist_ok=True)
-    target = folders["notebooks"] / f"{stem}.ipynb"
-    failed_copy = folders["notebooks"] / f"{stem}.failed.ipynb"
-    partial = folders["notebooks"] / f".{stem}.partial.ipynb"
-    staging = out / ".staging" / stem
-    previous = folders["results"] / f"{stem}.json"
-    if previous.is_file():  # this notebook's figures from an earlier run go, so a renamed figure leaves no orphan
-        for fig in json.loads(previous.read_text()).get("figures", {}).values():
-            for key in ("pdf", "png"):
-                (out / fig[key]).unlink(missing_ok=True)
-    for path in (target, failed_copy, previous):
-        path.unlink(missing_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    paths = _clear_previous(out, source.stem)
     parameters = {
         "dataset": str(ds.path.resolve()),
         "scale": ds.scale,
         "seed": ds.seed,
-        "build_dir": str(staging),
+        "build_dir": str(paths["staging"]),
     }
-    saved_env = {key: os.environ.get(key) for key in KERNEL_ENV}
-    os.environ.update({key: os.environ.get(key) or value for key, value in KERNEL_ENV.items()})
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Kernel is running over TCP.*")
-        try:
-            pm.execute_notebook(
-                str(source),
-                str(partial),
-                parameters=parameters,
-                kernel_name=KERNEL,
-                cwd=str(source.resolve().parent),
-                progress_bar=False,
-                log_output=False,
-                execution_timeout=timeout_s,
-                extra_arguments=_kernel_args(ds.seed),
-            )
-        except pm.PapermillExecutionError as exc:
-            if partial.is_file():
-                partial.replace(failed_copy)
-            shutil.rmtree(staging, ignore_errors=True)
-            raise PaperError(_failure_message(source, exc, failed_copy, failed_copy)) from None
-        except Exception as exc:  # kernel died, notebook unreadable, missing parameters cell, ...
-            partial.unlink(missing_ok=True)
-            shutil.rmtree(staging, ignore_errors=True)
-            raise PaperError(
-                f"notebook {source} could not be executed: {type(exc).__name__}: {_one_line(str(exc))}"
-            ) from None
-        finally:
-            for key, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-    try:
-        results = _load_results(staging, stem)
-        recorded = results.get("dataset_sha256")
-        actual = sha256_file(ds.path / MANIFEST)
-        if recorded is not None and recorded != actual:
-            raise PaperError(
-                f"notebook {stem}: its Outputs record dataset_sha256 {recorded[:12]}…, but the dataset it was given "
-                f"({ds.path}) has manifest sha256 {actual[:12]}…; pass the dataset's manifest hash"
-            )
-        results["dataset_sha256"] = actual
-        _check_not_taken(out, stem, set(results["figures"]))
-    except PaperError:
-        partial.unlink(missing_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    for fig in results["figures"].values():
-        for key in ("pdf", "png"):
-            (staging / fig[key]).replace(out / fig[key])
-    tmp = folders["results"] / f".{stem}.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    tmp.replace(folders["results"] / f"{stem}.json")
-    _export_html(partial, folders["html"] / f"{stem}.html")
-    partial.replace(target)
-    shutil.rmtree(staging, ignore_errors=True)
-    return target
+    _execute(source, paths, parameters, ds.seed, timeout_s)
+    return _install(out, source.stem, paths, ds.path / MANIFEST)

@@ -6,12 +6,8 @@ import polars as pl
 
 
 def ex_04_1(ds):
-    return ds.read("inquiries").select((pl.col("handled_by") == "bot").mean()).item()
-
-
-def ex_04_2(ds):
-    inq = ds.read("inquiries")
-    return inq.filter((pl.col("handled_by") == "bot") & pl.col("resolved")).height / inq.height
+    complaints = ds.read("inquiries").filter(pl.col("intent") == "complaint")
+    return complaints.select((pl.col("handled_by") == "bot").mean()).item()
 
 
 def erlang_c(agents, load):
@@ -38,10 +34,15 @@ def _peak(ds):
     return per_hour["weight"].max(), human["handle_s"].mean()
 
 
+def ex_04_2(ds):
+    arrivals, aht = _peak(ds)
+    return erlang_c(agents_needed(arrivals, aht), arrivals * aht / 3600)
+
+
 def ex_04_3(ds):
-    return agents_needed(*_peak(ds), level=0.9, answer_s=30.0)
+    arrivals, aht = _peak(ds)
+    return 20 * agents_needed(arrivals / 20, aht, level=0.9, answer_s=30.0)
 
 
 def ex_04_4(ds):
-    arrivals, aht = _peak(ds)
-    return 100 * agents_needed(arrivals / 100, aht)
+    return "a"

@@ -5,8 +5,8 @@ import polars as pl
 from newretail.exercises.hema import selection_day
 
 
-def did(ds, outcome):
-    stores = ds.read("stores").filter(pl.col("pilot") | (pl.col("store_type").cast(pl.String) != "hema"))
+def did(ds, outcome, controls=("sanjiang", "other")):
+    stores = ds.read("stores").filter(pl.col("pilot") | pl.col("store_type").cast(pl.String).is_in(controls))
     panel = ds.read("store_days").join(stores.select("store_id", "pilot"), on="store_id")
     panel = panel.filter((pl.col(outcome) > 0).all().over("store_id"))
     means = panel.group_by("pilot", pl.col("day") >= 0).agg(pl.col(outcome).cast(pl.Float64).log().mean())
@@ -14,15 +14,23 @@ def did(ds, outcome):
     return (m[True, True] - m[True, False]) - (m[False, True] - m[False, False])
 
 
+def true_effect(ds):
+    truth = ds.read("truth_store_days").join(ds.read("stores").select("store_id", "pilot"), on="store_id")
+    return truth.filter(pl.col("pilot") & (pl.col("day") >= 0))["true_effect_log"].mean()
+
+
 def ex_05_1(ds):
     return did(ds, "transactions")
 
 
 def ex_05_2(ds):
-    truth = ds.read("truth_store_days").join(ds.read("stores").select("store_id", "pilot"), on="store_id")
-    return truth.filter(pl.col("pilot") & (pl.col("day") >= 0))["true_effect_log"].mean()
+    return did(ds, "sales_rmb", controls=("sanjiang",))
 
 
 def ex_05_3(ds):
     city = selection_day(ds)  # variant_day({"behaviour.stores.pilot_selection_on_growth": 1.0}, ...)
-    return did(city, "sales_rmb") - ex_05_2(city)
+    return did(city, "sales_rmb") - true_effect(city)
+
+
+def ex_05_4(ds):
+    return "d"

@@ -30,13 +30,29 @@ def tutorial_pages() -> list[str]:
     return sorted(p.relative_to(SITE).as_posix() for p in (SITE / "tutorials").glob("*.html"))
 
 
-def _external_fetches(site: Path) -> list[str]:
-    """website/build.py's check, loaded from its file."""
+def _website_build() -> Any:
+    """website/build.py, loaded from its file."""
     spec = importlib.util.spec_from_file_location("newretail_website_build", ROOT / "website" / "build.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.external_fetches(site)  # type: ignore[no-any-return]
+    return module
+
+
+def _external_fetches(site: Path) -> list[str]:
+    """website/build.py's check."""
+    return _website_build().external_fetches(site)  # type: ignore[no-any-return]
+
+
+def test_each_tutorial_page_shows_every_figure_of_its_executed_notebook() -> None:
+    """No browser needed: the <img> figures of each built tutorial page against the image outputs of the notebook
+    `make paper` executed (a figure drawn in a cell the site drops would be missing)."""
+    build = SITE.parent
+    executed = sorted((build / "notebooks").glob("*.ipynb"))
+    assert executed, f"no executed notebooks in {build / 'notebooks'}"
+    assert _website_build().missing_figures(build, SITE) == []
+    shown = {p.stem: p.read_text().count('src="data:image/png') for p in (SITE / "tutorials").glob("*.html")}
+    assert all(shown[p.stem] > 0 for p in executed if p.stem[:2] in {"01", "02", "03", "04", "05", "07"}), shown
 
 
 def test_the_html_loads_nothing_from_other_hosts() -> None:

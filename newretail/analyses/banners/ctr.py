@@ -215,25 +215,32 @@ class PlacementAdjusted:
         import matplotlib.pyplot as plt
 
         t = self.by_placement
-        fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.6), layout="constrained", width_ratios=(3, 2))
-        x = np.arange(t.height)
-        for dx, src, color in ((-0.2, "ai", AI_COLOR), (0.2, "human", HUMAN_COLOR)):
-            left.bar(x + dx, 100 * t[f"{src}_ctr"], width=0.4, color=color, label=f"{src} creative")
-        naive = self.naive.table.row(0, named=True)
-        left.axhline(100 * naive["ai_ctr"], color=AI_COLOR, ls="--", lw=1, label="AI, all placements")
-        left.axhline(100 * naive["human_ctr"], color=HUMAN_COLOR, ls="--", lw=1, label="human, all placements")
-        left.set_xticks(x, t["placement"].cast(pl.String).to_list(), rotation=20)
-        left.set_ylabel("CTR, %")
-        left.legend(frameon=False, fontsize=8)
-        left.set_title(
-            f"naive ratio {self.naive.ratio:.2f}, within placements {self.ratio:.2f} "
-            f"[{self.ci_low:.2f}, {self.ci_high:.2f}]",
-            fontsize=9,
-        )
-        right.bar(x, 100 * t["ai_share"], color="0.5")
-        right.set_xticks(x, t["placement"].cast(pl.String).to_list(), rotation=20)
-        right.set_ylabel("impressions with an AI creative, %")
-        right.set_ylim(0, 100)
+        names = [str(p).replace("_", "\n") for p in t["placement"].cast(pl.String)]
+        with plt.rc_context({"font.size": 11}):
+            fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 4.0), layout="constrained", width_ratios=(3, 2))
+            x = np.arange(t.height)
+            for dx, src, color, label in ((-0.2, "ai", AI_COLOR, "AI creative"), (0.2, "human", HUMAN_COLOR, "human")):
+                left.bar(x + dx, 100 * t[f"{src}_ctr"], width=0.4, color=color, label=label)
+            naive = self.naive.table.row(0, named=True)
+            left.axhline(100 * naive["ai_ctr"], color=AI_COLOR, ls="--", lw=1, label="AI, all slots")
+            left.axhline(100 * naive["human_ctr"], color=HUMAN_COLOR, ls="--", lw=1, label="human, all slots")
+            left.set_xticks(x, names)
+            left.set_ylabel("click-through rate, %")
+            top = 100 * float(np.max(t.select("ai_ctr", "human_ctr").to_numpy()))
+            left.set_ylim(0, 1.4 * top)  # room above the bars for the legend
+            left.legend(frameon=False, fontsize=10, ncols=2, loc="upper right")
+            left.set_title(
+                f"observed ratio {self.naive.ratio:.2f}; within slots {self.ratio:.2f} "
+                f"({self.ci_low:.2f} to {self.ci_high:.2f})",
+                fontsize=11,
+            )
+            right.barh(x[::-1], 100 * t["ai_share"], color="0.5")
+            right.set_yticks(x[::-1], [name.replace("\n", " ") for name in names])
+            right.set_xlabel("impressions with an AI creative, %")
+            right.set_xlim(0, 100)
+            slot = np.corrcoef(t["ai_share"].to_numpy(), t["human_ctr"].to_numpy())[0, 1] if t.height > 2 else 0.0
+            where = "more" if slot > 0.3 else "fewer" if slot < -0.3 else "about as many"
+            fig.suptitle(f"AI creatives got {where} of the impressions in the slots clicked most", fontsize=12)
         return fig
 
 

@@ -58,23 +58,39 @@ class Efficiency:
         return float(self.table.filter(pl.col("definition") == definition)["ratio"][0])
 
     def plot(self) -> Figure:
-        """Ratios per definition on a log scale, with intervals, the reported ratio and 10."""
+        """Ratios per definition on a log scale, with intervals, the reported ratio and 10; each row named in words
+        and its ratio printed at the end of its bar."""
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(8, 3.8))
+        labels = {
+            "per_conversation": "one conversation each, per hour",
+            "concurrency": "conversations held at once",
+            "per_instance_hour": "bot instance-hour vs paid agent-hour",
+            "resolved_per_instance_hour": "the same, resolved inquiries only",
+            "per_staffed_agent_hour": "vs agent-hours staffed by Erlang C",
+            "cost_per_resolved_compute": "cost per resolved inquiry, computing only",
+            "cost_per_resolved_with_fallback": "cost, failed customers writing to people",
+            "system_vs_agent_shift": "the whole bot vs one agent's shift",
+        }
         t = self.table.reverse()
         y = np.arange(t.height)
         ratio = t["ratio"].to_numpy()
         err = np.vstack([ratio - t["ci_low"].to_numpy(), t["ci_high"].to_numpy() - ratio])
-        ax.barh(y, ratio, color="tab:blue", alpha=0.7)
-        ax.errorbar(ratio, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=3)
-        ax.axvline(self.target_ratio, color="tab:red", linestyle="--", label="reported ratio")
-        ax.axvline(10.0, color="tab:grey", linestyle=":", label="10")
-        ax.set_xscale("log")
-        ax.set_yticks(y, t["definition"].to_list(), fontsize=8)
-        ax.set(xlabel="bot over human (log scale)")
-        ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=2, fontsize=8)
-        fig.tight_layout()
+        with plt.rc_context({"font.size": 11}):
+            fig, ax = plt.subplots(figsize=(9.5, 4.6), layout="constrained")
+            ax.barh(y, ratio, color="tab:blue", alpha=0.7)
+            ax.errorbar(ratio, y, xerr=np.clip(err, 0, None), fmt="none", ecolor="black", capsize=3)
+            for yi, value, high in zip(y, ratio, t["ci_high"].to_numpy(), strict=True):
+                ax.text(high * 1.25, float(yi), f"{value:,.0f}×" if value >= 100 else f"{value:.1f}×", va="center")
+            ax.axvline(self.target_ratio, color="tab:red", linestyle="--", label=f"reported {self.target_ratio:,.0f}×")
+            ax.axvline(10.0, color="tab:grey", linestyle=":", label="10×")
+            ax.set_xscale("log")
+            ax.set_xlim(right=ratio.max() * 12)
+            ax.set_yticks(y, [labels.get(d, d.replace("_", " ")) for d in t["definition"]])
+            ax.set_xlabel("how many times the bot does what a person does (log scale)")
+            ax.legend(frameon=False, loc="upper right", fontsize=10)
+            low, high = (f"{v:,.0f}" if v >= 10 else f"{v:.1f}" for v in (ratio.min(), ratio.max()))
+            fig.suptitle(f"From {low} to {high} times as efficient: it depends on what is compared", fontsize=12)
         return fig
 
 

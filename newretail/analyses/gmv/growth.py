@@ -42,37 +42,46 @@ class GrowthDecomposition:
     implied_gmv_2016_usd: float  # the 2016 GMV implied by the scenario's targets: gmv_usd / (1 + gmv_yoy_growth)
 
     def plot(self) -> Figure:
-        """Left: each component's 2017/2016 ratio; right: its share of the log growth; both with 95% intervals."""
+        """Left: each component's growth over 2016, %; right: its share of the log growth, %; 95% intervals; the
+        title says which component carries the growth."""
         import matplotlib.pyplot as plt
-        import seaborn as sns
 
-        df = self.table.to_pandas()
-        comps = df[df["component"] != "gmv"]
-        with sns.axes_style("whitegrid"):
-            fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-            sns.barplot(data=df, y="component", x="ratio", ax=left, color="C0", errorbar=None)
-            left.errorbar(
-                df["ratio"],
-                range(len(df)),
-                xerr=[df["ratio"] - df["ratio_ci_low"], df["ratio_ci_high"] - df["ratio"]],
-                fmt="none",
-                color="k",
-                capsize=3,
+        t = self.table
+        names = [GROWTH_LABELS[c] for c in t["component"]]
+        with plt.rc_context({"font.size": 11}):
+            fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.6), layout="constrained", width_ratios=(1, 1))
+            y = np.arange(t.height)[::-1]
+            growth = 100 * (t["ratio"].to_numpy() - 1)
+            low, high = 100 * (t["ratio_ci_low"].to_numpy() - 1), 100 * (t["ratio_ci_high"].to_numpy() - 1)
+            colours = ["0.35" if c == "gmv" else "tab:blue" for c in t["component"]]
+            left.barh(y, growth, color=colours)
+            left.errorbar(growth, y, xerr=[growth - low, high - growth], fmt="none", color="black", capsize=3)
+            left.set_yticks(y, names)
+            left.axvline(0, color="0.3", lw=0.8)
+            left.set_xlabel("growth over 2016, %")
+            parts = t.filter(pl.col("component") != "gmv")
+            y3 = np.arange(parts.height)[::-1]
+            share = 100 * parts["log_share"].to_numpy()
+            s_low, s_high = 100 * parts["share_ci_low"].to_numpy(), 100 * parts["share_ci_high"].to_numpy()
+            right.barh(y3, share, color="tab:green")
+            right.errorbar(share, y3, xerr=[share - s_low, s_high - share], fmt="none", color="black", capsize=3)
+            right.set_yticks(y3, [GROWTH_LABELS[c] for c in parts["component"]])
+            right.axvline(0, color="0.3", lw=0.8)
+            right.set_xlabel("share of the growth (of its log), %")
+            fig.suptitle(
+                f"{GROWTH_WORDS[self.carried_by]} carry the largest share of the growth over 2016", fontsize=12
             )
-            left.axvline(1.0, color="0.3", linewidth=0.8)
-            left.set(xlabel="2017 / 2016", ylabel="")
-            sns.barplot(data=comps, y="component", x="log_share", ax=right, color="C2", errorbar=None)
-            right.errorbar(
-                comps["log_share"],
-                range(len(comps)),
-                xerr=[comps["log_share"] - comps["share_ci_low"], comps["share_ci_high"] - comps["log_share"]],
-                fmt="none",
-                color="k",
-                capsize=3,
-            )
-            right.set(xlabel="share of the log growth", ylabel="")
-            fig.tight_layout()
         return fig
+
+
+GROWTH_LABELS = {
+    "visits": "visits",
+    "conversion": "orders per visit",
+    "order_value": "value per order",
+    "gmv": "online GMV",
+}
+"""The components in plain words, for the plots."""
+GROWTH_WORDS = {"visits": "More visits", "conversion": "More orders per visit", "order_value": "Bigger orders"}
 
 
 def decompose_growth(ds: Dataset, *, groups: int = GROUPS) -> GrowthDecomposition:
