@@ -75,7 +75,7 @@ class Exercise:
 
 
 def z(p: float) -> float:
-    """The standard normal quantile (scipy's), for the design exercises."""
-    from scipy.stats import norm
+    """The standard normal quantile, for the design exercises (:func:`newretail.methods.power.normal_quantile`)."""
+    from newretail.methods.power import normal_quantile
 
-    return float(norm.ppf(p))
+    return normal_quantile(p)

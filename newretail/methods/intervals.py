@@ -10,13 +10,22 @@ ratio) and return floats for scalar input, arrays otherwise. statsmodels and sci
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
 
 from newretail.methods._frames import MethodInputError, check_alpha, shown
 
-__all__ = ["poisson_interval", "proportion_interval", "quantile_interval", "ratio_interval", "standardized_ratio"]
+__all__ = [
+    "delta_log_interval",
+    "mantel_haenszel_odds_ratio",
+    "poisson_interval",
+    "proportion_interval",
+    "quantile_interval",
+    "ratio_interval",
+    "standardized_ratio",
+]
 
 RatioMethod = Literal["katz", "fieller", "delta"]
 RATIO_METHODS = ("katz", "fieller", "delta")
@@ -238,6 +247,45 @@ def standardized_ratio(x1: Any, n1: Any, x0: Any, n0: Any, *, alpha: float = 0.0
     return ratio, ratio * math.exp(-half), ratio * math.exp(half)
 
 
+def mantel_haenszel_odds_ratio(
+    x1: Any, n1: Any, x0: Any, n0: Any, *, alpha: float = 0.05
+) -> tuple[float, float, float]:
+    """Odds ratio of a success for the numerator over the reference group, pooled over strata (Mantel-Haenszel),
+    with its ``1 - alpha`` interval (Robins-Breslow-Greenland variance of the log, statsmodels ``StratifiedTable``).
+
+    The pooled odds ratio is ``sum(a d / n) / sum(b c / n)`` over the strata's 2 x 2 tables ``[[a, b], [c, d]]``
+    (``a = x1``, ``b = n1 - x1``, ``c = x0``, ``d = n0 - x0``, ``n = n1 + n0``). Strata without trials in both groups
+    carry no comparison and are left out.
+
+    Parameters
+    ----------
+    x1, n1, x0, n0 : counts per stratum (1-d arrays of equal length): successes and trials of the numerator and
+        the reference group.
+    alpha : 1 - confidence level, in (0, 0.5].
+
+    Returns
+    -------
+    (odds_ratio, low, high)
+        Floats, unitless (close to the ratio of proportions when successes are rare).
+    """
+    alpha = check_alpha(alpha)
+    a1, t1, a0, t0 = (np.atleast_1d(_counts(v, name)) for v, name in ((x1, "x1"), (n1, "n1"), (x0, "x0"), (n0, "n0")))
+    if not (a1.shape == t1.shape == a0.shape == t0.shape) or a1.ndim != 1:
+        raise MethodInputError("x1, n1, x0, n0: must be 1-d arrays of equal length (one value per stratum)")
+    for x, n, name in ((a1, t1, "x1"), (a0, t0, "x0")):
+        if np.any(x > n):
+            raise MethodInputError(f"{name}: more successes than trials ({x[x > n].flat[0]:g} > {n[x > n].flat[0]:g})")
+    used = (t1 > 0) & (t0 > 0)
+    if not used.any():
+        raise MethodInputError("n1, n0: no stratum has trials in both groups; there is nothing to compare")
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    tables = np.stack([np.stack([a1, t1 - a1]), np.stack([a0, t0 - a0])])  # 2 x 2 x strata
+    table = StratifiedTable(tables[:, :, used])
+    low, high = table.oddsratio_pooled_confint(alpha=alpha)
+    return float(table.oddsratio_pooled), float(low), float(high)
+
+
 def quantile_interval(values: Any, *, q: float, alpha: float = 0.05) -> tuple[float, float, float]:
     """The ``q`` quantile of a sample with a distribution-free ``1 - alpha`` interval.
 
@@ -274,3 +322,45 @@ def quantile_interval(values: Any, *, q: float, alpha: float = 0.05) -> tuple[fl
     value = float(np.quantile(x, q))
     ci = stats.quantile_test(x, q=value, p=float(q)).confidence_interval(1.0 - alpha)
     return value, float(ci.low), float(ci.high)
+
+
+def delta_log_interval(
+    fn: Callable[[np.ndarray], float], params: Any, cov: Any, *, alpha: float = 0.05, step: float = 1e-5
+) -> tuple[float, float, float]:
+    """A positive, smooth function of estimated parameters with its ``1 - alpha`` interval by the delta method on
+    the log scale: ``value x exp(-+ z se)``, ``se`` the standard error of ``log fn`` from its gradient (central
+    differences) and the parameters' covariance.
+
+    Parameters
+    ----------
+    fn : the function, ``fn(params) -> float``, positive near ``params`` (a peak rate, a decay time...).
+    params : the parameter estimates, a 1-d array.
+    cov : their covariance matrix (square, one row per parameter).
+    alpha : 1 - confidence level, in (0, 0.5].
+    step : the central differences' step in each parameter (> 0).
+
+    Returns
+    -------
+    (value, low, high)
+        Floats in the function's unit; the interval is always positive and asymmetric around the value.
+    """
+    alpha = check_alpha(alpha)
+    theta = np.asarray(params, dtype=np.float64)
+    if theta.ndim != 1 or theta.size == 0 or not np.all(np.isfinite(theta)):
+        raise MethodInputError("params: must be a 1-d array of finite numbers")
+    sigma = np.asarray(cov, dtype=np.float64)
+    if sigma.shape != (theta.size, theta.size) or not np.all(np.isfinite(sigma)):
+        raise MethodInputError(f"cov: must be a finite {theta.size} x {theta.size} matrix, got shape {sigma.shape}")
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not step > 0:
+        raise MethodInputError(f"step: must be a positive number, got {shown(step)}")
+    value = float(fn(theta))
+    if not (math.isfinite(value) and value > 0):
+        raise MethodInputError(f"fn: must be positive at params (its log is taken), got {shown(value)}")
+    from scipy import stats
+
+    grad = np.array(
+        [(np.log(fn(theta + step * e)) - np.log(fn(theta - step * e))) / (2 * step) for e in np.eye(theta.size)]
+    )
+    se = float(np.sqrt(max(grad @ sigma @ grad, 0.0)))
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return value, value * math.exp(-z * se), value * math.exp(z * se)

@@ -123,3 +123,85 @@ def test_twfe_regression_refuses_what_it_cannot_fit() -> None:
         twfe_regression(frame, unit="unit", time="time", outcome="y", regressors=("a", "c"))
     with pytest.raises(MethodInputError, match="'a'"):
         twfe_regression(frame.with_columns(a=pl.lit("x")), unit="unit", time="time", outcome="y", regressors=("a",))
+
+
+def _delong_by_pairs(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DeLong et al. (1988) from the Mann-Whitney kernel over every (positive, negative) pair: the AUCs and the
+    covariance S10/m + S01/n of the two."""
+    aucs, v10s, v01s = [], [], []
+    for s in (a, b):
+        pos, neg = s[y == 1], s[y == 0]
+        psi = (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+        aucs.append(psi.mean())
+        v10s.append(psi.mean(axis=1))
+        v01s.append(psi.mean(axis=0))
+    m, n = len(v10s[0]), len(v01s[0])
+    return np.array(aucs), np.cov(np.vstack(v10s)) / m + np.cov(np.vstack(v01s)) / n
+
+
+def test_compare_auc_is_delongs_pairwise_computation_and_scikit_learns_auc() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from newretail.methods.comparisons import compare_auc
+
+    rng = np.random.default_rng(5)
+    y = rng.random(600) < 0.3
+    a = np.round(y + rng.normal(0, 1.2, y.size), 1)  # rounded: ties count one half
+    b = y + rng.normal(0, 0.8, y.size)
+    cmp = compare_auc(y, a, b, alpha=0.1)
+    auc, cov = _delong_by_pairs(y, a, b)
+    z = 1.6448536269514722
+    assert (cmp.auc, cmp.reference_auc) == pytest.approx((roc_auc_score(y, a), roc_auc_score(y, b)), rel=1e-12)
+    assert (cmp.auc, cmp.reference_auc) == pytest.approx(tuple(auc), rel=1e-12)
+    assert cmp.auc_ci_high - cmp.auc == pytest.approx(z * math.sqrt(cov[0, 0]), rel=1e-9)
+    assert cmp.reference_ci_high - cmp.reference_auc == pytest.approx(z * math.sqrt(cov[1, 1]), rel=1e-9)
+    se_gap = math.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    assert cmp.gap == pytest.approx(auc[1] - auc[0], rel=1e-12)
+    assert (cmp.gap_ci_low, cmp.gap_ci_high) == pytest.approx((cmp.gap - z * se_gap, cmp.gap + z * se_gap), rel=1e-9)
+    assert cmp.n == 600 and cmp.tidy().height == 3
+    with pytest.raises(MethodInputError, match=r"^y: needs both outcomes"):
+        compare_auc(np.ones(5), a[:5], b[:5])
+    with pytest.raises(MethodInputError, match=r"^y: must be 0/1"):
+        compare_auc(np.r_[0, 2, 1], a[:3], b[:3])
+    with pytest.raises(MethodInputError, match=r"^score, reference: need one value per label"):
+        compare_auc(y, a[:10], b)
+
+
+def _frame(n_clusters: int = 150, seed: int = 2) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    size = rng.integers(1, 6, n_clusters)
+    g = np.repeat(np.arange(n_clusters), size)
+    t = rng.random(g.size) < 0.4
+    y = (rng.random(g.size) < 0.1 + 0.05 * t + 0.1 * rng.random(n_clusters)[g]).astype(int)
+    return pl.DataFrame({"y": y, "t": t, "g": g})
+
+
+def test_difference_in_means_is_the_sandwich_by_hand() -> None:
+    """Cluster-robust (CR1: G/(G-1) x (N-1)/(N-K) times the sandwich) and, without clusters, HC2, which for a
+    difference in means is Neyman's s1^2/n1 + s0^2/n0."""
+    from newretail.methods.comparisons import difference_in_means
+
+    df = _frame()
+    y, t, g = df["y"].to_numpy().astype(float), df["t"].to_numpy(), df["g"].to_numpy()
+    diff = y[t].mean() - y[~t].mean()
+    x = np.column_stack([np.ones(y.size), t.astype(float)])
+    bread = np.linalg.inv(x.T @ x)
+    e = y - x @ (bread @ x.T @ y)
+    scores = np.vstack([(x[g == c] * e[g == c, None]).sum(axis=0) for c in np.unique(g)])
+    n, k, clusters = y.size, 2, np.unique(g).size
+    cr1 = clusters / (clusters - 1) * (n - 1) / (n - k) * bread @ scores.T @ scores @ bread
+    effect = difference_in_means(df, outcome="y", treatment="t", cluster="g")
+    assert effect.estimate == pytest.approx(diff, rel=1e-12)
+    assert effect.se == pytest.approx(math.sqrt(cr1[1, 1]), rel=1e-10)
+    z = 1.959963984540054
+    assert (effect.ci_low, effect.ci_high) == pytest.approx((diff - z * effect.se, diff + z * effect.se), rel=1e-10)
+    neyman = math.sqrt(y[t].var(ddof=1) / t.sum() + y[~t].var(ddof=1) / (~t).sum())
+    assert difference_in_means(df, outcome="y", treatment="t").se == pytest.approx(neyman, rel=1e-10)
+    # a pandas frame, 0/1 instead of bool, and string cluster labels answer alike
+    same = df.with_columns(pl.col("t").cast(pl.Int8), pl.format("u{}", pl.col("g")).alias("g"))
+    again = difference_in_means(same.to_pandas(), outcome="y", treatment="t", cluster="g")
+    assert (again.estimate, again.se) == pytest.approx((effect.estimate, effect.se), rel=1e-12)
+    with pytest.raises(MethodInputError, match=r"^column 't': every row is in the same arm"):
+        difference_in_means(df.filter(pl.col("t")), outcome="y", treatment="t")
+    with pytest.raises(MethodInputError, match=r"^column 'nope' is not in df"):
+        difference_in_means(df, outcome="y", treatment="t", cluster="nope")

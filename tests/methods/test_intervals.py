@@ -146,3 +146,47 @@ def test_standardized_ratio_covers_the_common_ratio_by_simulation() -> None:
 def test_standardized_ratio_refuses_strata_without_reference_trials() -> None:
     with pytest.raises(MethodInputError, match=r"^n0"):
         standardized_ratio([3, 4], [10, 10], [1, 0], [10, 0])
+
+
+def test_mantel_haenszel_odds_ratio_is_the_closed_form_with_the_robins_breslow_greenland_variance() -> None:
+    """sum(ad/n) / sum(bc/n) over the strata, and the RGB variance of its log (Robins, Breslow and Greenland 1986),
+    written out; a stratum without reference trials is left out."""
+    from newretail.methods.intervals import mantel_haenszel_odds_ratio
+
+    x1, n1 = np.array([12, 30, 7, 5]), np.array([400, 900, 150, 50])
+    x0, n0 = np.array([8, 20, 2, 0]), np.array([500, 1_000, 120, 0])
+    odds, low, high = mantel_haenszel_odds_ratio(x1, n1, x0, n0)
+    a, b, c, d = x1[:3], (n1 - x1)[:3], x0[:3], (n0 - x0)[:3]
+    n = a + b + c + d
+    p, q, r, s = (a + d) / n, (b + c) / n, a * d / n, b * c / n
+    assert odds == pytest.approx(r.sum() / s.sum(), rel=1e-12)
+    var = (p * r).sum() / (2 * r.sum() ** 2) + (p * s + q * r).sum() / (2 * r.sum() * s.sum())
+    var += (q * s).sum() / (2 * s.sum() ** 2)
+    half = Z * math.sqrt(var)
+    assert (low, high) == pytest.approx((odds * math.exp(-half), odds * math.exp(half)), rel=1e-12)
+    with pytest.raises(MethodInputError, match=r"^x1: more successes"):
+        mantel_haenszel_odds_ratio([5], [4], [1], [10])
+    with pytest.raises(MethodInputError, match=r"^n1, n0: no stratum"):
+        mantel_haenszel_odds_ratio([0], [0], [1], [10])
+
+
+def test_delta_log_interval_is_the_closed_form_for_a_log_linear_function() -> None:
+    """For fn = exp(c'theta) the log is linear, so its standard error is sqrt(c' V c) exactly; for fn = theta_0 x
+    theta_1 the gradient of the log is (1/theta_0, 1/theta_1)."""
+    from newretail.methods.intervals import delta_log_interval
+
+    theta = np.array([0.4, 1.5, -0.2])
+    cov = np.array([[0.04, 0.01, 0.0], [0.01, 0.09, -0.02], [0.0, -0.02, 0.16]])
+    c = np.array([1.0, -2.0, 0.5])
+    value, low, high = delta_log_interval(lambda th: float(np.exp(c @ th)), theta, cov)
+    se = math.sqrt(c @ cov @ c)
+    assert value == pytest.approx(math.exp(c @ theta), rel=1e-15)
+    assert (low, high) == pytest.approx((value * math.exp(-Z * se), value * math.exp(Z * se)), rel=1e-8)
+    value, low, high = delta_log_interval(lambda th: float(th[0] * th[1]), theta, cov, alpha=0.1)
+    g = np.array([1 / theta[0], 1 / theta[1], 0.0])
+    se, z90 = math.sqrt(g @ cov @ g), stats.norm.ppf(0.95)
+    assert (low, high) == pytest.approx((value * math.exp(-z90 * se), value * math.exp(z90 * se)), rel=1e-8)
+    with pytest.raises(MethodInputError, match=r"^fn: must be positive"):
+        delta_log_interval(lambda th: -1.0, theta, cov)
+    with pytest.raises(MethodInputError, match=r"^cov: "):
+        delta_log_interval(lambda th: 1.0, theta, cov[:2, :2])

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy import stats
+
+from newretail.methods.power import ratio_test_power, ratio_test_size
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -26,12 +27,6 @@ def _check_power_args(ratio_alt: float, ratio_null: float, human_ctr: float, ai_
     if not 0 < ai_share < 1:
         raise ValueError(f"ai_share = {ai_share!r}: must be in (0, 1), the share of test impressions given to AI")
     _check_alpha(alpha)
-
-
-def _log_se_unit(ratio_alt: float, human_ctr: float, ai_share: float) -> float:
-    """Standard error of the log CTR ratio for one impression in all (scale by 1/sqrt(n))."""
-    p1, p0 = human_ctr * ratio_alt, human_ctr
-    return float(np.sqrt((1 - p1) / (ai_share * p1) + (1 - p0) / ((1 - ai_share) * p0)))
 
 
 def ab_test_power(
@@ -60,9 +55,9 @@ def ab_test_power(
         Power, in [0, 1], for each number of impressions (normal approximation on the log ratio).
     """
     _check_power_args(ratio_alt, ratio_null, human_ctr, ai_share, alpha)
-    n = np.asarray(impressions, dtype=float)
-    se = _log_se_unit(ratio_alt, human_ctr, ai_share) / np.sqrt(n)
-    return np.asarray(stats.norm.cdf(abs(np.log(ratio_alt / ratio_null)) / se - stats.norm.ppf(1 - alpha / 2)))
+    return np.asarray(
+        ratio_test_power(impressions, ratio=ratio_alt, ratio_null=ratio_null, p0=human_ctr, share=ai_share, alpha=alpha)
+    )
 
 
 @dataclass(frozen=True)
@@ -131,8 +126,7 @@ def ab_test_plan(
     _check_power_args(ratio_alt, ratio_null, human_ctr, ai_share, alpha)
     if not 0 < power < 1:
         raise ValueError(f"power = {power!r}: must be in (0, 1), e.g. 0.8")
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    n = int(np.ceil((z * _log_se_unit(ratio_alt, human_ctr, ai_share) / np.log(ratio_alt / ratio_null)) ** 2))
+    n = ratio_test_size(ratio=ratio_alt, ratio_null=ratio_null, p0=human_ctr, share=ai_share, alpha=alpha, power=power)
     grid = np.unique(np.geomspace(max(n / 30, 10), n * 10, 120).astype(np.int64))
     curve = pl.DataFrame(
         {

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from newretail.methods.intervals import standardized_ratio
+from newretail.methods.intervals import mantel_haenszel_odds_ratio, standardized_ratio
 from newretail.tables import Dataset
 
 if TYPE_CHECKING:
@@ -245,15 +245,10 @@ class PlacementAdjusted:
 
 
 def _pooled_odds_ratio(counts: pl.DataFrame, alpha: float) -> tuple[float, float, float]:
-    """Mantel-Haenszel odds ratio of a click for AI over human creatives, pooled over the strata (statsmodels)."""
-    from statsmodels.stats.contingency_tables import StratifiedTable
-
-    a, n1 = counts["ai_clicks"].to_numpy(), counts["ai_impressions"].to_numpy()
-    c, n0 = counts["human_clicks"].to_numpy(), counts["human_impressions"].to_numpy()
-    tables = np.stack([np.stack([a, n1 - a]), np.stack([c, n0 - c])]).astype(float)  # 2 x 2 x strata
-    table = StratifiedTable(tables[:, :, (n1 > 0) & (n0 > 0)])
-    low, high = table.oddsratio_pooled_confint(alpha=alpha)
-    return float(table.oddsratio_pooled), float(low), float(high)
+    """Mantel-Haenszel odds ratio of a click for AI over human creatives, pooled over the strata."""
+    x1, n1 = counts["ai_clicks"].to_numpy(), counts["ai_impressions"].to_numpy()
+    x0, n0 = counts["human_clicks"].to_numpy(), counts["human_impressions"].to_numpy()
+    return mantel_haenszel_odds_ratio(x1, n1, x0, n0, alpha=alpha)
 
 
 def placement_adjusted_ratio(

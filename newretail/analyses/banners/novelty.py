@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy import optimize, stats
+
+from newretail.methods.decay import decay_fit, decay_ratio, profile_threshold
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -165,16 +166,13 @@ class NoveltyFit:
 
     def ratio_curve(self, k: np.ndarray) -> np.ndarray:
         """Approximate CTR ratio at exposure ``k`` implied by the fit (at the average human CTR)."""
-        from scipy.special import expit, logit
-
-        base = logit(self.human_ctr)
-        return expit(base + self.ai_effect * np.exp(-self.decay * (np.asarray(k) - 1.0))) / self.human_ctr
+        return decay_ratio(np.asarray(k) - 1.0, p0=self.human_ctr, effect=self.ai_effect, decay=self.decay)
 
     def plot(self, *, true_decay: float | None = None) -> Figure:
         """Profile log-likelihood of the decay, with the interval's threshold."""
         fig, ax = _axes(None, figsize=(5.5, 3.4))
         ax.plot(self.profile["decay"], self.profile["loglik_drop"], color="0.2")
-        ax.axhline(-stats.chi2.ppf(1 - self.alpha, 1) / 2, color="0.5", ls=":", lw=1, label="interval threshold")
+        ax.axhline(-profile_threshold(self.alpha), color="0.5", ls=":", lw=1, label="interval threshold")
         high = min(self.ci_high, float(self.profile["decay"].to_numpy().max()))
         ax.axvspan(self.ci_low, high, color="C0", alpha=0.15, label=f"{100 * (1 - self.alpha):.0f}% interval")
         if true_decay is not None:
@@ -205,8 +203,6 @@ def novelty_decay_fit(
     NoveltyFit
         The decay per exposure, its interval, and the AI log-odds effect at first exposure.
     """
-    import statsmodels.api as sm
-
     if not max_decay > 0:
         raise ValueError(f"max_decay = {max_decay!r}: must be positive")
     alpha = _check_alpha(alpha)
@@ -219,29 +215,15 @@ def novelty_decay_fit(
     )
     if cells.filter(pl.col("creative_source") == "ai").select(pl.col("exposure_index").n_unique()).item() < 2:
         raise ValueError("data: AI creatives are seen at a single exposure index; the decay cannot be estimated")
-    placement = cells.select(pl.col("placement").to_physical()).to_series().to_numpy()
-    dummies = (placement[:, None] == np.unique(placement)[None, :]).astype(float)
-    is_ai = (cells["creative_source"] == "ai").to_numpy().astype(float)
-    repeat = cells["exposure_index"].to_numpy().astype(float) - 1.0
-    endog = np.column_stack([cells["k"].to_numpy(), (cells["n"] - cells["k"]).to_numpy()]).astype(float)
-
-    def fit(decay: float) -> tuple[float, float]:
-        exog = np.column_stack([dummies, is_ai * np.exp(-decay * repeat)])
-        res = sm.GLM(endog, exog, family=sm.families.Binomial()).fit()
-        return float(res.llf), float(res.params[-1])
-
-    best = optimize.minimize_scalar(lambda d: -fit(d)[0], bounds=(0.0, max_decay), method="bounded")
-    decay = float(best.x)
-    top, ai_effect = fit(decay)
-    drop = stats.chi2.ppf(1 - alpha, 1) / 2
-
-    def gap(d: float) -> float:
-        return fit(d)[0] - top + drop
-
-    low = float(optimize.brentq(gap, 0.0, decay)) if decay > 0 and gap(0.0) < 0 else 0.0
-    high = float(optimize.brentq(gap, decay, max_decay)) if gap(max_decay) < 0 else float("inf")
-    grid = np.linspace(0.0, min(max_decay, max(4 * decay, 1.0)), 61)
-    profile = pl.DataFrame({"decay": grid, "loglik_drop": [fit(d)[0] - top for d in grid]})
+    fit = decay_fit(
+        cells["k"].to_numpy(),
+        cells["n"].to_numpy(),
+        strata=cells.select(pl.col("placement").to_physical()).to_series().to_numpy(),
+        treated=(cells["creative_source"] == "ai").to_numpy(),
+        repeat=cells["exposure_index"].to_numpy().astype(float) - 1.0,
+        max_decay=max_decay,
+        alpha=alpha,
+    )
     human = cells.filter(pl.col("creative_source") == "human")
     human_ctr = float(human["k"].to_numpy().sum() / human["n"].to_numpy().sum())
-    return NoveltyFit(decay, low, high, ai_effect, human_ctr, profile, alpha)
+    return NoveltyFit(fit.decay, fit.ci_low, fit.ci_high, fit.effect, human_ctr, fit.profile, alpha)

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
-from newretail.methods.resampling import (
-    Estimate,
-)
+from newretail.methods.bursts import burst_counts, burst_rate, fit_burst
+from newretail.methods.resampling import Estimate
 from newretail.tables import Dataset
 
 if TYPE_CHECKING:
@@ -71,58 +68,19 @@ class MidnightSpike:
         return fig
 
 
-def _spike_design(theta: np.ndarray, seconds: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
-    """Expected count per one-second bin and its Jacobian in (log A, log tau, g0, g1)."""
-    a, log_tau, g0, g1 = theta
-    amp, tau = np.exp(a), np.exp(log_tau)
-    e0, e1 = np.exp(-seconds / tau), np.exp(-(seconds + 1.0) / tau)
-    spike = amp * tau * (e0 - e1)  # integral of A exp(-t/tau) over the second
-    x = (seconds + 0.5) / window
-    base = np.exp(g0 + g1 * x)
-    d_tau = amp * tau * ((e0 - e1) + (seconds * e0 - (seconds + 1.0) * e1) / tau)
-    jac = np.column_stack([spike, d_tau, base, base * x])
-    return spike + base, jac
+def _fit_spike(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rush model's parameters and their covariance (:func:`newretail.methods.bursts.fit_burst`)."""
+    fit = fit_burst(counts)
+    return fit.params, fit.cov
 
 
 def _rate_at(theta: np.ndarray, t: float, window: float) -> float:
-    a, log_tau, g0, g1 = theta
-    return float(np.exp(a - t / np.exp(log_tau)) + np.exp(g0 + g1 * t / window))
+    """Orders per second at ``t`` seconds after midnight under the rush model (sampled scale)."""
+    return burst_rate(theta, t, window_s=window)
 
 
-def _fit_spike(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson maximum likelihood of the rush model; returns the parameters and their covariance."""
-    from scipy import optimize
-
-    seconds = np.arange(counts.size, dtype=np.float64)
-    window = float(counts.size)
-    tail = max(float(counts[-counts.size // 4 :].mean()), 1e-3)
-    head = max(float(counts[:60].mean()) - tail, 1e-3)
-    start = np.array([np.log(head), np.log(180.0), np.log(tail), 0.0])
-
-    def nll(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        mu, jac = _spike_design(theta, seconds, window)
-        mu = np.maximum(mu, 1e-300)
-        return float(np.sum(mu - counts * np.log(mu))), jac.T @ (1.0 - counts / mu)
-
-    bounds = [(-30.0, 30.0), (np.log(1.0), np.log(10.0 * window)), (-30.0, 30.0), (-20.0, 20.0)]
-    res = optimize.minimize(nll, start, jac=True, method="L-BFGS-B", bounds=bounds)
-    mu, jac = _spike_design(res.x, seconds, window)
-    info = jac.T @ (jac / np.maximum(mu, 1e-300)[:, None])
-    return res.x, np.linalg.pinv(info)
-
-
-def _delta_log_interval(fn: Callable[[np.ndarray], float], theta: np.ndarray, cov: np.ndarray) -> Estimate:
-    """Value of a positive function of the parameters and its 95% interval by the delta method on the log scale."""
-    from scipy import stats
-
-    value = float(fn(theta))
-    step = 1e-5
-    grad = np.array(
-        [(np.log(fn(theta + step * e)) - np.log(fn(theta - step * e))) / (2 * step) for e in np.eye(theta.size)]
-    )
-    se = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
-    z = float(stats.norm.ppf(0.975))
-    return Estimate(value, value * math.exp(-z * se), value * math.exp(z * se))
+def _estimate(interval: tuple[float, float, float]) -> Estimate:
+    return Estimate(*interval, method="Poisson MLE, delta method on the log scale, 95%")
 
 
 def midnight_spike(ds: Dataset, *, window_s: int = SPIKE_WINDOW_S) -> MidnightSpike:
@@ -163,23 +121,19 @@ def midnight_spike(ds: Dataset, *, window_s: int = SPIKE_WINDOW_S) -> MidnightSp
     pmf[delays["lag"].to_numpy()] = delays["n"].to_numpy()
     pmf = pmf[:window_s] / pmf.sum()
 
-    counts = orders["n"].to_numpy().astype(np.float64)
-    theta, cov = _fit_spike(counts)
-    seconds = np.arange(window_s, dtype=np.float64)
-    window = float(window_s)
+    fit = fit_burst(orders["n"].to_numpy().astype(np.float64))
 
     def pay_curve(th: np.ndarray) -> np.ndarray:
-        mu, _ = _spike_design(th, seconds, window)
-        return np.convolve(mu, pmf)[:window_s]
+        return np.convolve(burst_counts(th, window_s), pmf)[:window_s]
 
     def peak_orders(th: np.ndarray) -> float:
-        return weight * _rate_at(th, 0.5, window)
+        return weight * burst_rate(th, 0.5, window_s=float(window_s))
 
     def peak_payments(th: np.ndarray) -> float:
         return weight * float(pay_curve(th).max())
 
-    orders_fit, _ = _spike_design(theta, seconds, window)
-    payments_fit = pay_curve(theta)
+    orders_fit = fit.expected
+    payments_fit = pay_curve(fit.params)
     table = pl.DataFrame(
         {
             "second": orders["second"],
@@ -190,9 +144,9 @@ def midnight_spike(ds: Dataset, *, window_s: int = SPIKE_WINDOW_S) -> MidnightSp
         }
     )
     return MidnightSpike(
-        peak_orders_per_second=_delta_log_interval(peak_orders, theta, cov),
-        peak_payments_per_second=_delta_log_interval(peak_payments, theta, cov),
-        decay_min=_delta_log_interval(lambda th: float(np.exp(th[1]) / 60.0), theta, cov),
+        peak_orders_per_second=_estimate(fit.interval(peak_orders)),
+        peak_payments_per_second=_estimate(fit.interval(peak_payments)),
+        decay_min=_estimate(fit.interval(lambda th: float(np.exp(th[1]) / 60.0))),
         peak_payment_second=float(np.argmax(payments_fit) + 0.5),
         per_second=table,
         weight=weight,

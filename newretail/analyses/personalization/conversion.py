@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,6 +19,7 @@ from newretail.analyses.personalization.visits import (
     _split_users,
     design_matrix,
 )
+from newretail.methods.comparisons import AucComparison, compare_auc
 from newretail.methods.learners import LightGBMSettings, ProbabilityModel
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -91,70 +91,6 @@ class ConversionModel(ProbabilityModel):
     def predict_margin(self, frame: pl.DataFrame) -> np.ndarray:  # type: ignore[override]
         """Raw model output of each visit, log-odds of conversion."""
         return super().predict_margin(design_matrix(frame, features=self.columns))
-
-
-@dataclass(frozen=True)
-class AucComparison:
-    """AUC of a model and of a reference score (e.g. the true probabilities) on the same rows, with DeLong
-    intervals for each and for their difference (reference minus model)."""
-
-    auc: float
-    auc_ci_low: float
-    auc_ci_high: float
-    reference_auc: float
-    reference_ci_low: float
-    reference_ci_high: float
-    gap: float
-    gap_ci_low: float
-    gap_ci_high: float
-    n: int
-
-
-def _delong_components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AUCs and DeLong's placement values (per positive and per negative row) for each score column."""
-    pos, neg = scores[:, y == 1], scores[:, y == 0]
-    m, n = pos.shape[1], neg.shape[1]
-    rank_all = stats.rankdata(np.hstack([pos, neg]), axis=1)
-    rank_pos, rank_neg = stats.rankdata(pos, axis=1), stats.rankdata(neg, axis=1)
-    v10 = (rank_all[:, :m] - rank_pos) / n  # share of negatives below each positive
-    v01 = 1.0 - (rank_all[:, m:] - rank_neg) / m  # share of positives above each negative
-    return v10.mean(axis=1), v10, v01
-
-
-def compare_auc(y: np.ndarray, score: np.ndarray, reference: np.ndarray, *, alpha: float = 0.05) -> AucComparison:
-    """AUCs of ``score`` and ``reference`` for 0/1 labels ``y``, with DeLong's paired variance.
-
-    Parameters
-    ----------
-    y : 0/1 outcomes.
-    score : the model's scores (any monotone scale).
-    reference : the reference's scores, e.g. the true conversion probabilities (the oracle).
-    alpha : 1 - confidence level.
-    """
-    y = np.asarray(y).astype(np.int8)
-    if np.unique(y).size != 2:
-        raise ValueError("y: needs both outcomes (0 and 1) to compute an AUC")
-    both = np.vstack([np.asarray(score, float), np.asarray(reference, float)])
-    if both.shape[1] != y.size:
-        raise ValueError("score, reference: need one value per label")
-    auc, v10, v01 = _delong_components(y, both)
-    cov = np.cov(v10) / v10.shape[1] + np.cov(v01) / v01.shape[1]
-    z = float(stats.norm.ppf(1 - alpha / 2))
-    se = np.sqrt(np.diag(cov))
-    gap = float(auc[1] - auc[0])
-    se_gap = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)))
-    return AucComparison(
-        auc=float(auc[0]),
-        auc_ci_low=float(auc[0] - z * se[0]),
-        auc_ci_high=float(auc[0] + z * se[0]),
-        reference_auc=float(auc[1]),
-        reference_ci_low=float(auc[1] - z * se[1]),
-        reference_ci_high=float(auc[1] + z * se[1]),
-        gap=gap,
-        gap_ci_low=gap - z * se_gap,
-        gap_ci_high=gap + z * se_gap,
-        n=int(y.size),
-    )
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from newretail.methods import effects, learners
+from newretail.methods.comparisons import difference_in_means
 from newretail.methods.effects import Effect
 
 if TYPE_CHECKING:
@@ -27,25 +28,11 @@ def naive_effect(frame: pl.DataFrame, *, alpha: float = 0.05) -> Effect:
     served at random.
     """
     _check_frame(frame, ("user_id", TREATMENT, OUTCOME))
-    import statsmodels.api as sm
-
     t = frame[TREATMENT].to_numpy().astype(float)
-    y = frame[OUTCOME].to_numpy().astype(float)
     if t.min() == t.max():
         raise ValueError("frame: every visit has the same personalization; there is nothing to compare")
-    fit = sm.OLS(y, np.column_stack([np.ones_like(t), t])).fit(
-        cov_type="cluster", cov_kwds={"groups": frame["user_id"].to_numpy()}
-    )
-    low, high = fit.conf_int(alpha=alpha)[1]
-    return Effect(
-        float(fit.params[1]),
-        float(fit.bse[1]),
-        float(low),
-        float(high),
-        int(t.size),
-        "naive difference",
-        "difference in conversion rates; cluster-robust interval",
-    )
+    effect = difference_in_means(frame, outcome=OUTCOME, treatment=TREATMENT, cluster="user_id", alpha=alpha)
+    return replace(effect, name="naive difference", method="difference in conversion rates; cluster-robust interval")
 
 
 @dataclass(frozen=True)

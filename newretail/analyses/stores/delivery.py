@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
+from newretail.methods.intervals import quantile_interval
 from newretail.tables import Dataset
 
 if TYPE_CHECKING:
@@ -118,9 +118,7 @@ def delivery_promise(ds: Dataset, *, radius_km: float | None = None, alpha: floa
             raise ValueError(f"{name}: only {n_in} orders within {radius:g} km; cannot judge the promise")
         hits = int(inside["on_time"].sum())
         low, high = _wilson(np.array([hits]), np.array([n_in]), alpha)
-        minutes = inside["delivery_min"].to_numpy()
-        q = stats.quantile_test(minutes, q=float(np.quantile(minutes, 0.95)), p=0.95)
-        ci = q.confidence_interval(confidence_level=1 - alpha)
+        p95, p95_low, p95_high = quantile_interval(inside["delivery_min"].to_numpy(), q=0.95, alpha=alpha)
         rows.append(
             {
                 "fleet": name,
@@ -129,9 +127,9 @@ def delivery_promise(ds: Dataset, *, radius_km: float | None = None, alpha: floa
                 "on_time_share": hits / n_in,
                 "ci_low": float(low[0]),
                 "ci_high": float(high[0]),
-                "p95_min": float(np.quantile(minutes, 0.95)),
-                "p95_ci_low": float(ci.low),
-                "p95_ci_high": float(ci.high),
+                "p95_min": p95,
+                "p95_ci_low": p95_low,
+                "p95_ci_high": p95_high,
                 "orders_beyond": outside.height,
                 "on_time_share_beyond": _mean(outside["on_time"]) if outside.height else float("nan"),
             }
