@@ -206,7 +206,7 @@ def test_plot_is_a_forest_of_every_claim(table) -> None:
 
     fig = table.plot()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert len(labels) == len(table) and labels[0].startswith("gmv_usd")
+    assert len(labels) == len(table) and labels[0] == "GMV in USD"  # the claim's label, not its id
     plt.close(fig)
     frame = table.to_polars()
     assert frame.columns[: len(JSON_KEYS)] == list(JSON_KEYS) and frame.height == len(table)

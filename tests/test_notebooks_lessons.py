@@ -10,13 +10,13 @@ Run as a script (``python tests/test_notebooks_lessons.py``) it prints each note
 from __future__ import annotations
 
 import ast
-import itertools
 import json
 import re
 import sys
 from pathlib import Path
 
 import pytest
+from readability import assert_readable  # shared with the other figure tests (tests/readability.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("0[0-6]_*.ipynb"))
@@ -280,40 +280,6 @@ def test_hidden_cells_draw_no_figure_and_end_without_a_value(path: Path):
 
 
 # -------------------------------------------------------------------------------------------------- figures
-SNAKE = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
-MIN_POINTS = 10
-
-
-def assert_readable(fig) -> None:
-    """Every text of ``fig`` at least 10 pt, in words (no snake_case identifier), inside the figure, and no two
-    tick labels of an axis overlapping; the figure carries a one-line takeaway (a title)."""
-    from matplotlib.text import Text
-
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    frame = fig.bbox.expanded(1.01, 1.01)
-    hidden = set()  # labels of ticks outside the view: matplotlib keeps them but does not draw them
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            low, high = sorted(axis.get_view_interval())
-            hidden |= {id(t.label1) for t in axis.get_major_ticks() if not low - 1e-9 <= t.get_loc() <= high + 1e-9}
-            hidden |= {id(t.label2) for t in axis.get_major_ticks() if not low - 1e-9 <= t.get_loc() <= high + 1e-9}
-    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
-    for t in texts:
-        assert t.get_fontsize() >= MIN_POINTS, f"{t.get_text()!r} is {t.get_fontsize():.1f} pt"
-        assert not SNAKE.search(t.get_text()), f"{t.get_text()!r} is an identifier, not words"
-        box = t.get_window_extent(renderer)
-        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), f"{t.get_text()!r} is cut off"
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            shown = [t for t in axis.get_ticklabels() if t.get_visible() and t.get_text() and id(t) not in hidden]
-            boxes = [t.get_window_extent(renderer) for t in shown]
-            for a, b in itertools.pairwise(boxes):
-                assert not a.overlaps(b), f"tick labels overlap: {[t.get_text() for t in axis.get_ticklabels()]}"
-    titles = [fig._suptitle] if fig._suptitle is not None else [ax.title for ax in fig.axes]
-    assert any(t is not None and t.get_text().strip() for t in titles), "no takeaway title"
-
-
 @pytest.fixture(scope="module")
 def lesson_figures(small_dataset) -> dict:
     import matplotlib

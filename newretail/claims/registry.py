@@ -36,6 +36,7 @@ class Claim:
     Attributes
     ----------
     id : the scenario key the target is read from.
+    label : a few plain words naming the figure for a reader (plot labels, tables): no identifiers.
     statement : the figure in our own words, with ``{target}`` (and for delivery claims ``{radius}``) to fill in.
     source : a short quoted reference to where the figure comes from.
     definition : the metric, precisely, in words: tables, columns, filters, and the interval's method.
@@ -62,6 +63,11 @@ class Claim:
     direction: Direction = "two-sided"
     tolerance: float = 0.0
     tolerance_reason: str = ""
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:  # a figure without its own words reads as its id with spaces, never as an identifier
+            object.__setattr__(self, "label", self.id.replace("_", " "))
 
     def result(self, ctx: Context) -> Any:
         """The analysis' finished result on the context's dataset (tallies shared through ``ctx.tallies``)."""
@@ -108,6 +114,7 @@ _BOOT = (
 CLAIMS: tuple[Claim, ...] = (
     Claim(
         id="gmv_usd",
+        label="GMV in USD",
         kind="report",
         statement="The day's gross merchandise value was USD {target}.",
         source='"USD 25 billion in gross merchandise value in just 24 hours" (' + REPORT + ")",
@@ -121,6 +128,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="gmv_yoy_growth",
+        label="GMV growth over 2016",
         kind="report",
         statement="GMV grew by {target} over the 2016 event.",
         source='"an increase of 39% over the 2016 event" (' + REPORT + ")",
@@ -136,6 +144,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="ai_banners",
+        label="AI banners served",
         kind="report",
         statement="Lu Ban delivered {target} customized banner ads.",
         source='"deliver 400 million customized ads" (' + REPORT + ")",
@@ -152,6 +161,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="ai_banner_ctr_ratio",
+        label="AI banners' CTR over human",
         kind="report",
         statement="AI banners were clicked {target} times as often as human-designed ones.",
         source='"click-through rate that is 100% higher than those created by people" (' + REPORT + ")",
@@ -169,6 +179,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="personalized_pages",
+        label="personalized pages",
         kind="report",
         statement="AI generated {target} personalized pages.",
         source='"generate 60 billion personalized pages" (' + REPORT + ")",
@@ -184,6 +195,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="personalized_page_conversion",
+        label="conversion of personalized pages",
         kind="report",
         statement="Personalized pages drove a conversion rate of {target}.",
         source='"personalized pages helped to drive 20% conversion rates" (' + REPORT + ")",
@@ -201,6 +213,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="chatbot_inquiries",
+        label="inquiries the chatbot handled",
         kind="report",
         statement="Ali Xiaomi handled {target} customer inquiries.",
         source='"handle 3.5 million customer inquiries" (' + REPORT + ")",
@@ -217,6 +230,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="chatbot_share",
+        label="share of inquiries the chatbot handled",
         kind="report",
         statement="Ali Xiaomi handled {target} of customer inquiries.",
         source='"handled 95% of customer inquiries" (' + REPORT + ")",
@@ -233,6 +247,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="chatbot_efficiency_ratio",
+        label="chatbot's efficiency over humans",
         kind="report",
         statement="The chatbot was {target} times as efficient as human customer service.",
         source='"10,000 times more efficient than human customer service" (' + REPORT + ")",
@@ -249,6 +264,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="hema_delivery_minutes",
+        label="Hema's delivery time",
         kind="report",
         statement="Hema delivers within {target} minutes to customers within {radius} km.",
         source='"30-minute delivery to customers who live within 3 km" (' + REPORT + ")",
@@ -266,6 +282,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="sanjiang_pilot_stores",
+        label="Sanjiang pilot stores",
         kind="report",
         statement="{target} Sanjiang supermarkets took part in the pilot.",
         source='"13 Sanjiang Supermarket stores in Ningbo" (' + REPORT + ")",
@@ -278,6 +295,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="sanjiang_delivery_minutes",
+        label="pilot stores' delivery time",
         kind="report",
         statement="The pilot stores deliver within {target} minutes to customers within {radius} km.",
         source='"1-hour delivery for customers who live within the 3-km range" (' + REPORT + ")",
@@ -294,6 +312,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="gmv_rmb",
+        label="GMV in RMB",
         kind="press",
         statement="The day's gross merchandise value was RMB {target}.",
         source=PRESS,
@@ -309,6 +328,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="peak_orders_per_second",
+        label="peak orders per second",
         kind="press",
         statement="Orders peaked at {target} per second just after midnight.",
         source=PRESS,
@@ -326,6 +346,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="peak_payments_per_second",
+        label="peak payments per second",
         kind="press",
         statement="Payments peaked at {target} per second.",
         source=PRESS,
@@ -343,6 +364,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="payment_transactions",
+        label="payment transactions",
         kind="press",
         statement="{target} payment transactions were processed.",
         source=PRESS,
@@ -353,6 +375,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="delivery_orders",
+        label="orders needing a parcel delivery",
         kind="press",
         statement="{target} orders needed a parcel delivery.",
         source=PRESS,
@@ -364,6 +387,7 @@ CLAIMS: tuple[Claim, ...] = (
     ),
     Claim(
         id="mobile_gmv_share",
+        label="share of GMV on mobile",
         kind="press",
         statement="{target} of GMV was placed on mobile devices.",
         source=PRESS,

@@ -154,39 +154,56 @@ class ClaimsTable:
         return pl.DataFrame([c.to_dict() for c in self.consistency], infer_schema_length=None)
 
     def plot(self) -> Figure:
-        """Forest plot: each claim's reproduced value over its target, with the 95% interval (1 = the target)."""
+        """Forest plot: each claim's reproduced value over its target, with the 95% interval (1 = the target), the
+        claims named in words (:attr:`Claim.label`) and the count that hold in the title."""
         import matplotlib.pyplot as plt
-        import seaborn as sns
+        from matplotlib.lines import Line2D
 
-        frame = (
-            self.to_polars()
-            .with_columns(target=pl.when(pl.col("target") != 0).then(pl.col("target")))  # no ratio to a zero target
-            .with_columns(
-                rel=pl.col("reproduced") / pl.col("target"),
-                low=pl.col("ci_low") / pl.col("target"),
-                high=pl.col("ci_high") / pl.col("target"),
-                verdict=pl.when(pl.col("holds")).then(pl.lit("holds")).otherwise(pl.lit("does not hold")),
-                label=pl.format("{} ({})", pl.col("id"), pl.col("kind")),
-            )
-            .with_row_index("y")
-            .to_pandas()
-        )
-        with sns.axes_style("whitegrid"):
-            fig, ax = plt.subplots(figsize=(7, 0.32 * len(frame) + 1.2))
-            for row in frame.itertuples():
-                color = "C0" if row.holds else "C3"
-                ax.plot([row.low, row.high], [row.y, row.y], color=color, linewidth=2)
-            sns.scatterplot(
-                data=frame, x="rel", y="y", hue="verdict", style="kind", ax=ax, zorder=3,
-                palette={"holds": "C0", "does not hold": "C3"}, s=40,
-            )  # fmt: skip
-            ax.axvline(1.0, color="0.3", linewidth=0.8)
-            ax.set_yticks(frame["y"], frame["label"], fontsize=8)
-            ax.invert_yaxis()
-            ax.set(xlabel="reproduced / target (95% interval)", ylabel="")
-            ax.legend(fontsize=7, loc="lower right")
-            fig.tight_layout()
+        rows = [r for kind in ("report", "press") for r in self.rows if r.kind == kind]
+        fig, ax = plt.subplots(figsize=(7.5, 0.34 * len(rows) + 1.9), layout="constrained")
+        for y, r in enumerate(rows):
+            ratio = [v / r.target if r.target and v is not None and math.isfinite(v) else math.nan
+                     for v in (r.reproduced, r.ci_low, r.ci_high)]  # fmt: skip
+            color = PLOT_COLORS[r.holds]
+            ax.plot(ratio[1:], [y, y], color=color, linewidth=2.2, solid_capstyle="butt")
+            ax.plot(ratio[0], y, marker=PLOT_MARKERS[r.kind], color=color, markersize=7, linestyle="none", zorder=3)
+        ax.axvline(1.0, color="0.3", linewidth=0.8)
+        ax.set_yticks(range(len(rows)), [_plot_label(r) for r in rows], fontsize=10)
+        ax.set_ylim(len(rows) - 0.4, -0.6)  # the first claim on top
+        ax.grid(axis="x", color="0.9")
+        ax.tick_params(axis="x", labelsize=10)
+        reports = sum(r.kind == "report" for r in rows)
+        if 0 < reports < len(rows):  # the press figures below a rule
+            ax.axhline(reports - 0.5, color="0.6", linewidth=0.8)
+        ax.set_xlabel("reproduced over the figure (1 = the figure), 95% interval", fontsize=10)
+        handles = [Line2D([], [], color=PLOT_COLORS[h], linewidth=2.2, label=w) for h, w in PLOT_VERDICTS.items()]
+        handles += [Line2D([], [], color="0.3", marker=PLOT_MARKERS[k], linestyle="none", label=f"{k} figure")
+                    for k in ("report", "press")]  # fmt: skip
+        fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False, fontsize=10)
+        fig.suptitle(_plot_takeaway(rows), fontsize=12)
         return fig
+
+
+PLOT_COLORS = {True: "#1f77b4", False: "#d62728"}
+PLOT_VERDICTS = {True: "holds", False: "does not hold"}
+PLOT_MARKERS = {"report": "o", "press": "s"}
+
+
+def _plot_label(row: ClaimResult) -> str:
+    """The claim's plain name: its registry label, first letter capitalised (the marker tells a press figure)."""
+    claim = REGISTRY.get(row.id)
+    words = claim.label if claim is not None else row.id.replace("_", " ")
+    return words[:1].upper() + words[1:]
+
+
+def _plot_takeaway(rows: Sequence[ClaimResult]) -> str:
+    """'The data recreate 12 of 12 report figures and 5 of 6 press figures', from the rows shown."""
+    parts = []
+    for kind in ("report", "press"):
+        of_kind = [r for r in rows if r.kind == kind]
+        if of_kind:
+            parts.append(f"{sum(r.holds for r in of_kind)} of {len(of_kind)} {kind} figures")
+    return "The data recreate " + " and ".join(parts)
 
 
 def _consistency(ctx: Context, rows: Mapping[str, ClaimResult]) -> tuple[Consistency, ...]:

@@ -75,37 +75,66 @@ class SyntheticControlSummary(Tidy):
     def _design(self) -> str:
         return self.design
 
-    def plot(self, ax: Axes | None = None, *, truth: float | None = None) -> Figure:
-        """Two panels: actual against synthetic, and the gap over the placebo gaps in grey (``ax``: 2 axes)."""
+    def plot(
+        self,
+        ax: Axes | None = None,
+        *,
+        truth: float | None = None,
+        outcome_label: str | None = None,
+        time_label: str | None = None,
+    ) -> Figure:
+        """Two panels: the treated unit against its synthetic control, and the gap over the placebos' gaps in grey
+        (``ax``: 2 axes), under a one-line takeaway (the mean gap after the treatment and the placebo p-value).
+
+        Parameters
+        ----------
+        ax : two matplotlib axes to draw on, or None for a new figure.
+        truth : the true effect, drawn as a dashed line over the post-treatment gap (outcome units).
+        outcome_label : the outcome in words with its unit (e.g. ``"cigarette packs per person"``); default the
+            outcome column's name.
+        time_label : the time axis in words with its unit (e.g. ``"days since the pilot started"``); default the
+            time column's name.
+        """
+        import textwrap
+
         import matplotlib.pyplot as plt
 
+        for value, arg in ((outcome_label, "outcome_label"), (time_label, "time_label")):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{arg}: a label (str) or None expected, got {type(value).__name__}")
+        own = ax is None
         if ax is None:
-            fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, constrained_layout=True)
+            fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6.4), sharex=True, layout="constrained")
         else:
             top, bottom = ax  # type: ignore[misc]
             fig = top.get_figure()
+        outcome = outcome_label or self.outcome.replace("_", " ")
         g = self.gap
         name = self.label if self.label is not None else str(self.treated_unit)
         times = g["time"].to_numpy()
         top.plot(times, g["actual"].to_numpy(), color="#d62728", label=name)
-        top.plot(times, g["synthetic"].to_numpy(), color="#1f77b4", ls="--", label=f"synthetic {name}")
+        top.plot(times, g["synthetic"].to_numpy(), color="#1f77b4", ls="--", label="its synthetic control")
         for a in (top, bottom):
             a.axvline(self.treatment_time, color="grey", ls=":")
-        top.set_ylabel(self.outcome)
-        top.legend(fontsize=8, loc="best")
-        for _, p in self.placebo_gaps.group_by("unit", maintain_order=True):
-            bottom.plot(p["time"].to_numpy(), p["gap"].to_numpy(), color="grey", alpha=0.25, lw=0.6)
-        bottom.plot(times, g["gap"].to_numpy(), color="#d62728", lw=1.6, label=f"{name} − synthetic")
+        top.set_ylabel(textwrap.fill(outcome, 30), fontsize=10)
+        top.legend(fontsize=10, loc="best")
+        for i, (_, p) in enumerate(self.placebo_gaps.group_by("unit", maintain_order=True)):
+            label = "placebos (each donor as if treated)" if i == 0 else None
+            bottom.plot(p["time"].to_numpy(), p["gap"].to_numpy(), color="grey", alpha=0.25, lw=0.6, label=label)
+        bottom.plot(times, g["gap"].to_numpy(), color="#d62728", lw=1.6, label=f"{name} minus synthetic")
         bottom.axhline(0, color="black", lw=0.8)
         if truth is not None:
             bottom.hlines(truth, self.treatment_time, times.max(), color="black", ls="--", label="true effect")
-        bottom.set(xlabel=self.time_name, ylabel=f"gap (actual − synthetic, {self.outcome})")
-        if self.placebo_rank is None:
-            bottom.set_title("no placebos", fontsize=10)
+        bottom.set_xlabel(time_label or self.time_name.replace("_", " "), fontsize=10)
+        bottom.set_ylabel(textwrap.fill(f"gap, {outcome}", 30), fontsize=10)
+        if own:
+            fig.legend(*bottom.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=10,
+                       frameon=False)  # fmt: skip
         else:
-            bottom.set_title(
-                f"placebos in grey; post/pre RMSPE ratio rank {self.placebo_rank}, p = {self.p_value:.3f}",
-                fontsize=10,
-            )
-        bottom.legend(fontsize=8, loc="best")
+            bottom.legend(fontsize=10, loc="best")
+        side = "above" if self.effect > 0 else "below"
+        takeaway = f"{name[:1].upper() + name[1:]} ran {abs(self.effect):.3g} {side} its synthetic control once treated"
+        if self.placebo_rank is not None:
+            takeaway += f" (placebo\u00a0p\u00a0=\u00a0{self.p_value:.2f})"  # no line break inside
+        fig.suptitle(takeaway, fontsize=11, wrap=True)
         return fig

@@ -398,9 +398,12 @@ class SyntheticControl:
         """Shortcut for ``summary().tidy()``: the effect as one row of the package's tidy columns."""
         return self.summary().tidy()
 
-    def plot(self, ax: Any = None, *, truth: float | None = None) -> Figure:
+    def plot(
+        self, ax: Any = None, *, truth: float | None = None, outcome_label: str | None = None,
+        time_label: str | None = None,
+    ) -> Figure:  # fmt: skip
         """Shortcut for ``summary().plot(...)``."""
-        return self.summary().plot(ax, truth=truth)
+        return self.summary().plot(ax, truth=truth, outcome_label=outcome_label, time_label=time_label)
 
 
 def _positive_weights(units: np.ndarray, donors: np.ndarray, weights: np.ndarray) -> dict[Any, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,47 @@ def value_label(value: float | None, unit: str) -> str:
     if unit == "log" and value is not None and math.isfinite(value):
         return f"{value:+.3f}"
     return format_value(value, unit, digits=2 if unit == "share" else 3, with_unit=False)
+
+
+# the assumptions a grid varies, in words with their units (the tornado's rows); a field not listed reads as its
+# last part with spaces
+ASSUMPTION_NAMES = {
+    "behaviour.banners.novelty_decay": "novelty fading per repeat view",
+    "behaviour.banners.placement_allocation_skew": "AI banners steered to good slots",
+    "behaviour.banners.repeat_exposure_prob": "chance of seeing a banner again",
+    "behaviour.personalization.targeting_strength": "targeting on purchase intent",
+    "behaviour.personalization.true_effect_logodds": "true effect of personalization (log-odds)",
+    "behaviour.personalization.effect_heterogeneity": "effect's rise with intent (log-odds)",
+    "behaviour.personalization.intent_weight": "intent's pull on conversion (log-odds)",
+    "behaviour.personalization.conversion_reading": "reading of 20% conversion",
+    "behaviour.orders.order_value_sigma": "spread of order values (log)",
+    "behaviour.orders.vip_value_multiplier": "VIP order value multiple",
+    "behaviour.traffic.fx_rmb_per_usd": "RMB per USD in 2017",
+    "behaviour.traffic.fx_rmb_per_usd_2016": "RMB per USD in 2016",
+    "behaviour.traffic.page_dwell_s": "time on a page (s)",
+    "behaviour.traffic.pages_per_visit_dispersion": "spread of pages per visit",
+    "behaviour.chatbot.anger_escalation_threshold": "anger that calls for a human",
+    "behaviour.chatbot.bot_resolution_rate": "share the bot resolves",
+    "behaviour.chatbot.human_resolution_rate": "share agents resolve",
+    "behaviour.chatbot.repeat_contact_if_unresolved": "unresolved customers who write again",
+    "behaviour.chatbot.bot_handle_s": "bot's time per inquiry (s)",
+    "behaviour.chatbot.human_handle_s": "agent's time per inquiry (s)",
+    "behaviour.chatbot.human_occupancy": "agents' busy share of the hour",
+    "behaviour.stores.pilot_effect": "true pilot uplift (log)",
+    "behaviour.stores.pilot_selection_on_growth": "pilots chosen on sales growth",
+    "behaviour.stores.spillover_effect": "spill-over to nearby stores (log)",
+    "behaviour.stores.spillover_radius_km": "spill-over radius (km)",
+    "calibration.baseline.visits": "2016 visits (x solved)",
+}
+
+
+def assumption_name(field: str) -> str:
+    """An assumption in words (:data:`ASSUMPTION_NAMES`; otherwise the field's last part, with spaces and a factor
+    marked "(x solved)"), never a dotted field path."""
+    if field in ASSUMPTION_NAMES:
+        return ASSUMPTION_NAMES[field]
+    words = field.rsplit(".", 1)[-1].replace("_", " ")
+    return words + (" (x solved)" if field.startswith("calibration.") else "")
 
 
 def _axis_label(axis: Axis) -> str:
@@ -252,7 +294,24 @@ def heatmap(rows: pl.DataFrame, st: Study, base: Scenario, *, judge: str, readin
 
 
 # ------------------------------------------------------------------------------------------------------- tornado
-def _tornado_panel(ax: Axes, rows: pl.DataFrame, st: Study, judge: str) -> None:
+Bar = tuple[float, Axis, list[float | None], list[float | None]]  # swing from the base, axis, ends' values, holds
+
+
+def _tornado_bars(per: pl.DataFrame, st: Study, base: float) -> list[Bar]:
+    """One bar per assumption (values at its ends, whether the reading holds there), smallest swing first."""
+    bars = []
+    for axis in st.axes:
+        ends = per.filter(pl.col("varied") == axis.field).sort("point")
+        vals = ends["v"].to_list()
+        swing = max((abs(v - base) for v in vals if v is not None and math.isfinite(v)), default=0.0)
+        bars.append((swing, axis, vals, ends["h"].to_list()))
+    return sorted(bars, key=lambda t: t[0])
+
+
+def _tornado_panel(ax: Axes, rows: pl.DataFrame, st: Study, judge: str) -> tuple[int, int]:
+    """Draw one study's bars; return (changes under which the reading still holds, changes drawn)."""
+    from matplotlib.transforms import blended_transform_factory
+
     check = CHECKS[st.claim]
     reported = rows.filter(pl.col("reported"))
     reading = check.reading(reported["reading"].first()) if reported.height else check.readings[0]  # type: ignore[arg-type]
@@ -268,46 +327,54 @@ def _tornado_panel(ax: Axes, rows: pl.DataFrame, st: Study, judge: str) -> None:
         r.group_by("point", "varied").agg(measure.mean().alias("v"), _holds_expr(judge).mean().alias("h")).sort("point")
     )
     base = per.filter(pl.col("point") == 0)
+    ax.set_title(check.title, fontsize=FONT + 1, loc="left")
     if base.height == 0:
-        ax.text(0.5, 0.5, "no base point", ha="center", va="center", transform=ax.transAxes)
-        return
+        ax.text(0.5, 0.5, "no base point", ha="center", va="center", transform=ax.transAxes, fontsize=FONT)
+        return 0, 0
     b = float(base["v"][0])
-    bars = []
-    for axis in st.axes:
-        ends = per.filter(pl.col("varied") == axis.field).sort("point")
-        vals = ends["v"].to_list()
-        swing = max((abs(v - b) for v in vals if v is not None and math.isfinite(v)), default=0.0)
-        bars.append((swing, axis, vals, ends["h"].to_list()))
-    bars.sort(key=lambda t: t[0])
+    bars = _tornado_bars(per, st, b)
+    reference = 0.0 if bias else float(r["target"][0])
+    ends = [b, reference, *(v for _, _, vals, _ in bars for v in vals if v is not None and math.isfinite(v))]
+    low, high = min(ends), max(ends)
+    pad = 0.3 * (high - low) if high > low else max(abs(b), 1.0) * 0.1
+    ax.set_xlim(low - pad, high + pad)  # room for the end labels on both sides: no bar or label off the axis
     scale = max(abs(b), max((t[0] for t in bars), default=0.0), 1e-300)
+    middle = blended_transform_factory(ax.transAxes, ax.transData)  # x in the axes, y on a bar's row
+    kept = drawn = 0
     for y, (swing, axis, vals, holds) in enumerate(bars):
         if swing <= 1e-9 * scale:
-            ax.text(b, y, "  no effect", va="center", ha="left", fontsize=FONT, color="grey")
+            ax.text(0.98, y, "no effect", va="center", ha="right", fontsize=FONT, color="grey", transform=middle)
             continue
-        for v, h, label in zip(vals, holds, axis.values, strict=True):
+        # each end of the assumption on its own half of the row (the first above): two ends on the same side of
+        # the base neither hide each other nor their labels
+        height = 0.7 / len(vals)
+        for i, (v, h, label) in enumerate(zip(vals, holds, axis.values, strict=True)):
             if v is None or not math.isfinite(v):
                 continue
-            ax.barh(y, v - b, left=b, height=0.6, color=HOLDS_COLOR if (h or 0) >= 0.5 else FAILS_COLOR, alpha=0.85)
+            drawn += 1
+            kept += (h or 0) >= 0.5
+            row = y + (len(vals) - 1) / 2 * height - i * height
+            color = HOLDS_COLOR if (h or 0) >= 0.5 else FAILS_COLOR
+            ax.barh(row, v - b, left=b, height=0.9 * height, color=color, alpha=0.85)
             text = f"{label:g}" if isinstance(label, float) else str(label)
-            ax.text(v, y, f" {text} ", va="center", ha="left" if v >= b else "right", fontsize=FONT)
-    ax.set_yticks(range(len(bars)), [_axis_label(axis) for _, axis, _, _ in bars], fontsize=FONT)
+            ax.text(v, row, f" {text} ", va="center", ha="left" if v >= b else "right", fontsize=FONT)
+    ax.set_yticks(range(len(bars)), [assumption_name(axis.field) for _, axis, _, _ in bars], fontsize=FONT)
     ax.set_ylim(-0.6, len(bars) - 0.4)
     ax.axvline(b, color=BASE_COLOR, lw=0.8)
+    ax.axvline(reference, color="black", lw=0.8, ls="--")
     if bias:
-        ax.axvline(0.0, color="black", lw=0.8, ls="--")
-        ax.set_xlabel(f"{reading.label}: estimate minus true effect (log)", fontsize=FONT)
+        xlabel = f"{reading.label}: estimate minus true effect (log)"
     else:
-        target = float(r["target"][0])
-        ax.axvline(target, color="black", lw=0.8, ls="--")
         what = "expected value" if judge == "truth" else "estimate"
-        ax.set_xlabel(f"{reading.label}, {what} (dashed: {value_label(target, check.unit)})", fontsize=FONT)
-    ax.margins(x=0.3, y=0.15)
-    ax.set_title(check.title, fontsize=FONT + 1)
+        xlabel = f"{reading.label}, {what} (the figure: {value_label(reference, check.unit)})"
+    ax.set_xlabel(textwrap.fill(xlabel, 70), fontsize=FONT)
     ax.tick_params(axis="x", labelsize=FONT)
+    return kept, drawn
 
 
 def tornado(table: pl.DataFrame, studies: Sequence[Study], *, judge: str) -> Figure:
-    """A panel per one-at-a-time study (see :meth:`SweepResult.tornado`)."""
+    """A panel per one-at-a-time study (see :meth:`SweepResult.tornado`), under a takeaway: how many of the single
+    changes leave each figure's reported reading holding."""
     import matplotlib.pyplot as plt
 
     n = len(studies)
@@ -316,16 +383,25 @@ def tornado(table: pl.DataFrame, studies: Sequence[Study], *, judge: str) -> Fig
     fig, axs = plt.subplots(
         max(n, 1),
         1,
-        figsize=(8.0, 0.55 * sum(heights) + 0.9 * n + 0.6),
+        figsize=(8.0, 0.55 * sum(heights) + 0.9 * n + 1.0),
         squeeze=False,
         layout="constrained",
         gridspec_kw={"height_ratios": heights},
     )
+    kept = drawn = 0
     for ax, st in zip(axs.ravel(), studies, strict=False):
-        _tornado_panel(ax, table.filter(pl.col("study") == st.name), st, judge)
+        k, d = _tornado_panel(ax, table.filter(pl.col("study") == st.name), st, judge)
+        kept, drawn = kept + k, drawn + d
     for ax in axs.ravel()[n:]:
         ax.set_visible(False)
-    fig.suptitle("One assumption at a time (solid: base; green: still holds)", fontsize=FONT + 1)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    key = [Patch(color=HOLDS_COLOR, label="the figure holds"), Patch(color=FAILS_COLOR, label="does not hold"),
+           Line2D([], [], color=BASE_COLOR, lw=0.8, label="base value"),
+           Line2D([], [], color="black", lw=0.8, ls="--", label="the figure (no bias)")]  # fmt: skip
+    fig.legend(handles=key, loc="outside lower center", ncols=4, frameon=False, fontsize=FONT)
+    fig.suptitle(f"{kept} of {drawn} single changes of an assumption leave the figure holding", fontsize=FONT + 2)
     return fig
 
 

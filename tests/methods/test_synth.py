@@ -410,8 +410,10 @@ def test_the_plot_names_the_treated_unit_the_outcome_and_the_time_column() -> No
     fig = SyntheticControl("unit", "week", "sales", 0, 2008, treated_label="pilot stores").fit(frame).plot()
     top, bottom = fig.axes
     assert top.get_ylabel() == "sales" and bottom.get_xlabel() == "week"
-    assert bottom.get_ylabel() == "gap (actual \u2212 synthetic, sales)"
-    assert [t.get_text() for t in top.get_legend().get_texts()] == ["pilot stores", "synthetic pilot stores"]
+    assert bottom.get_ylabel() == "gap, sales"
+    assert [t.get_text() for t in top.get_legend().get_texts()] == ["pilot stores", "its synthetic control"]
+    assert "pilot stores minus synthetic" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert fig._suptitle.get_text().startswith("Pilot stores ran")
     members = SyntheticControl("unit", "week", "sales", 0, 2008, placebo_size=2, placebos=3, treated_members=[7, 8])
     assert members.fit(frame).summary().label == "mean of 2 treated units"
 
