@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from newretail.methods._frames import MethodInputError
 from newretail.methods._results import TIDY_COLUMNS
+from newretail.methods.bursts import BurstFit, fit_burst
+from newretail.methods.comparisons import AucComparison, compare_auc, difference_in_means
+from newretail.methods.decay import DecayFit, decay_fit
 from newretail.methods.effects import Effect, Overlap, aipw_effect, average_effect
-from newretail.methods.intervals import poisson_interval, proportion_interval, quantile_interval, ratio_interval
+from newretail.methods.intervals import (
+    delta_log_interval,
+    mantel_haenszel_odds_ratio,
+    poisson_interval,
+    proportion_interval,
+    quantile_interval,
+    ratio_interval,
+)
 from newretail.methods.learners import (
     CrossFit,
     LightGBMSettings,
@@ -21,6 +31,7 @@ from newretail.methods.learners import (
     cross_fit,
 )
 from newretail.methods.panel import DiD, EventStudy
+from newretail.methods.power import normal_quantile, ratio_test_power, ratio_test_size
 from newretail.methods.queueing import ErlangC
 from newretail.methods.resampling import Estimate
 from newretail.methods.staggered import StaggeredDiD
@@ -28,7 +39,10 @@ from newretail.methods.synth import SyntheticControl, SyntheticControlSummary
 
 __all__ = [
     "TIDY_COLUMNS",
+    "AucComparison",
+    "BurstFit",
     "CrossFit",
+    "DecayFit",
     "DiD",
     "Effect",
     "ErlangC",
@@ -46,9 +60,18 @@ __all__ = [
     "XLearner",
     "aipw_effect",
     "average_effect",
+    "compare_auc",
     "cross_fit",
+    "decay_fit",
+    "delta_log_interval",
+    "difference_in_means",
+    "fit_burst",
+    "mantel_haenszel_odds_ratio",
+    "normal_quantile",
     "poisson_interval",
     "proportion_interval",
     "quantile_interval",
     "ratio_interval",
+    "ratio_test_power",
+    "ratio_test_size",
 ]

@@ -41,6 +41,14 @@ NOT_AN_ESTIMATE = {
     "Effect": "a result (checked through average_effect and aipw_effect)",
     "Estimate": "a result (checked through the resampling intervals)",
     "SyntheticControlSummary": "a result (checked through SyntheticControl)",
+    "AucComparison": "a result (checked through compare_auc)",
+    "BurstFit": "a result (checked through fit_burst)",
+    "DecayFit": "a result (checked through decay_fit)",
+    "delta_log_interval": "returns (value, low, high) numbers",
+    "mantel_haenszel_odds_ratio": "returns (odds ratio, low, high) numbers",
+    "normal_quantile": "a quantile of the normal distribution, no estimate",
+    "ratio_test_power": "a planned test's power, no estimate",
+    "ratio_test_size": "a planned test's size, no estimate",
 }
 
 
@@ -96,6 +104,23 @@ RECIPES: dict[str, Callable[[], list[Any]]] = {
     "EventStudy": lambda: [methods.EventStudy("unit", "time", "y", "d").fit(_panel()).summary()],
     "StaggeredDiD": lambda: [methods.StaggeredDiD("unit", "time", "y", "d").fit(_staggered()).att_],
     "resampling": _resampling,
+    "difference_in_means": lambda: [
+        methods.difference_in_means(_effect_frame(), outcome="y", treatment="t", cluster="g"),
+        methods.difference_in_means(_effect_frame(), outcome="y", treatment="t"),
+    ],
+    "compare_auc": lambda: [
+        methods.compare_auc(np.arange(40) % 3 == 0, np.arange(40.0) % 5, (np.arange(40) % 3 == 0) + np.arange(40) / 80)
+    ],
+    "decay_fit": lambda: [
+        methods.decay_fit(
+            [30, 20, 15, 60, 40, 31, 28],
+            [1000] * 7,
+            strata=[0, 0, 0, 1, 1, 1, 1],
+            treated=[1, 1, 1, 1, 1, 0, 0],
+            repeat=[0, 1, 2, 0, 1, 0, 1],
+        )
+    ],
+    "fit_burst": lambda: [methods.fit_burst(np.random.default_rng(0).poisson(5 + 40 * np.exp(-np.arange(600) / 60)))],
 }
 
 
