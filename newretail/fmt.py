@@ -22,6 +22,7 @@ import math
 from typing import Any
 
 __all__ = [
+    "CI_LEVEL",
     "SHARE_UNITS",
     "format_cell",
     "format_interval",
@@ -31,6 +32,8 @@ __all__ = [
     "significant_digits",
     "unit_label",
 ]
+
+CI_LEVEL = 0.95  # the level of every interval the notebooks, the claims and the paper report
 
 SHARE_UNITS = frozenset({"share", "fraction", "proportion", "probability", "rate"})
 """Units whose values lie in [0, 1] and print as percentages."""

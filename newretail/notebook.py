@@ -119,7 +119,7 @@ class Outputs:
         name : the number's name in ``results.json`` (prefixed by the notebook's subject, e.g. ``"gmv_usd"``).
         obj : the result: a claims-table row, a fitted estimator (``effect_``, ``ci_``), a tidy result, a value with
             ``ci_low``/``ci_high`` (``Estimate``, ``Effect``, a ratio), a table row (mapping), or a plain value; see
-            :func:`newretail.report.recorded.read_result`.
+            :func:`newretail.recorded.read_result`.
         unit : the value's unit (``"share"`` prints a percentage, ``"ratio"`` a ×); default the object's own.
         note : a few words the paper's table of numbers prints beside it.
         term : for a tidy result with several rows, the row to record.
@@ -127,7 +127,7 @@ class Outputs:
         ``results.json`` then holds the value, interval and unit with the text the paper's formatter prints for them.
         Nothing is returned: a recording cell shows nothing (the results are shown where they are computed).
         """
-        from newretail.report.recorded import read_result
+        from newretail.recorded import read_result
 
         value, low, high, own_unit = read_result(obj, name=name, term=term)
         self.number(name, value, unit=own_unit if unit is None else unit, ci_low=low, ci_high=high, note=note)
@@ -201,8 +201,8 @@ class Outputs:
 
 def side_by_side(results: dict[str, Any]) -> Any:
     """Several results as one small table to read: estimate and interval as the paper prints them (target and
-    verdict for a claim); a value may be ``(result, unit)``. See :func:`newretail.report.recorded.side_by_side`."""
-    from newretail.report.recorded import side_by_side as table
+    verdict for a claim); a value may be ``(result, unit)``. See :func:`newretail.recorded.side_by_side`."""
+    from newretail.recorded import side_by_side as table
 
     return table(results)
 

@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("newretail.analyses",),
     ("newretail.claims",),
     ("newretail.stress", "newretail.studies"),
-    ("newretail.datasets", "newretail.notebook", "newretail.doctor", "newretail.exercises"),
+    ("newretail.datasets", "newretail.notebook", "newretail.recorded", "newretail.doctor", "newretail.exercises"),
     ("newretail.report",),
     ("newretail.cli",),  # and every package's __main__: a command may call any layer
 )

@@ -177,8 +177,8 @@ def test_a_result_is_recorded_from_its_object(tmp_path: Path):
     from newretail.methods.effects import Effect
     from newretail.methods.resampling import Estimate
     from newretail.notebook import Outputs, side_by_side
+    from newretail.recorded import ResultError, read_result
     from newretail.report.fmt import format_interval
-    from newretail.report.recorded import ResultError, read_result
 
     claim = SimpleNamespace(id="gmv_usd", reproduced=2.4e10, ci_low=2.3e10, ci_high=2.5e10, unit="USD", note="n")
     claim.target, claim.holds = 2.5e10, True

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from newretail.fmt import CI_LEVEL as CI_LEVEL  # the level of every interval the notebooks and the claims report
 from newretail.notebook import KEY_PACKAGES as NOTEBOOK_PACKAGES
 
 FORMAT = 1
-CI_LEVEL = 0.95  # the level of every interval the notebooks and the claims report
+
 REPO = Path(__file__).resolve().parents[2]
 KEY_PACKAGES = (*NOTEBOOK_PACKAGES, "papermill", "typst")  # the notebooks' versions cell, plus the paper's tools
 TEXT_WIDTH_CM = 15.0

@@ -12,7 +12,7 @@ A notebook hands the paper a result with one call, ``out.result(name, obj)`` (se
 - a plain number, word or yes/no.
 
 :func:`side_by_side` shows several results as a small table in a notebook; its text comes from
-:mod:`newretail.report.fmt`, the formatter of the paper, so a number reads the same in the notebook, in
+:mod:`newretail.fmt`, the formatter of the paper, so a number reads the same in the notebook, in
 ``results.json`` and in the PDF.
 """
 
@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from newretail.report.fmt import format_interval
-from newretail.report.sections import CI_LEVEL
+from newretail.fmt import CI_LEVEL, format_interval
 
 __all__ = ["ResultError", "read_result", "side_by_side"]
 
@@ -109,7 +108,7 @@ def side_by_side(results: Mapping[str, Any]) -> Any:
     """
     import polars as pl
 
-    from newretail.report.fmt import format_value
+    from newretail.fmt import format_value
 
     rows = []
     for label, item in results.items():
