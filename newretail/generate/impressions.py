@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -58,7 +59,18 @@ def brand_appeal(seed: int, brands: int) -> np.ndarray:
 
 
 def exposure_distribution(repeat_exposure_prob: float, density: np.ndarray) -> np.ndarray:
-    """P(exposure_index = k) for k = 1 .. MAX_EXPOSURE over the day, as :func:`draw_impressions` draws it."""
+    """P(exposure_index = k) for k = 1 .. MAX_EXPOSURE over the day, as :func:`draw_impressions` draws it.
+
+    Computed once per (``repeat_exposure_prob``, ``density``) and process: the frontier searches ask for it
+    hundreds of times with the same day.
+    """
+    density = np.ascontiguousarray(density, dtype=np.float64)
+    return _exposure_distribution(float(repeat_exposure_prob), density.tobytes()).copy()
+
+
+@lru_cache(maxsize=16)
+def _exposure_distribution(repeat_exposure_prob: float, density_bytes: bytes) -> np.ndarray:
+    density = np.frombuffer(density_bytes, dtype=np.float64)
     day_frac = (np.arange(density.size) + 0.5) / density.size
     repeat = np.clip(repeat_exposure_prob * (0.4 + 1.2 * day_frac), 0.0, 0.95)
     k = np.arange(1, MAX_EXPOSURE + 1)

@@ -16,6 +16,7 @@ from scipy.special import expit, ndtri
 __all__ = ["GH_NODES", "bursts", "entity_normal", "expit_mean", "gauss_hermite"]
 
 GH_NODES = 40  # Gauss-Hermite nodes: logistic integrals to ~1e-10 relative at sd 1, ~1e-7 at sd 2
+_BLOCK = 2048  # rows of logits per block in expit_mean (2048 x 40 float64: 640 KiB)
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 # stream tags of the per-entity effects (any distinct constants)
@@ -68,8 +69,21 @@ def expit_mean(logit: np.ndarray | float, sd: float) -> np.ndarray:
     if sd == 0:
         return np.asarray(expit(logit))
     x, w = gauss_hermite()
-    # a plain sum, not a BLAS product: the result must not depend on the number of BLAS threads
-    return np.asarray((expit(logit[..., None] + sd * x) * w).sum(axis=-1))
+    # In blocks of rows that stay in the cache, with one scratch buffer: the same numbers as the whole
+    # (rows x nodes) array at once (each row's sum is the same sum), twice as fast on large inputs. A plain sum, not
+    # a BLAS product: the result must not depend on the number of BLAS threads.
+    flat = logit.reshape(-1)
+    out = np.empty(flat.size)
+    shifts = sd * x
+    scratch = np.empty((min(_BLOCK, flat.size), x.size))
+    for start in range(0, flat.size, _BLOCK):
+        stop = min(start + _BLOCK, flat.size)
+        block = scratch[: stop - start]
+        np.add(flat[start:stop, None], shifts, out=block)
+        expit(block, out=block)
+        block *= w
+        block.sum(axis=-1, out=out[start:stop])
+    return out.reshape(logit.shape)
 
 
 def bursts(
