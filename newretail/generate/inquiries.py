@@ -9,10 +9,10 @@ needed a human (``needs_escalation``) and the strength and style of the emotiona
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
-from scipy import integrate, stats
 from scipy.special import expit
 
 from newretail.generate import random_effects
@@ -156,7 +156,18 @@ def draw_inquiries(
 
 def escalation_probabilities(threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Per intent, the exact chance that the bot alerts staff (its noisy reading exceeds ``threshold``) and the
-    chance that a human is truly needed (true anger exceeds it), as :func:`draw_inquiries` draws them."""
+    chance that a human is truly needed (true anger exceeds it), as :func:`draw_inquiries` draws them.
+
+    Computed once per threshold and process (seven numerical integrals; the frontier searches ask again and again).
+    """
+    alerted, needs = _escalation_probabilities(float(threshold))
+    return alerted.copy(), needs.copy()
+
+
+@lru_cache(maxsize=64)
+def _escalation_probabilities(threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import integrate, stats  # here: the partition workers never need them
+
     a, b = INTENT_ANGER * ANGER_CONCENTRATION, (1.0 - INTENT_ANGER) * ANGER_CONCENTRATION
     needs = stats.beta.sf(threshold, a, b)
     if threshold >= 1.0:
@@ -266,11 +277,13 @@ def inquiry_tables(
     Inquiries come in bursts from one shopper about one problem (shared intent and anger); the bot's chance of
     passing an inquiry to a human carries the shopper's random effect (fixed by ``seed`` and the user id).
     """
-    user_id, burst = random_effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    shopper, burst = random_effects.burst_shoppers(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    user_id = shopper[burst]
     n = user_id.size
     draws = draw_inquiries(rng, n, p.escalation_threshold, burst)
     level, style = cue_levels(rng, draws["anger"])
-    shift = p.transfer_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_TRANSFER, user_id)
+    # the shopper's effect, drawn once per burst and gathered to its inquiries
+    shift = (p.transfer_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_TRANSFER, shopper))[burst]
     stays = rng.random(n) < bot_share(draws, p.transfer_intercept, shift)
     resolve_rate = np.where(
         stays,

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import expit, ndtri
 
-__all__ = ["GH_NODES", "bursts", "entity_normal", "expit_mean", "gauss_hermite"]
+__all__ = ["GH_NODES", "burst_shoppers", "bursts", "entity_normal", "expit_mean", "gauss_hermite"]
 
 GH_NODES = 40  # Gauss-Hermite nodes: logistic integrals to ~1e-10 relative at sd 1, ~1e-7 at sd 2
 _BLOCK = 2048  # rows of logits per block in expit_mean (2048 x 40 float64: 640 KiB)
@@ -102,6 +102,21 @@ def bursts(
     compound Poisson: over-dispersed arrivals, as many rows as expected on average. With ``n`` exactly ``n`` rows
     (the last burst is cut). ``mean_size`` 1 gives one row per burst (independent rows).
     """
+    shopper, burst = burst_shoppers(rng, n_users, mean_size, shape, n=n, expected=expected)
+    return shopper[burst], burst
+
+
+def burst_shoppers(
+    rng: np.random.Generator,
+    n_users: int,
+    mean_size: float,
+    shape: float,
+    *,
+    n: int | None = None,
+    expected: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bursts of :func:`bursts` (the same draws) as (user id per burst, burst index per row): a shopper's
+    effects can then be drawn once per burst and gathered to its rows with ``effect[burst]``."""
     if (n is None) == (expected is None):
         raise ValueError("bursts: give exactly one of n and expected")
     extra = mean_size - 1.0
@@ -127,4 +142,4 @@ def bursts(
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     burst = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)[:total]
     users = rng.integers(0, max(n_users, 1), size=int(burst[-1]) + 1, dtype=np.int64)
-    return users[burst], burst
+    return users, burst

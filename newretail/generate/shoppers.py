@@ -11,7 +11,6 @@ from functools import lru_cache
 
 import numpy as np
 import polars as pl
-from scipy import stats
 from scipy.special import expit
 
 from newretail.generate import random_effects
@@ -81,6 +80,8 @@ def user_feature_distribution(nodes: int = 64, tail: float = 1e-13) -> dict[str,
 
 @lru_cache(maxsize=4)
 def _user_feature_distribution(nodes: int, tail: float) -> dict[str, np.ndarray]:
+    from scipy import stats  # here, not at the top: the partition workers never need it (1 s of import each)
+
     x, wq = np.polynomial.hermite_e.hermegauss(nodes)
     wq = wq / wq.sum()
     x, wq = x[wq > 1e-20], wq[wq > 1e-20]
