@@ -202,12 +202,12 @@ def bot_share(draws: dict[str, np.ndarray], transfer_intercept: float, shift: np
     return np.where(draws["escalated"], 0.0, 1.0 - transfer)
 
 
-def _pick(rng: np.random.Generator, groups: list[tuple[str, ...]], which: np.ndarray) -> np.ndarray:
-    """For each row, a random phrase from the group it belongs to."""
-    flat = np.array([phrase for group in groups for phrase in group], dtype=object)
+def _pick(rng: np.random.Generator, groups: list[tuple[str, ...]], which: np.ndarray) -> pl.Series:
+    """For each row, a random phrase from the group it belongs to (gathered from the phrases by index)."""
+    flat = pl.Series([phrase for group in groups for phrase in group], dtype=pl.String)
     sizes = np.array([len(g) for g in groups])
     offsets = np.cumsum(sizes) - sizes
-    return flat[offsets[which] + (rng.random(which.size) * sizes[which]).astype(np.int64)]
+    return flat.gather(offsets[which] + (rng.random(which.size) * sizes[which]).astype(np.int64))
 
 
 def cue_levels(rng: np.random.Generator, anger: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +230,7 @@ def inquiry_text(rng: np.random.Generator, intent: np.ndarray, level: np.ndarray
     """Short inquiry texts: an opener, a body for the intent, maybe an order number, and an emotional cue of the
     given strength and style (see :func:`cue_levels`)."""
     n = intent.size
-    opener = np.array(OPENERS, dtype=object)[rng.integers(0, len(OPENERS), size=n)]
+    opener = pl.Series(OPENERS, dtype=pl.String).gather(rng.integers(0, len(OPENERS), size=n))
     body = _pick(rng, [BODIES[k] for k in INTENTS], intent)
     calm = len(CUES_PLAIN)
     groups = [*CUES_PLAIN, CUES_NEGATED, *CUES_EXPLICIT, *CUES_IMPLICIT]
@@ -244,16 +244,10 @@ def inquiry_text(rng: np.random.Generator, intent: np.ndarray, level: np.ndarray
     cue = _pick(rng, groups, group.astype(np.int64))
     order_no = rng.integers(10**11, 10**12, size=n)
     with_order = rng.random(n) < 0.4
-    frame = pl.DataFrame(
-        {
-            "opener": opener.astype(str),
-            "body": body.astype(str),
-            "order": np.where(with_order, np.char.add(", order ", order_no.astype(str)), ""),
-            "cue": cue.astype(str),
-        }
-    )
+    frame = pl.DataFrame({"opener": opener, "body": body, "order_no": order_no, "with_order": with_order, "cue": cue})
+    order = pl.when("with_order").then(pl.lit(", order ") + pl.col("order_no").cast(pl.String)).otherwise(pl.lit(""))
     return frame.select(
-        pl.concat_str(["opener", "body", "order", pl.lit(". "), "cue"]).str.strip_chars().alias("text")
+        pl.concat_str(["opener", "body", order, pl.lit(". "), "cue"]).str.strip_chars().alias("text")
     ).to_series()
 
 
