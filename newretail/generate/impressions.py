@@ -192,11 +192,15 @@ def banner_tables(
     ).astype(np.int64)
     hour = (draws["ts_us"] // 3_600_000_000).clip(0, 23)
     shopper_shift = p.shopper_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_CLICK, shopper)
-    design_shift = p.design_sd * random_effects.entity_normal(
-        seed, random_effects.DESIGN_CLICK, np.arange(2 * p.brands * d, dtype=np.int64)
-    )
+    if 2 * p.brands * d <= n:  # every design's effect once, gathered (the same numbers as per row)
+        designs = np.arange(2 * p.brands * d, dtype=np.int64)
+        design_shift = (p.design_sd * random_effects.entity_normal(seed, random_effects.DESIGN_CLICK, designs))[
+            design_id
+        ]
+    else:  # more designs than impressions: per row
+        design_shift = p.design_sd * random_effects.entity_normal(seed, random_effects.DESIGN_CLICK, design_id)
     hour_shift = p.hour_sd * random_effects.entity_normal(seed, random_effects.HOUR_CLICK, np.arange(24))
-    shift = shopper_shift[burst] + design_shift[design_id] + hour_shift[hour]
+    shift = shopper_shift[burst] + design_shift + hour_shift[hour]
     base = _base_logit(p, draws, appeal)
     p_ai = expit(base + _ai_lift(p, draws["exposure_index"]) + shift)  # click_probability(p, draws, appeal, 1, shift)
     p_human = expit(base + shift)  # click_probability(p, draws, appeal, 0, shift)
