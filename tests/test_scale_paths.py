@@ -158,6 +158,9 @@ def test_counted_boolean_sums_are_the_row_totals() -> None:
     # too many rows for a 32-bit count: every row is converted first
     plan_text = t.on(frame.lazy(), max_rows=2**32).explain()
     assert plan_text == t.on(frame.lazy()).explain()
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="max_rows"):
+            t.on(frame.lazy(), max_rows=bad)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -82,6 +82,8 @@ class Tally:
         with a third less CPU than converting every row first. Polars counts them in 32 bits, so only below
         2**32 rows; without a bound every row is converted.
         """
+        if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0):
+            raise ValueError(f"max_rows = {max_rows!r}: must be a whole number of rows (or None)")
         if self.where is not None:
             lf = lf.filter(self.where)
         if self.rows:
