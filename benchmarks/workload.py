@@ -13,6 +13,7 @@ import shutil
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 PAGE_TYPES = ("home", "search", "product", "campaign", "cart")
 PAGE_TYPE_P = (0.15, 0.20, 0.45, 0.12, 0.08)
@@ -34,33 +35,77 @@ class Timer:
         self.cpu, self.wall = _cpu() - self.cpu, time.perf_counter() - self.wall
 
 
+def encoded_writer() -> None:
+    """Make ``polars.DataFrame.write_parquet`` write through pyarrow with an encoding per column: delta for ids,
+    byte-stream-split for other numbers, dictionaries for categories and flags (zstd level 3 as before). Measured as
+    a proposal for ``run_task``'s writer: the same frames read back, with less CPU and fewer bytes."""
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def write(self: pl.DataFrame, file: Any, **_: Any) -> None:
+        table = self.to_arrow()
+        encodings: dict[str, str] = {}
+        dictionary: list[str] = []
+        for name, dtype in zip(table.column_names, table.schema.types, strict=True):
+            if pa.types.is_integer(dtype):
+                encodings[name] = "DELTA_BINARY_PACKED" if name.endswith("_id") else "BYTE_STREAM_SPLIT"
+            elif pa.types.is_floating(dtype):
+                encodings[name] = "BYTE_STREAM_SPLIT"
+            else:
+                dictionary.append(name)
+        pq.write_table(
+            table,
+            file,
+            compression="zstd",
+            compression_level=3,
+            use_dictionary=dictionary or False,
+            column_encoding=encodings or None,
+        )
+
+    pl.DataFrame.write_parquet = write  # type: ignore[method-assign,assignment]
+
+
 def ours_shards(out: Path, scale: float, tasks: int, seed: int) -> dict[str, float]:
     """newretail's own code path (``run_task``) for the first user shards of a plan: users, visits, page views,
     orders and the visits' truth, written, fsynced and hashed."""
     import pyarrow.parquet as pq
 
-    from newretail.generate.run import plan, run_task
+    from newretail.generate.run import draw_task, plan, run_task
 
     p = plan("singles_day_2017", scale=scale, seed=seed)
     shards = [t for t in p.tasks if t.group == "shoppers"][:tasks]
     with Timer() as t:
         records = [rec for task in shards for rec in run_task(p, task, str(out))]
+    with Timer() as drawing:  # the same frames again, not written: what drawing them costs
+        for task in shards:
+            draw_task(p, task)
     cells = pv_rows = 0
     for rec in records:
         cells += rec["rows"] * pq.ParquetFile(out / rec["path"]).metadata.num_columns
         if rec["path"].startswith("page_views/"):
             pv_rows += rec["rows"]
     rows = sum(rec["rows"] for rec in records)
-    return {"rows": rows, "cells": cells, "page_view_rows": pv_rows, "cpu_s": t.cpu, "wall_s": t.wall}
+    return {
+        "rows": rows,
+        "cells": cells,
+        "page_view_rows": pv_rows,
+        "cpu_s": t.cpu,
+        "wall_s": t.wall,
+        "draw_cpu_s": drawing.cpu,
+    }
 
 
 def ours_dataset(out: Path, scale: float, seed: int) -> dict[str, float]:
-    """A whole dataset (every table, plan and calibration included) with ``newretail.generate`` and one worker."""
+    """A whole dataset (every table, plan and calibration included) with ``newretail.generate`` and one worker; the
+    calibration (solved once per scenario and process) is also timed on its own."""
     import json as _json
 
-    from newretail.generate import generate
+    from newretail.generate import generate, plan
 
     with Timer() as t:
+        with Timer() as calibrating:
+            plan("singles_day_2017", scale=scale, seed=seed)  # generate() below reuses the solved calibration
         manifest = generate("singles_day_2017", scale=scale, seed=seed, out=out, workers=1)
     tables = _json.loads(manifest.read_text())["tables"]
     from newretail.tables import polars_schema
@@ -73,35 +118,101 @@ def ours_dataset(out: Path, scale: float, seed: int) -> dict[str, float]:
         "page_view_rows": tables["page_views"]["rows"],
         "cpu_s": t.cpu,
         "wall_s": t.wall,
+        "calibration_cpu_s": calibrating.cpu,
     }
 
 
-def plain(out: Path, rows: int, chunks: int, seed: int) -> dict[str, float]:
-    """The practical limit of this design: numpy draws columns of the page-view shape (sorted keys, random
-    timestamps, small codes and flags), polars writes them with newretail's parquet settings. No model at all."""
+def _like(ref: Path) -> list[tuple[str, str, int, dict[str, int]]]:
+    """(relative path, table, rows, null count per column) of every parquet file under ``ref``, from the footers."""
+    import pyarrow.parquet as pq
+
+    files = []
+    for path in sorted(ref.rglob("*.parquet")):
+        meta = pq.ParquetFile(path).metadata
+        nulls: dict[str, int] = {}
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for c in range(group.num_columns):
+                col = group.column(c)
+                stats = col.statistics
+                name = col.path_in_schema
+                nulls[name] = nulls.get(name, 0) + (
+                    stats.null_count if stats is not None and stats.has_null_count else 0
+                )
+        files.append((str(path.relative_to(ref)), path.parent.name, meta.num_rows, nulls))
+    return files
+
+
+def _plain_column(rng: Any, name: str, dtype: Any, rows: int, first: bool) -> Any:
+    """One column of ``rows`` plain random values of ``dtype``: one draw per cell (keys: a range or sorted draws)."""
     import numpy as np
     import polars as pl
 
-    enum = pl.Enum(list(PAGE_TYPES))
-    out.mkdir(parents=True, exist_ok=True)
+    if dtype == pl.Boolean:
+        return pl.Series(name, rng.random(rows) < 0.5)
+    if isinstance(dtype, pl.Enum):
+        codes = rng.integers(0, len(dtype.categories), size=rows, dtype=np.uint8)
+        return pl.Series(name, codes).cat.to(dtype)
+    if dtype == pl.String:
+        words = pl.Series([f"inquiry text number {i}, with some words to compress" for i in range(64)])
+        return words.gather(rng.integers(0, 64, size=rows)).alias(name)
+    if dtype == pl.Date:
+        return pl.Series(name, rng.integers(17_000, 17_500, size=rows, dtype=np.int32)).cast(pl.Date)
+    if dtype.is_float():
+        return pl.Series(name, rng.random(rows)).cast(dtype)
+    if first:  # the table's own key: consecutive ids
+        return pl.Series(name, np.arange(rows, dtype=np.int64)).cast(dtype)
+    if name.endswith("_id"):  # a key of another table, sorted as in a partition
+        return pl.Series(name, np.sort(rng.integers(0, max(rows // 8, 1), size=rows))).cast(dtype)
+    if name.endswith("ts_us"):
+        return pl.Series(name, rng.integers(0, DAY_US, size=rows))
+    return pl.Series(name, rng.integers(0, 20, size=rows)).cast(dtype)
+
+
+def limit(out: Path, like: Path, seed: int) -> dict[str, Any]:
+    """The practical limit of this design for the same rows: every file under ``like`` made again with the same
+    table schema, rows and null columns, each cell one plain random draw (no model at all), written, fsynced and
+    hashed as newretail's ``run_task`` does (polars, zstd level 3, statistics; sha256 of the file)."""
+    import os
+
+    import numpy as np
+    import polars as pl
+
+    from newretail.tables import file_record, polars_schema
+
+    files = _like(like)
+    cells = pv_rows = 0
+    drawing = 0.0
     with Timer() as t:
-        for c in range(chunks):
-            rng = np.random.default_rng([seed, c])
-            visit = np.sort(rng.integers(0, rows // 9, size=rows))
-            frame = pl.DataFrame(
-                {
-                    "page_view_id": np.arange(c * rows, (c + 1) * rows, dtype=np.int64),
-                    "visit_id": visit,
-                    "user_id": visit // 17,
-                    "ts_us": rng.integers(0, DAY_US, size=rows),
-                    "page_index": rng.integers(0, 20, size=rows, dtype=np.int32),
-                    "page_type": pl.Series(rng.integers(0, len(PAGE_TYPES), size=rows, dtype=np.uint8)).cat.to(enum),
-                    "personalized": rng.random(rows) < 0.8,
-                    "converted": rng.random(rows) < 0.02,
-                }
-            )
-            frame.write_parquet(out / f"part-{c:05d}.parquet", **WRITE)  # type: ignore[arg-type]
-    return {"rows": rows * chunks, "cells": rows * chunks * 8, "cpu_s": t.cpu, "wall_s": t.wall}
+        rng = np.random.default_rng(seed)
+        for rel, table, rows, nulls in files:
+            start = _cpu()
+            schema = polars_schema(table)
+            columns = []
+            for i, (name, dtype) in enumerate(schema.items()):
+                if rows and nulls.get(name, 0) == rows:
+                    columns.append(pl.Series(name, [None] * rows, dtype=dtype))
+                else:
+                    columns.append(_plain_column(rng, name, dtype, rows, i == 0))
+            frame = pl.DataFrame(columns)
+            drawing += _cpu() - start
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(path, **WRITE)  # type: ignore[arg-type]
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+            file_record(out, rel, 1.0)
+            cells += rows * len(schema)
+            pv_rows += rows if table == "page_views" else 0
+    rows_all = sum(f[2] for f in files)
+    return {
+        "rows": rows_all,
+        "cells": cells,
+        "page_view_rows": pv_rows,
+        "cpu_s": t.cpu,
+        "wall_s": t.wall,
+        "draw_cpu_s": drawing,
+    }
 
 
 def _write_rows(records: list[tuple], out: Path) -> None:
@@ -177,27 +288,32 @@ def mimesis_rows(out: Path, rows: int, seed: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("name", choices=["ours-shards", "ours-dataset", "plain", "faker", "mimesis"])
+    parser.add_argument("name", choices=["ours-shards", "ours-dataset", "limit", "faker", "mimesis"])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--scale", type=float, default=0.0133)
     parser.add_argument("--tasks", type=int, default=4)
-    parser.add_argument("--rows", type=int, default=3_000_000)
-    parser.add_argument("--chunks", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=20_000, help="faker, mimesis: rows to make")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--like", type=Path, help="limit: the folder of newretail files to make again")
+    parser.add_argument("--keep", action="store_true", help="keep the files written (for a later limit run)")
+    parser.add_argument("--encoded", action="store_true", help="ours-shards: write with encodings per column")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
+    if args.encoded:
+        encoded_writer()
     if args.name == "ours-shards":
         result = ours_shards(args.out, args.scale, args.tasks, args.seed)
     elif args.name == "ours-dataset":
         result = ours_dataset(args.out, args.scale, args.seed)
-    elif args.name == "plain":
-        result = plain(args.out, args.rows, args.chunks, args.seed)
+    elif args.name == "limit":
+        result = limit(args.out, args.like, args.seed)
     elif args.name == "faker":
         result = faker_rows(args.out, args.rows, args.seed)
     else:
         result = mimesis_rows(args.out, args.rows, args.seed)
     result["bytes"] = sum(f.stat().st_size for f in args.out.rglob("*.parquet"))
-    shutil.rmtree(args.out, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(args.out, ignore_errors=True)
     print(json.dumps(result))
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
-from scipy import stats
-from scipy.special import expit
+from scipy.special import expit, ndtri
 
 from newretail.generate import random_effects
-from newretail.generate.shoppers import _enum, _ids
+from newretail.generate.shoppers import _categorical, _enum, _ids
 from newretail.generate.traffic import SECONDS_PER_DAY, sample_ts_us
 from newretail.tables.categories import CREATIVE_SOURCES, PLACEMENTS
 
@@ -47,7 +47,7 @@ class BannerParams:
 
 def appeal_quantiles(brands: int) -> np.ndarray:
     """The brands' click appeals in log-odds: evenly spaced quantiles of a normal of sd ``BRAND_SD``."""
-    return BRAND_SD * stats.norm.ppf((np.arange(brands) + 0.5) / brands)
+    return BRAND_SD * ndtri((np.arange(brands) + 0.5) / brands)  # the standard normal's quantiles
 
 
 def brand_appeal(seed: int, brands: int) -> np.ndarray:
@@ -58,7 +58,18 @@ def brand_appeal(seed: int, brands: int) -> np.ndarray:
 
 
 def exposure_distribution(repeat_exposure_prob: float, density: np.ndarray) -> np.ndarray:
-    """P(exposure_index = k) for k = 1 .. MAX_EXPOSURE over the day, as :func:`draw_impressions` draws it."""
+    """P(exposure_index = k) for k = 1 .. MAX_EXPOSURE over the day, as :func:`draw_impressions` draws it.
+
+    Computed once per (``repeat_exposure_prob``, ``density``) and process: the frontier searches ask for it
+    hundreds of times with the same day.
+    """
+    density = np.ascontiguousarray(density, dtype=np.float64)
+    return _exposure_distribution(float(repeat_exposure_prob), density.tobytes()).copy()
+
+
+@lru_cache(maxsize=16)
+def _exposure_distribution(repeat_exposure_prob: float, density_bytes: bytes) -> np.ndarray:
+    density = np.frombuffer(density_bytes, dtype=np.float64)
     day_frac = (np.arange(density.size) + 0.5) / density.size
     repeat = np.clip(repeat_exposure_prob * (0.4 + 1.2 * day_frac), 0.0, 0.95)
     k = np.arange(1, MAX_EXPOSURE + 1)
@@ -87,32 +98,52 @@ def impression_grid(p: BannerParams, density: np.ndarray) -> tuple[dict[str, np.
     return cells, mass.ravel()
 
 
-def draw_impressions(rng: np.random.Generator, n: int, p: BannerParams, density: np.ndarray) -> dict[str, np.ndarray]:
-    """Placement, brand, time and exposure count of ``n`` impressions, and each one's chance of an AI creative.
+def draw_impressions(
+    rng: np.random.Generator,
+    n: int,
+    p: BannerParams,
+    density: np.ndarray,
+    allocation_shift: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Placement, brand, time and exposure count of ``n`` impressions, and each one's chance of an AI creative
+    (with ``allocation_shift``, the log-odds the impression's shopper adds to it).
 
     Repeat exposures grow over the day: the chance of seeing a creative again rises from 0.4x to 1.6x
     ``repeat_exposure_prob`` between midnight and the end of the day.
     """
-    placement = rng.choice(len(PLACEMENTS), size=n, p=PLACEMENT_P).astype(np.int8)
+    placement = _categorical(rng, PLACEMENT_P, n).astype(np.int8)  # the numbers of rng.choice(5, n, p=...)
     ts_us = sample_ts_us(rng, density, n)
     day_frac = np.clip(ts_us / (SECONDS_PER_DAY * 1e6), 0.0, 1.0)
     repeat = np.clip(p.repeat_exposure_prob * (0.4 + 1.2 * day_frac), 0.0, 0.95)
     exposure = np.minimum(rng.geometric(1.0 - repeat), MAX_EXPOSURE).astype(np.int16)
+    allocation = (p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY)[placement]  # per placement
+    if allocation_shift is not None:
+        allocation += allocation_shift
     return {
         "placement": placement,
         "brand": rng.integers(0, p.brands, size=n).astype(np.int32),
         "ts_us": ts_us,
         "exposure_index": exposure,
-        "ai_prob": expit(p.allocation_intercept + p.allocation_slope * PLACEMENT_QUALITY[placement]),
+        "ai_prob": expit(allocation),
     }
+
+
+def _base_logit(p: BannerParams, draws: dict[str, np.ndarray], appeal: np.ndarray) -> np.ndarray:
+    """Log-odds of a click with a human creative, before the shopper, design and hour effects."""
+    return np.asarray(p.click_intercept + PLACEMENT_QUALITY[draws["placement"]] + appeal[draws["brand"]])
+
+
+def _ai_lift(p: BannerParams, exposure_index: np.ndarray) -> np.ndarray:
+    """Log-odds an AI creative adds at each exposure: ``ai_effect`` fading by ``novelty_decay`` per repeat (from a
+    table of the :data:`MAX_EXPOSURE` values)."""
+    novelty = np.exp(-p.novelty_decay * (np.arange(MAX_EXPOSURE + 1) - 1.0))
+    return np.asarray((p.ai_effect * novelty)[exposure_index])
 
 
 def click_logit(p: BannerParams, draws: dict[str, np.ndarray], appeal: np.ndarray, ai: np.ndarray) -> np.ndarray:
     """Log-odds of a click of each impression given its creative source (``ai`` of 0 or 1), before the shopper,
     design and hour effects."""
-    novelty = np.exp(-p.novelty_decay * (draws["exposure_index"] - 1.0))
-    logit = p.click_intercept + PLACEMENT_QUALITY[draws["placement"]] + appeal[draws["brand"]]
-    return np.asarray(logit + ai * p.ai_effect * novelty)
+    return np.asarray(_base_logit(p, draws, appeal) + ai * _ai_lift(p, draws["exposure_index"]))
 
 
 def click_probability(
@@ -148,27 +179,31 @@ def banner_tables(
     (Lu Ban targets some shoppers more), and a click's log-odds the shopper's, the design's and the hour's, each
     a normal fixed by ``seed`` and the entity's id (the same in every partition).
     """
-    user_id, _ = random_effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    # effects are drawn once per entity and gathered: per burst of one shopper, per design, per hour
+    shopper, burst = random_effects.burst_shoppers(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    user_id = shopper[burst]
     n = user_id.size
-    draws = draw_impressions(rng, n, p, density)
-    draws["ai_prob"] = expit(
-        p.allocation_intercept
-        + p.allocation_slope * PLACEMENT_QUALITY[draws["placement"]]
-        + p.allocation_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_ALLOCATION, user_id)
-    )
+    allocation_shift = p.allocation_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_ALLOCATION, shopper)
+    draws = draw_impressions(rng, n, p, density, allocation_shift[burst])
     ai = rng.random(n) < draws["ai_prob"]
     d = p.designs_per_brand
     design_id = (
         np.where(ai, p.brands * d, 0) + draws["brand"].astype(np.int64) * d + rng.integers(0, d, size=n)
     ).astype(np.int64)
     hour = (draws["ts_us"] // 3_600_000_000).clip(0, 23)
-    shift = (
-        p.shopper_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_CLICK, user_id)
-        + p.design_sd * random_effects.entity_normal(seed, random_effects.DESIGN_CLICK, design_id)
-        + p.hour_sd * random_effects.entity_normal(seed, random_effects.HOUR_CLICK, np.arange(24))[hour]
-    )
-    p_ai = click_probability(p, draws, appeal, np.ones(n), shift)
-    p_human = click_probability(p, draws, appeal, np.zeros(n), shift)
+    shopper_shift = p.shopper_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_CLICK, shopper)
+    if 2 * p.brands * d <= n:  # every design's effect once, gathered (the same numbers as per row)
+        designs = np.arange(2 * p.brands * d, dtype=np.int64)
+        design_shift = (p.design_sd * random_effects.entity_normal(seed, random_effects.DESIGN_CLICK, designs))[
+            design_id
+        ]
+    else:  # more designs than impressions: per row
+        design_shift = p.design_sd * random_effects.entity_normal(seed, random_effects.DESIGN_CLICK, design_id)
+    hour_shift = p.hour_sd * random_effects.entity_normal(seed, random_effects.HOUR_CLICK, np.arange(24))
+    shift = shopper_shift[burst] + design_shift + hour_shift[hour]
+    base = _base_logit(p, draws, appeal)
+    p_ai = expit(base + _ai_lift(p, draws["exposure_index"]) + shift)  # click_probability(p, draws, appeal, 1, shift)
+    p_human = expit(base + shift)  # click_probability(p, draws, appeal, 0, shift)
     p_click = np.where(ai, p_ai, p_human)
     clicked = rng.random(n) < p_click
     impression_id = _ids(5, partition, n)

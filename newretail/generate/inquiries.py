@@ -9,11 +9,11 @@ needed a human (``needs_escalation``) and the strength and style of the emotiona
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
-from scipy import integrate, stats
-from scipy.special import expit
+from scipy.special import expit, ndtr
 
 from newretail.generate import random_effects
 from newretail.generate.shoppers import _enum, _ids
@@ -156,7 +156,18 @@ def draw_inquiries(
 
 def escalation_probabilities(threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Per intent, the exact chance that the bot alerts staff (its noisy reading exceeds ``threshold``) and the
-    chance that a human is truly needed (true anger exceeds it), as :func:`draw_inquiries` draws them."""
+    chance that a human is truly needed (true anger exceeds it), as :func:`draw_inquiries` draws them.
+
+    Computed once per threshold and process (seven numerical integrals; the frontier searches ask again and again).
+    """
+    alerted, needs = _escalation_probabilities(float(threshold))
+    return alerted.copy(), needs.copy()
+
+
+@lru_cache(maxsize=64)
+def _escalation_probabilities(threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import integrate, stats  # here: the partition workers never need them
+
     a, b = INTENT_ANGER * ANGER_CONCENTRATION, (1.0 - INTENT_ANGER) * ANGER_CONCENTRATION
     needs = stats.beta.sf(threshold, a, b)
     if threshold >= 1.0:
@@ -164,7 +175,8 @@ def escalation_probabilities(threshold: float) -> tuple[np.ndarray, np.ndarray]:
     alerted = np.array(
         [
             integrate.quad(
-                lambda x, ai=ai, bi=bi: stats.beta.pdf(x, ai, bi) * stats.norm.sf(threshold - x, 0, SENTIMENT_NOISE),
+                # ndtr(-z): stats.norm.sf(threshold - x, 0, SENTIMENT_NOISE) to the last bit, without its overhead
+                lambda x, ai=ai, bi=bi: stats.beta.pdf(x, ai, bi) * ndtr(-((threshold - x) / SENTIMENT_NOISE)),
                 0.0,
                 1.0,
                 limit=200,
@@ -190,12 +202,12 @@ def bot_share(draws: dict[str, np.ndarray], transfer_intercept: float, shift: np
     return np.where(draws["escalated"], 0.0, 1.0 - transfer)
 
 
-def _pick(rng: np.random.Generator, groups: list[tuple[str, ...]], which: np.ndarray) -> np.ndarray:
-    """For each row, a random phrase from the group it belongs to."""
-    flat = np.array([phrase for group in groups for phrase in group], dtype=object)
+def _pick(rng: np.random.Generator, groups: list[tuple[str, ...]], which: np.ndarray) -> pl.Series:
+    """For each row, a random phrase from the group it belongs to (gathered from the phrases by index)."""
+    flat = pl.Series([phrase for group in groups for phrase in group], dtype=pl.String)
     sizes = np.array([len(g) for g in groups])
     offsets = np.cumsum(sizes) - sizes
-    return flat[offsets[which] + (rng.random(which.size) * sizes[which]).astype(np.int64)]
+    return flat.gather(offsets[which] + (rng.random(which.size) * sizes[which]).astype(np.int64))
 
 
 def cue_levels(rng: np.random.Generator, anger: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +230,7 @@ def inquiry_text(rng: np.random.Generator, intent: np.ndarray, level: np.ndarray
     """Short inquiry texts: an opener, a body for the intent, maybe an order number, and an emotional cue of the
     given strength and style (see :func:`cue_levels`)."""
     n = intent.size
-    opener = np.array(OPENERS, dtype=object)[rng.integers(0, len(OPENERS), size=n)]
+    opener = pl.Series(OPENERS, dtype=pl.String).gather(rng.integers(0, len(OPENERS), size=n))
     body = _pick(rng, [BODIES[k] for k in INTENTS], intent)
     calm = len(CUES_PLAIN)
     groups = [*CUES_PLAIN, CUES_NEGATED, *CUES_EXPLICIT, *CUES_IMPLICIT]
@@ -232,16 +244,10 @@ def inquiry_text(rng: np.random.Generator, intent: np.ndarray, level: np.ndarray
     cue = _pick(rng, groups, group.astype(np.int64))
     order_no = rng.integers(10**11, 10**12, size=n)
     with_order = rng.random(n) < 0.4
-    frame = pl.DataFrame(
-        {
-            "opener": opener.astype(str),
-            "body": body.astype(str),
-            "order": np.where(with_order, np.char.add(", order ", order_no.astype(str)), ""),
-            "cue": cue.astype(str),
-        }
-    )
+    frame = pl.DataFrame({"opener": opener, "body": body, "order_no": order_no, "with_order": with_order, "cue": cue})
+    order = pl.when("with_order").then(pl.lit(", order ") + pl.col("order_no").cast(pl.String)).otherwise(pl.lit(""))
     return frame.select(
-        pl.concat_str(["opener", "body", "order", pl.lit(". "), "cue"]).str.strip_chars().alias("text")
+        pl.concat_str(["opener", "body", order, pl.lit(". "), "cue"]).str.strip_chars().alias("text")
     ).to_series()
 
 
@@ -266,11 +272,13 @@ def inquiry_tables(
     Inquiries come in bursts from one shopper about one problem (shared intent and anger); the bot's chance of
     passing an inquiry to a human carries the shopper's random effect (fixed by ``seed`` and the user id).
     """
-    user_id, burst = random_effects.bursts(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    shopper, burst = random_effects.burst_shoppers(rng, n_users, p.burst_mean, p.burst_shape, n=n, expected=expected)
+    user_id = shopper[burst]
     n = user_id.size
     draws = draw_inquiries(rng, n, p.escalation_threshold, burst)
     level, style = cue_levels(rng, draws["anger"])
-    shift = p.transfer_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_TRANSFER, user_id)
+    # the shopper's effect, drawn once per burst and gathered to its inquiries
+    shift = (p.transfer_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_TRANSFER, shopper))[burst]
     stays = rng.random(n) < bot_share(draws, p.transfer_intercept, shift)
     resolve_rate = np.where(
         stays,

@@ -13,9 +13,10 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import expit, ndtri
 
-__all__ = ["GH_NODES", "bursts", "entity_normal", "expit_mean", "gauss_hermite"]
+__all__ = ["GH_NODES", "burst_shoppers", "bursts", "entity_normal", "expit_mean", "gauss_hermite"]
 
 GH_NODES = 40  # Gauss-Hermite nodes: logistic integrals to ~1e-10 relative at sd 1, ~1e-7 at sd 2
+_BLOCK = 2048  # rows of logits per block in expit_mean (2048 x 40 float64: 640 KiB)
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 # stream tags of the per-entity effects (any distinct constants)
@@ -68,8 +69,24 @@ def expit_mean(logit: np.ndarray | float, sd: float) -> np.ndarray:
     if sd == 0:
         return np.asarray(expit(logit))
     x, w = gauss_hermite()
-    # a plain sum, not a BLAS product: the result must not depend on the number of BLAS threads
-    return np.asarray((expit(logit[..., None] + sd * x) * w).sum(axis=-1))
+    # In blocks of rows that stay in the cache, with one scratch buffer, each term as w / (1 + exp(-logit - sd x))
+    # with numpy's vectorised exp: four times as fast as scipy's expit on the whole (rows x nodes) array, and equal
+    # to it within 1e-15 relative (the last bit of exp). A plain sum, not a BLAS product: the result must not depend
+    # on the number of BLAS threads.
+    flat = logit.reshape(-1)
+    out = np.empty(flat.size)
+    minus_shifts = -sd * x
+    scratch = np.empty((min(_BLOCK, flat.size), x.size))
+    with np.errstate(over="ignore"):  # exp(800) is inf, and w / inf the 0 it should be
+        for start in range(0, flat.size, _BLOCK):
+            stop = min(start + _BLOCK, flat.size)
+            block = scratch[: stop - start]
+            np.subtract(minus_shifts, flat[start:stop, None], out=block)
+            np.exp(block, out=block)
+            block += 1.0
+            np.divide(w, block, out=block)
+            block.sum(axis=-1, out=out[start:stop])
+    return out.reshape(logit.shape)
 
 
 def bursts(
@@ -88,6 +105,21 @@ def bursts(
     compound Poisson: over-dispersed arrivals, as many rows as expected on average. With ``n`` exactly ``n`` rows
     (the last burst is cut). ``mean_size`` 1 gives one row per burst (independent rows).
     """
+    shopper, burst = burst_shoppers(rng, n_users, mean_size, shape, n=n, expected=expected)
+    return shopper[burst], burst
+
+
+def burst_shoppers(
+    rng: np.random.Generator,
+    n_users: int,
+    mean_size: float,
+    shape: float,
+    *,
+    n: int | None = None,
+    expected: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The bursts of :func:`bursts` (the same draws) as (user id per burst, burst index per row): a shopper's
+    effects can then be drawn once per burst and gathered to its rows with ``effect[burst]``."""
     if (n is None) == (expected is None):
         raise ValueError("bursts: give exactly one of n and expected")
     extra = mean_size - 1.0
@@ -113,4 +145,4 @@ def bursts(
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     burst = np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)[:total]
     users = rng.integers(0, max(n_users, 1), size=int(burst[-1]) + 1, dtype=np.int64)
-    return users[burst], burst
+    return users, burst

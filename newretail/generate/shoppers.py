@@ -7,10 +7,10 @@ inside a partition and partitions are independent of each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
-from scipy import stats
 from scipy.special import expit
 
 from newretail.generate import random_effects
@@ -71,7 +71,17 @@ def user_feature_distribution(nodes: int = 64, tail: float = 1e-13) -> dict[str,
     Cells of (segment, is_vip, cart_items, past_orders_90d) with their probability ``mass`` (summing to 1),
     integrating the latent propensity by Gauss-Hermite quadrature and the Poisson counts up to a tail of
     ``tail``. Expectations over it carry no sampling error, so calibration stays exact at any scale.
+
+    Computed once per (``nodes``, ``tail``) and process (the frontier searches ask for it hundreds of times); the
+    arrays are read-only, in a new dict on each call.
     """
+    return dict(_user_feature_distribution(int(nodes), float(tail)))
+
+
+@lru_cache(maxsize=4)
+def _user_feature_distribution(nodes: int, tail: float) -> dict[str, np.ndarray]:
+    from scipy import stats  # here, not at the top: the partition workers never need it (1 s of import each)
+
     x, wq = np.polynomial.hermite_e.hermegauss(nodes)
     wq = wq / wq.sum()
     x, wq = x[wq > 1e-20], wq[wq > 1e-20]
@@ -99,6 +109,8 @@ def user_feature_distribution(nodes: int = 64, tail: float = 1e-13) -> dict[str,
             cols["mass"].append(joint[ci, pi])
     out = {k: np.concatenate(v) for k, v in cols.items()}
     out["mass"] = out["mass"] / out["mass"].sum()
+    for values in out.values():
+        values.setflags(write=False)
     return out
 
 

@@ -6,7 +6,6 @@ Time is measured in seconds (or microseconds, ``ts_us``) since the event's midni
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, signal
 
 from newretail.scenario import Traffic
 
@@ -113,6 +112,8 @@ def sample_ts_us(rng: np.random.Generator, density: np.ndarray, n: int) -> np.nd
 def payment_peak_ratio(density: np.ndarray, delay_s: float) -> float:
     """Peak payments per second over peak orders per second when payment follows the order after an
     exponential delay of mean ``delay_s`` seconds."""
+    from scipy import signal  # here, not at the top: the partition workers never need it
+
     rho = np.exp(-1.0 / delay_s)
     payments = signal.lfilter([1.0 - rho], [1.0, -rho], density)
     return float(payments.max() / density.max())
@@ -122,6 +123,8 @@ def payment_delay_for_ratio(density: np.ndarray, ratio: float) -> float:
     """Mean payment delay in seconds that gives ``ratio`` = peak payments/s over peak orders/s."""
     if not 0.0 < ratio <= 1.0:
         raise CalibrationError(f"peak payments per second must not exceed peak orders per second (ratio {ratio:.3g})")
+    from scipy import optimize
+
     low, high = 1e-3, 6 * 3600.0
     if payment_peak_ratio(density, high) > ratio:
         raise CalibrationError(f"a payment/order peak ratio of {ratio:.3g} needs delays beyond {high:.0f} s")

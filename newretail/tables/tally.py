@@ -25,6 +25,12 @@ __all__ = ["GROUPS", "Measure", "Tally", "group_arrays", "group_key", "tally"]
 
 GROUPS = 100  # random groups of clusters (the same number as newretail.methods.resampling.GROUPS)
 T = TypeVar("T")
+# Each tally of a table scans the files on its own. With common-subplan elimination (polars' default) the queries of
+# one collect_all share a single scan, which the streaming engine caches whole in memory: 1 GiB for the banner
+# tallies at 3e8 page views, 3 GiB at 1e9. Separate scans stream file by file, so memory does not grow with the
+# scale, for about the same CPU time (each query reads only its own columns).
+_STREAMED = pl.QueryOptFlags(comm_subplan_elim=False)
+_COUNT_LIMIT = 2**32  # polars sums a boolean column as a UInt32 count
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: polars expressions have no truth value; see .key
@@ -68,13 +74,28 @@ class Tally:
             self.rows,
         )
 
-    def on(self, lf: pl.LazyFrame) -> pl.LazyFrame:
-        """The query on one partition (or, equally, on the whole table)."""
+    def on(self, lf: pl.LazyFrame, *, max_rows: int | None = None) -> pl.LazyFrame:
+        """The query on one partition (or, equally, on the whole table).
+
+        ``max_rows``, an upper bound on the rows ``lf`` holds (the manifest's count), lets the sums of true/false
+        expressions be counted as whole numbers and converted to Float64 once per key, which gives the same totals
+        with a third less CPU than converting every row first. Polars counts them in 32 bits, so only below
+        2**32 rows; without a bound every row is converted.
+        """
+        if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0):
+            raise ValueError(f"max_rows = {max_rows!r}: must be a whole number of rows (or None)")
         if self.where is not None:
             lf = lf.filter(self.where)
         if self.rows:
             return lf.select(self.rows)
-        aggs = {name: expr.cast(pl.Float64).sum() for name, expr in self.sums} | {"n": pl.len()}
+        counted: set[str] = set()
+        if max_rows is not None and max_rows < _COUNT_LIMIT:
+            schema = lf.select([expr.alias(name) for name, expr in self.sums]).collect_schema()
+            counted = {name for name, dtype in schema.items() if dtype == pl.Boolean}
+        aggs = {
+            name: expr.sum().cast(pl.Float64) if name in counted else expr.cast(pl.Float64).sum()
+            for name, expr in self.sums
+        } | {"n": pl.len()}
         if not self.by:
             return lf.select(**aggs)
         return lf.group_by([expr.alias(name) for name, expr in self.by]).agg(**aggs)
@@ -130,7 +151,9 @@ def tally(
             todo.setdefault(t.table, {})[t.key] = t
     for table, pending in todo.items():
         lf = ds.scan(table, weights=True)
-        frames = pl.collect_all([t.on(lf) for t in pending.values()], engine="streaming")
+        rows = sum(int(rec["rows"]) for rec in ds.files(table))
+        queries = [t.on(lf, max_rows=rows) for t in pending.values()]
+        frames = pl.collect_all(queries, engine="streaming", optimizations=_STREAMED)
         for (key, t), frame in zip(pending.items(), frames, strict=True):
             cache[key] = t.combine([frame])
     return {t: cache[t.key] for t in tallies}
