@@ -32,12 +32,13 @@ from newretail.methods.learners import (
 )
 from newretail.methods.panel import DiD, EventStudy
 from newretail.methods.power import normal_quantile, ratio_test_power, ratio_test_size
-from newretail.methods.queueing import ErlangC
+from newretail.methods.queueing import MAX_OCCUPANCY, ErlangC
 from newretail.methods.resampling import Estimate
 from newretail.methods.staggered import StaggeredDiD
 from newretail.methods.synth import SyntheticControl, SyntheticControlSummary
 
 __all__ = [
+    "MAX_OCCUPANCY",
     "TIDY_COLUMNS",
     "AucComparison",
     "BurstFit",
