@@ -23,15 +23,18 @@ export OMP_WAIT_POLICY := PASSIVE
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data data-path test test-notebooks lint paper lab lock clean docs bench stress-dense package site browser-test coverage mutation
+.PHONY: help setup data data-path test test-slow test-notebooks lint paper lab lock clean docs bench stress-dense package site browser-test coverage mutation
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
 
+# --compile-bytecode writes the .pyc files as it installs: every fresh process (the CLI, a test's subprocess, a
+# notebook kernel) then reads numpy's, scipy's and polars' bytecode instead of compiling them again, about 1.5 s of CPU
+# per process wherever Python does not write bytecode itself (a read-only venv, PYTHONDONTWRITEBYTECODE)
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -56,10 +59,16 @@ lint: setup ## ruff and mypy over the package
 
 PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15 --ignore=tests/packaging --ignore=tests/browser
 
-test: setup ## Set up and run the test suite: lint, types, unit and integration tests (notebooks: make test-notebooks)
+# three steps of one suite, each its own CI stage: make test (about 5 minutes on two quiet cores, no test over a
+# minute), make test-slow (the studies over many cities or seeds, marked slow, with the same tolerances), make
+# test-notebooks; tests/packaging and tests/browser run in make package / make browser-test
+test: setup ## Set up and run the test suite: lint, types, unit and integration tests (slow studies: make test-slow)
 	$(BIN)/ruff check newretail tests
 	$(BIN)/mypy newretail
-	$(PYTEST) -m "not notebook"  # tests/packaging and tests/browser run in make package / make browser-test
+	$(PYTEST) -m "not notebook and not slow"
+
+test-slow: setup ## The expensive studies (many cities, seeds or recalibrations), marked slow: their own CI step
+	$(PYTEST) -m "slow and not notebook"
 
 test-notebooks: setup ## The tests that execute notebooks headless at a small scale (and the paper build's)
 	$(PYTEST) -m notebook

@@ -80,23 +80,24 @@ print(json.dumps({"wall_s": walls, "cpu_s": cpus, "effect": effect, "se": se,
 ENV = {**ONE_THREAD, "NUMBA_NUM_THREADS": "1"}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", nargs="+", type=float, default=[1e5, 1e6, 1e7])
-    parser.add_argument("--repeats", nargs="+", type=int, default=[5, 3, 1], help="timed fits per size (median)")
-    parser.add_argument("--contenders", nargs="+", default=["newretail", "pyfixest", "linearmodels"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--name", default="did", help="result file name under benchmarks/results/")
-    args = parser.parse_args()
-    repeats = (args.repeats + [args.repeats[-1]] * len(args.rows))[: len(args.rows)]
+def run_sizes(
+    sizes: list[float], repeats: list[int], contenders: list[str], seed: int = 0
+) -> tuple[list[list[object]], dict[str, list[dict[str, object]]]]:
+    """Measure every contender on a panel of each size (``repeats`` timed fits each, after one warm-up fit).
+
+    Returns the table's rows (rows, contender, fits, median wall s, median CPU s, time / first contender's, peak
+    MiB, effect, SE) and the raw results per size. ``benchmarks/loop.py`` calls it too.
+    """
+    repeats = (repeats + [repeats[-1]] * len(sizes))[: len(sizes)]
     folder = Path(tempfile.mkdtemp(prefix="did-bench-"))
-    rows_out, data = [], {"sizes": []}
+    rows_out: list[list[object]] = []
+    data: dict[str, list[dict[str, object]]] = {"sizes": []}
     try:
-        for rows, reps in zip(args.rows, repeats, strict=True):
+        for rows, reps in zip(sizes, repeats, strict=True):
             path = folder / f"panel-{int(rows)}.parquet"
-            checked(measure([PYTHON, "-c", PANEL, str(rows), str(args.seed), str(path)], env=ENV), "panel")
+            checked(measure([PYTHON, "-c", PANEL, str(rows), str(seed), str(path)], env=ENV), "panel")
             results = {}
-            for who in args.contenders:
+            for who in contenders:
                 run = checked(measure([PYTHON, "-c", FIT, str(path), str(reps), who], env=ENV), who)
                 out = json.loads(run.stdout.strip().splitlines()[-1])
                 out["median_wall_s"] = statistics.median(out["wall_s"])
@@ -121,10 +122,25 @@ def main() -> None:
             data["sizes"].append({"rows": int(rows), "repeats": reps, "results": results})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    headers = ["rows", "contender", "fits", "median wall s", "median CPU s", "time / newretail", "peak MiB"]
+    return rows_out, data
+
+
+HEADERS = ["rows", "contender", "fits", "median wall s", "median CPU s", "time / newretail", "peak MiB", "effect",
+           "SE (clustered by unit)"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", nargs="+", type=float, default=[1e5, 1e6, 1e7])
+    parser.add_argument("--repeats", nargs="+", type=int, default=[5, 3, 1], help="timed fits per size (median)")
+    parser.add_argument("--contenders", nargs="+", default=["newretail", "pyfixest", "linearmodels"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="did", help="result file name under benchmarks/results/")
+    args = parser.parse_args()
+    rows_out, data = run_sizes(args.rows, args.repeats, args.contenders, args.seed)
     text = (
         f"Command: `{COMMAND} {' '.join(_args(args))}`.\n\n"
-        + table([*headers, "effect", "SE (clustered by unit)"], rows_out)
+        + table(HEADERS, rows_out)
         + f"\n\nA balanced panel of {PERIODS} periods (units = rows / {PERIODS}), half the units treated from period "
         "25, true effect 0.5; two-way fixed effects, errors clustered by unit; every contender on one thread, one "
         "warm-up fit then the timed fits (median). `time / newretail` below 1 means the peer is faster."
