@@ -127,7 +127,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="newretail-e2e-", dir=args.out.parent if args.out else None))
     out = args.out or work / "ds"
     cli = str(Path(PYTHON).with_name("newretail"))
-    env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    # a cache folder of the run's own: the calibration and frontiers come from the package's shipped entries, and
+    # the verification stamps generate leaves for claims are deleted with the dataset
+    env = {"OMP_WAIT_POLICY": "PASSIVE", "NEWRETAIL_CACHE": str(work / "cache")}
     load_before, commit = _load(), _commit()
     try:
         gen = checked(

@@ -222,7 +222,7 @@ def verify(
 
     if not dataset.is_dir():
         fail(f"{dataset}: no such dataset folder")
-    report = check(dataset)
+    report = check(dataset, reuse=False)  # every file read, whatever its verification stamp says
     if not report.ok:
         fail(f"{dataset}: {report.problem}", code=EXIT_FAILED)
     problem = audit(open_dataset(dataset, check=False))  # the files were just re-hashed

@@ -17,12 +17,17 @@ import json
 import os
 import re
 import socket
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newretail.generate.errors import GenerateError
-from newretail.tables import MANIFEST, SCHEMAS, sha256_file
+from newretail.tables import MANIFEST, SCHEMAS, polars_schema, sha256_file
+
+if TYPE_CHECKING:
+    import polars as pl
 from newretail.tables.manifest import listed_paths
+from newretail.tables.stamps import Stamps, file_state
 
 __all__ = [
     "LOCK",
@@ -35,12 +40,14 @@ __all__ = [
     "manifest_spec",
     "prepare",
     "read_json",
+    "record_stamps",
     "remove_owned",
     "restore_interrupted_swap",
     "retired",
     "staging",
     "swap_into_place",
     "write_marker",
+    "write_partition",
 ]
 
 RUN_SPEC = ".run-spec.json"
@@ -49,6 +56,75 @@ META = frozenset({MANIFEST, RUN_SPEC, LOCK, f".{MANIFEST}.tmp", ".run-spec.tmp"}
 TMP_PART = re.compile(r"\.part-\d{5}\.parquet\.tmp-\d+")
 TMP_LOCK = re.compile(r"\.lock\.\d+\.tmp")  # a lock being created (see Lock)
 _NEW, _OLD = "newretail-new", "newretail-old"
+
+
+STATE_KEYS = ("state", "taken", "written")  # what run_task's records carry beside the manifest's fields
+ROW_GROUP_ROWS = 1 << 20  # rows per parquet row group (pyarrow's default; a user shard's page views make 3)
+COMPRESSION_LEVEL = 3  # zstd
+
+
+def write_partition(frame: pl.DataFrame, table: str, path: Path) -> None:
+    """Write one partition's frame to ``path`` as parquet (zstd), with an encoding chosen per column.
+
+    Ids (``*_id``, mostly ascending within a partition) are delta-encoded, other numbers byte-stream-split (bytes
+    of equal weight stored together, which zstd then compresses well), categories dictionary-encoded, flags and
+    text plain: about 20% less CPU than polars' own writer for 3% fewer bytes (``benchmarks/throughput.py``).
+    Deterministic: the same frame gives the same bytes. polars reads the files back with the declared schema (the
+    enums' categories travel in the arrow schema stored in the footer).
+
+    Raises
+    ------
+    ValueError
+        When the frame's columns or types are not ``table``'s declared schema (a generator bug, never written).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if frame.schema != polars_schema(table):
+        raise ValueError(f"{table}: the generator drew columns {dict(frame.schema)} instead of the declared schema")
+    data = frame.to_arrow()
+    encodings: dict[str, str] = {}
+    dictionary: list[str] = []
+    for name, dtype in zip(data.column_names, data.schema.types, strict=True):
+        if pa.types.is_integer(dtype):
+            encodings[name] = "DELTA_BINARY_PACKED" if name.endswith("_id") else "BYTE_STREAM_SPLIT"
+        elif pa.types.is_floating(dtype):
+            encodings[name] = "BYTE_STREAM_SPLIT"
+        elif pa.types.is_dictionary(dtype):
+            dictionary.append(name)
+    pq.write_table(
+        data,
+        path,
+        row_group_size=ROW_GROUP_ROWS,
+        compression="zstd",
+        compression_level=COMPRESSION_LEVEL,
+        use_dictionary=dictionary or False,
+        column_encoding=encodings or None,
+        write_statistics=True,
+    )
+
+
+def record_stamps(out: Path, records: dict[str, dict[str, Any]]) -> None:
+    """Stamp the files of the dataset just written in ``out`` (:mod:`newretail.tables.stamps`), so the first
+    ``newretail claims`` need not read them again: each file whose state now is the state it was hashed in by the
+    worker that made its record. A file this run wrote is stamped as checked in full (the generator checked its
+    frame against the declared schema before writing it); one left by an interrupted run, as hashed only."""
+    manifest = read_json(out / MANIFEST) or {}
+    if not isinstance(manifest.get("digest"), str):
+        return
+    stamps = Stamps.load(out, manifest["digest"])
+    for rel, rec in sorted(records.items()):
+        if not rec.get("state"):
+            continue
+        taken = time.time_ns()
+        try:
+            now = file_state((out / rel).stat())
+        except OSError:
+            continue
+        if list(now) == list(rec["state"]):
+            checked = "schema" if rec.get("written") else "sha256"
+            stamps.put(rel, now, rec["sha256"], checked, taken=taken, by="generate")
+    stamps.save()
 
 
 def staging(out: Path) -> Path:

@@ -272,9 +272,13 @@ def part_path(table: str, number: int) -> str:
 
 
 def run_task(p: Plan, task: Task, out: str) -> list[dict[str, Any]]:
-    """Draw one partition and write its files atomically; skip files already complete. Returns file records."""
+    """Draw one partition and write its files atomically; skip files already complete. Returns file records, each
+    with the file's state while it was hashed (``state``, ``taken``; see :mod:`newretail.tables.stamps`) and whether
+    this call wrote it (``written``), which :func:`generate` turns into verification stamps and leaves out of the
+    manifest."""
     root = Path(out)
     rels = [part_path(table, number) for table, number in task.parts]
+    written: set[str] = set()
     if not all((root / rel).is_file() for rel in rels):
         frames = draw_task(p, task)
         for (table, _), rel in zip(task.parts, rels, strict=True):
@@ -284,7 +288,7 @@ def run_task(p: Plan, task: Task, out: str) -> list[dict[str, Any]]:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
             try:
-                frames[table].write_parquet(tmp, compression="zstd", compression_level=3, statistics=True)
+                output.write_partition(frames.pop(table), table, tmp)
                 with open(tmp, "rb") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, final)
@@ -293,7 +297,8 @@ def run_task(p: Plan, task: Task, out: str) -> list[dict[str, Any]]:
                 if _disk_full(exc):
                     raise OSError(errno.ENOSPC, f"no space left on device while writing {rel}") from None
                 raise
-    return [file_record(root, rel, task.fraction) for rel in rels]
+            written.add(rel)
+    return [{**file_record(root, rel, task.fraction, state=True), "written": rel in written} for rel in rels]
 
 
 def _disk_full(exc: BaseException) -> bool:
@@ -415,10 +420,11 @@ def generate(
                 raise GenerateError(f"{target}: holds {other!r}, which newretail did not write; remove it first")
             target.mkdir(exist_ok=True)
         output.prepare(target, spec, [part_path(t, n) for task in p.tasks for t, n in task.parts])
-        manifest = _run(p, target, workers, engine, scheduler, on_progress)
+        manifest, states = _run(p, target, workers, engine, scheduler, on_progress)
         if target != out:
             output.swap_into_place(target, out, lock)
             manifest = out / MANIFEST
+        output.record_stamps(out, states)
         return manifest
 
 
@@ -433,17 +439,21 @@ def _intact(out: Path) -> bool:
 
 def _run(
     p: Plan, out: Path, workers: int, engine: str, scheduler: str | None, on_progress: Callable[[int, int], None] | None
-) -> Path:
+) -> tuple[Path, dict[str, dict[str, Any]]]:
     """Run every task of ``p`` into ``out`` and write the manifest; a failure on the way becomes a
-    :class:`RunFailed` that says how to resume."""
+    :class:`RunFailed` that says how to resume. Returns the manifest's path and each file's record with the state
+    it was hashed in (for :func:`newretail.generate.output.record_stamps`)."""
     records: dict[str, dict[str, Any]] = {}
+    states: dict[str, dict[str, Any]] = {}
     total = len(p.tasks)
     if on_progress:
         on_progress(0, total)
     try:
         for done, batch in enumerate(_execute(p, out, workers, engine, scheduler), start=1):
             for rec in batch:
+                extra = {key: rec.pop(key) for key in output.STATE_KEYS if key in rec}
                 records[rec["path"]] = rec
+                states[rec["path"]] = {**rec, **extra}
             if on_progress:
                 on_progress(done, total)
     except WorkerDied as exc:
@@ -457,7 +467,7 @@ def _run(
                 "finished partitions are kept and the run resumes"
             ) from None
         raise
-    return write_manifest(p, out, records)
+    return write_manifest(p, out, records), states
 
 
 def write_manifest(p: Plan, out: Path, records: dict[str, dict[str, Any]]) -> Path:

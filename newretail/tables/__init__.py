@@ -1,7 +1,8 @@
 """The table contract: every table's schema and category values, the manifest format and the dataset reader.
 
 It sits to the left of both the generator and the readers: ``newretail.generate`` writes through it, everything
-else reads through it. It imports nothing of ``newretail`` but :mod:`newretail.scenario`.
+else reads through it. It imports nothing of ``newretail`` but :mod:`newretail.scenario` and, for the folder of
+its verification stamps (:mod:`newretail.tables.stamps`), :mod:`newretail.cache`.
 ``python -m newretail.tables`` prints the data dictionary (``docs/data_dictionary.md``).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -10,8 +11,9 @@ from typing import Any
 import polars as pl
 
 from newretail.scenario import Scenario, ScenarioError, scenario_from_dict
-from newretail.tables.manifest import MANIFEST, ManifestError, check_manifest, load_manifest, sha256_file
+from newretail.tables.manifest import MANIFEST, ManifestError, check_manifest, load_manifest
 from newretail.tables.schemas import SCHEMAS, polars_schema
+from newretail.tables.stamps import Stamps, file_state, hash_with_state
 
 __all__ = ["Dataset", "DatasetError", "open_dataset", "verify"]
 
@@ -86,7 +88,9 @@ def open_dataset(path: str | Path, *, check: bool = True) -> Dataset:
     digest and its scenario's hash match, every file path is ``<table>/part-NNNNN.parquet``), and every listed file
     must be a regular file, not a symbolic link. With ``check`` (the default) every listed file is then compared
     with the manifest (size and sha256, about 1 s per GB), so a damaged or replaced file is refused with its name
-    before any analysis reads it. :func:`verify` also validates every table's schema.
+    before any analysis reads it; a file whose verification stamp shows it unchanged since it was last found to
+    match, or since the generator wrote it, is not read again (:mod:`newretail.tables.stamps` says what that
+    trusts). :func:`verify` also validates every table's schema.
 
     ``check=False`` skips re-hashing the files. It is for speed on a folder you trust (one you generated yourself
     and verified): a flipped byte in a file is then read silently.
@@ -147,10 +151,15 @@ class VerifyReport:
         return self.problem is None
 
 
-def verify(path: str | Path, *, schemas: bool = True) -> VerifyReport:
-    """Re-hash every file listed in the manifest and validate each table's schema.
+def verify(path: str | Path, *, schemas: bool = True, reuse: bool = True) -> VerifyReport:
+    """Check every file listed in the manifest: its size and sha256 and, with ``schemas``, its row count, its
+    table's declared schema and the table's rules.
 
-    Stops at the first bad file and names it. Files present on disk but not in the manifest are reported too.
+    Stops at the first bad file and names it. Files present on disk but not in the manifest are reported too. Every
+    file found as the manifest says is stamped (:mod:`newretail.tables.stamps`); with ``reuse`` (the default) a file
+    whose stamp shows it unchanged since such a check, or since the generator wrote it, is not read again, so opening
+    the same dataset twice costs a ``stat`` per file the second time. ``reuse=False`` reads every file whatever the
+    stamps say (``newretail verify``: for a dataset you suspect of damage below the file system).
 
     Raises
     ------
@@ -161,35 +170,64 @@ def verify(path: str | Path, *, schemas: bool = True) -> VerifyReport:
     irregular = _not_regular(ds)
     if irregular:
         return VerifyReport(0, 0, irregular)
+    stamps = Stamps.load(ds.path, ds.manifest["digest"])
     checked = rows = 0
     listed: set[str] = set()
-    for table in ds.tables:
-        if table not in SCHEMAS:
-            return VerifyReport(checked, rows, f"{table}: unknown table in the manifest")
-        for rec in ds.files(table):
-            file = ds.path / rec["path"]
-            listed.add(rec["path"])
-            if not file.is_file():
-                return VerifyReport(checked, rows, f"{rec['path']}: listed in the manifest but missing")
-            if file.stat().st_size != rec["bytes"] or sha256_file(file) != rec["sha256"]:
-                return VerifyReport(checked, rows, f"{rec['path']}: content differs from the manifest (sha256)")
-            if schemas:
-                try:
-                    frame = pl.read_parquet(file)
-                except Exception as exc:
-                    return VerifyReport(checked, rows, f"{rec['path']}: unreadable parquet ({exc})")
-                if frame.height != rec["rows"]:
-                    return VerifyReport(
-                        checked, rows, f"{rec['path']}: {frame.height} rows, manifest says {rec['rows']}"
-                    )
-                if frame.schema != polars_schema(table):
-                    return VerifyReport(checked, rows, f"{rec['path']}: schema differs from {table}'s declared schema")
-                if not SCHEMAS[table].is_valid(frame):
-                    return VerifyReport(checked, rows, f"{rec['path']}: values break {table}'s schema rules")
-                rows += frame.height
-            checked += 1
+    try:
+        for table in ds.tables:
+            if table not in SCHEMAS:
+                return VerifyReport(checked, rows, f"{table}: unknown table in the manifest")
+            for rec in ds.files(table):
+                listed.add(rec["path"])
+                problem = _check_file(ds.path, table, rec, stamps, schemas=schemas, reuse=reuse)
+                if problem:
+                    return VerifyReport(checked, rows, f"{rec['path']}: {problem}")
+                rows += rec["rows"] if schemas else 0
+                checked += 1
+    finally:
+        stamps.save()
     for file in sorted(ds.path.glob("*/*.parquet")):
         rel = file.relative_to(ds.path).as_posix()
         if rel not in listed:
             return VerifyReport(checked, rows, f"{rel}: on disk but not in the manifest")
     return VerifyReport(checked, rows, None)
+
+
+def _check_file(
+    root: Path, table: str, rec: dict[str, Any], stamps: Stamps, *, schemas: bool, reuse: bool
+) -> str | None:
+    """What is wrong with one listed file (None when nothing), reading only what its stamp does not vouch for; the
+    stamp is renewed after what was read."""
+    rel, file = rec["path"], root / rec["path"]
+    if not file.is_file():
+        return "listed in the manifest but missing"
+    st = file.stat()
+    if st.st_size != rec["bytes"]:
+        return "content differs from the manifest (size)"
+    need = "schema" if schemas else "sha256"
+    if reuse and stamps.covers(rel, st, rec["sha256"], need):
+        return None
+    state: tuple[int, int, int, int, int] | None
+    if reuse and stamps.covers(rel, st, rec["sha256"], "sha256"):
+        state, taken = file_state(st), 0  # the bytes are known; only the schema is read (taken: below)
+    else:
+        sha256, state, taken = hash_with_state(file)
+        if sha256 != rec["sha256"]:
+            stamps.put(rel, None, sha256, "sha256", taken=taken)
+            return "content differs from the manifest (sha256)"
+    if schemas:
+        try:
+            frame = pl.read_parquet(file)
+        except Exception as exc:
+            return f"unreadable parquet ({exc})"
+        if frame.height != rec["rows"]:
+            return f"{frame.height} rows, manifest says {rec['rows']}"
+        if frame.schema != polars_schema(table):
+            return f"schema differs from {table}'s declared schema"
+        if not SCHEMAS[table].is_valid(frame):
+            return f"values break {table}'s schema rules"
+        taken = time.time_ns()
+        if file_state(file.stat()) != state:  # changed while it was read: the next check reads it again
+            state = None
+    stamps.put(rel, state, rec["sha256"], need, taken=taken)
+    return None

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from newretail.tables.schemas import SCHEMAS
+from newretail.tables.stamps import hash_with_state
 
 __all__ = [
     "FORMAT",
@@ -81,21 +82,30 @@ def part_path(table: str, number: int) -> str:
     return f"{table}/part-{number:05d}.parquet"
 
 
-def file_record(folder: str | Path, rel: str, fraction: float) -> dict[str, Any]:
+def file_record(folder: str | Path, rel: str, fraction: float, *, state: bool = False) -> dict[str, Any]:
     """The manifest's record of one parquet partition: ``path`` (relative to ``folder``), ``rows``, ``bytes``,
-    ``sha256`` and ``fraction`` (the share of the full event its rows stand for, in (0, 1])."""
+    ``sha256`` and ``fraction`` (the share of the full event its rows stand for, in (0, 1]).
+
+    With ``state`` the record also carries the file's state while it was hashed (``state``, or None when it changed
+    during the read) and the clock just before (``taken``, ns), for a verification stamp
+    (:mod:`newretail.tables.stamps`); they are not part of the manifest.
+    """
     import pyarrow.parquet as pq
 
     if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
         raise ValueError(f"fraction = {fraction!r}: must be a share in (0, 1]")
     path = Path(folder) / rel
-    return {
+    sha256, found, taken = hash_with_state(path)
+    record: dict[str, Any] = {
         "path": rel,
         "rows": pq.ParquetFile(path).metadata.num_rows,
         "bytes": path.stat().st_size,
-        "sha256": sha256_file(path),
+        "sha256": sha256,
         "fraction": fraction,
     }
+    if state:
+        record["state"], record["taken"] = (list(found) if found else None), taken
+    return record
 
 
 def save_manifest(folder: str | Path, fields: dict[str, Any], files: dict[str, list[dict[str, Any]]]) -> Path:
