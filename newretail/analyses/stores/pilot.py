@@ -136,7 +136,10 @@ def store_panel(
         .sort("store_id", "day")
     )
     if panel.filter("treated").height == 0 or panel.filter(~pl.col("treated")).height == 0:
-        raise ValueError("store_panel: needs both pilot and control stores with a positive outcome")
+        raise ValueError(
+            "store_panel: needs both pilot and control stores with a positive outcome (controls: stores of the "
+            f"types {', '.join(controls)} that never open)"
+        )
     return panel
 
 

@@ -128,12 +128,13 @@ class StaggeredRollout:
                 e[k], est[k], yerr=[est[k] - low[k], high[k] - est[k]], fmt="o", ms=4, capsize=2, color=color,
                 label=label or f"group-time DiD, {1 - self.staggered.alpha:.0%} interval",
             )  # fmt: skip
+        after = (-0.5, float(e.max()) + 0.5)  # the averages are over the periods after opening
         if self.truth is not None:
             true = dict(zip(self.truth.event["event_time"], self.truth.event["effect"], strict=True))
             xs = np.arange(int(e.min()), int(e.max()) + 1)
             ax.step(xs, [true.get(int(x), 0.0) for x in xs], where="mid", color="#d62728", lw=1.6, label="true effect")
-            ax.axhline(self.truth.att, color="#d62728", ls=":", lw=1.4, label="true average effect")
-        ax.axhline(self.twfe.effect_, color="#ff7f0e", ls="--", lw=1.8, label="TWFE, one number for all")
+            ax.hlines(self.truth.att, *after, color="#d62728", ls=":", lw=1.4, label="true average effect")
+        ax.hlines(self.twfe.effect_, *after, color="#ff7f0e", ls="--", lw=1.8, label="TWFE, one number for all")
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color="grey", ls=":", lw=1)
         ax.set_xlabel(f"{unit} since the store opened", fontsize=11)
@@ -159,7 +160,7 @@ def _periods(panel: pl.DataFrame, period_days: int) -> pl.DataFrame:
     """The daily panel averaged into periods of ``period_days`` days counted from day 0 (log sales: the mean)."""
     late = panel.filter(pl.col("open_day") % period_days != 0)
     if late.height:
-        day = int(late["open_day"][0])
+        day = int(late["open_day"].min())  # type: ignore[arg-type]
         raise ValueError(
             f"period_days = {period_days}: a wave opens on day {day}, not at the start of a period; use a number of "
             "days that divides every opening day (1 always does)"
