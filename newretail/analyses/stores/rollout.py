@@ -93,16 +93,18 @@ class StaggeredRollout:
     @property
     def table(self) -> pl.DataFrame:
         """One row per estimate: estimator, estimate, ci_low, ci_high, and with the truth the true value of what it
-        is compared with and the difference (bias)."""
+        is compared with and the difference (bias). Rows: TWFE; Callaway & Sant'Anna's overall ATT (``att_``), its
+        mean over store-periods (``att_simple_``) and over periods since opening (``att_dynamic_``); with the truth,
+        TWFE fitted to the true effects (its estimand)."""
         s, t = self.staggered, self.truth
         rows: list[tuple[str, float, float | None, float | None, float | None]] = [
-            ("TWFE (store and period effects)", self.twfe.effect_, *self.twfe.ci_, None if t is None else t.att),
-            ("Callaway & Sant'Anna: overall ATT", *_bounds(s.att_), None if t is None else t.att),
-            ("... mean over store-periods", *_bounds(s.att_simple_), None if t is None else t.simple),
-            ("... mean over periods since opening", *_bounds(s.att_dynamic_), None if t is None else t.dynamic),
+            ("TWFE (store, period effects)", self.twfe.effect_, *self.twfe.ci_, None if t is None else t.att),
+            ("group-time DiD: overall", *_bounds(s.att_), None if t is None else t.att),
+            ("group-time: store-periods", *_bounds(s.att_simple_), None if t is None else t.simple),
+            ("group-time: by periods open", *_bounds(s.att_dynamic_), None if t is None else t.dynamic),
         ]
         if t is not None:
-            rows.append(("TWFE on the true effects (no noise)", t.twfe, None, None, t.att))
+            rows.append(("TWFE on true effects, no noise", t.twfe, None, None, t.att))
         table = pl.DataFrame(
             rows,
             schema={k: pl.Float64 if k != "estimator" else pl.String for k in _TABLE},
