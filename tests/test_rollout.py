@@ -123,6 +123,38 @@ def test_a_rollout_that_cannot_happen_is_refused_in_one_line() -> None:
         SCENARIO.with_changes({"behaviour.stores.rollout_waves": 0})
 
 
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("rollout_waves = 0", "rollout_waves"),
+        ("rollout_waves = 2.5", "rollout_waves"),
+        ('rollout_waves = "3"', "rollout_waves"),
+        ("rollout_waves = 4", "rollout_days_between_waves"),  # the last wave would open after the panel
+        ("rollout_waves = 6\npanel_days_after = 90", "rollout_stores_per_wave"),  # more stores than the city has
+        ("pilot_effect_growth_per_week = nan", "pilot_effect_growth_per_week"),
+    ],
+)
+def test_the_command_line_refuses_a_bad_rollout_naming_the_field(line: str, field: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from newretail.cli import app
+    from newretail.scenario import scenario_text
+
+    text = scenario_text("singles_day_2017")
+    key = line.split(" =")[0]
+    text = "\n".join(ln for ln in text.splitlines() if not ln.startswith((f"{key} ", "panel_days_after ")))
+    if "panel_days_after" not in line:
+        text = text.replace("[behaviour.stores]", "[behaviour.stores]\npanel_days_after = 14")
+    (tmp_path / "mine.toml").write_text(text.replace("[behaviour.stores]", f"[behaviour.stores]\n{line}"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["generate", "--scenario", str(tmp_path / "mine.toml"), "--scale", "1e-6", "--out", str(out)]
+    )
+    lines = [ln for ln in result.output.strip().splitlines() if ln]
+    assert result.exit_code == 2 and len(lines) == 1 and field in lines[0], result.output
+    assert not out.exists()
+
+
 # --- the generator's waves and true effects --------------------------------------------------------------------------
 
 
