@@ -299,6 +299,12 @@ def rollout_day(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     return open_dataset(out)
 
 
+def test_a_staggered_day_has_the_same_bytes_with_any_worker_count(rollout_day: Dataset, tmp_path: Path) -> None:
+    generate(ROLLOUT, scale=2e-5, seed=7, out=tmp_path / "again", workers=2, groups=("city",))
+    again = json.loads((tmp_path / "again" / "manifest.json").read_text())
+    assert again["tables"] == rollout_day.manifest["tables"]
+
+
 def test_on_a_staggered_day_the_group_time_interval_covers_the_truth(rollout_day: Dataset) -> None:
     """Callaway & Sant'Anna's 99.95% interval of the overall ATT covers the true average effect (false failure
     about 1 in 2,000: its 95% intervals cover in 96% of 200 simulated cities of this design, with the other
