@@ -13,7 +13,17 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
 __all__ = [
     "PRESS_KEYS",
@@ -136,6 +146,101 @@ class Stores(_Frozen):
     household_blocks: Annotated[int, Field(ge=10)] = 5000
     online_grocery_rmb_per_household: Positive = 3.0
     cannibalisation_log: Real = 0.03
+    # a staggered rollout (defaults: the report's single-day pilot); see rollout_waves_of
+    rollout_waves: PositiveInt = Field(
+        default=1,
+        description="waves in which Sanjiang stores open the pilot's format: the pilot stores on day 0, then "
+        "rollout_stores_per_wave more in each later wave (1: the pilot alone, the report's single day)",
+    )
+    rollout_days_between_waves: PositiveInt = Field(
+        default=14, description="days from one wave's opening to the next's"
+    )
+    rollout_stores_per_wave: PositiveInt = Field(
+        default=13,
+        description="Sanjiang stores opening in each wave after the pilot: those nearest the city centre first",
+    )
+    pilot_effect_growth_per_week: Real = Field(
+        default=0.0,
+        description="growth of a store's effect on its log sales per week since it opened (customers find the "
+        "new format over time), log per week",
+    )
+    rollout_effect_change_per_wave: Real = Field(
+        default=0.0,
+        description="a wave's effect at opening minus the wave before's, log (negative: later waves, farther "
+        "from the centre, gain less)",
+    )
+
+    @field_validator("rollout_days_between_waves")
+    @classmethod
+    def _last_wave_within_panel(cls, gap: int, info: ValidationInfo) -> int:
+        waves, after = info.data.get("rollout_waves"), info.data.get("panel_days_after")
+        if isinstance(waves, int) and isinstance(after, int) and (waves - 1) * gap >= after:
+            raise ValueError(
+                f"the last of {waves} waves would open on day {(waves - 1) * gap}, after the panel's last day "
+                f"{after - 1} (panel_days_after = {after}): fewer waves, fewer days between them, or a longer panel"
+            )
+        return gap
+
+    @model_serializer(mode="wrap")
+    def _added_fields_at_default_left_out(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """The canonical form leaves out the fields added after the first release while they hold their default,
+        so a scenario that does not use them keeps its content hash (its datasets and cached entries stay valid);
+        ``context={"every_field": True}`` keeps them (:meth:`Scenario.with_changes` edits every field)."""
+        data: dict[str, Any] = handler(self)
+        if isinstance(info.context, dict) and info.context.get("every_field"):
+            return data
+        for name in ADDED_STORE_FIELDS:
+            if getattr(self, name) == type(self).model_fields[name].default:
+                data.pop(name, None)
+        return data
+
+    def rollout_waves_of(self, *, sanjiang: Any, pilot: Any, x_km: Any, y_km: Any) -> Any:
+        """Each store's wave in the rollout (0: the pilot, opening on day 0; -1: never opens), from the stores table.
+
+        Wave 0 is the pilot stores; waves 1 to ``rollout_waves - 1`` take ``rollout_stores_per_wave`` Sanjiang
+        stores outside the pilot each, nearest the city centre first (straight-line distance from the centre of the
+        ``city_width_km`` x ``city_height_km`` city, ties in store order). Wave ``w`` opens on day
+        ``w * rollout_days_between_waves``. The rule reads only what the stores table holds (type, pilot, position
+        in km as stored), so the generator and an analyst derive the same waves.
+
+        Parameters
+        ----------
+        sanjiang, pilot : bool per store (in ``store_id`` order): a Sanjiang store; a pilot store.
+        x_km, y_km : position per store, km (the ``stores`` table's values).
+
+        Returns
+        -------
+        numpy.ndarray of int64, one wave per store.
+        """
+        import numpy as np
+
+        sanjiang, pilot = np.asarray(sanjiang, dtype=bool), np.asarray(pilot, dtype=bool)
+        x, y = np.asarray(x_km, dtype=np.float64), np.asarray(y_km, dtype=np.float64)
+        wave = np.where(pilot, 0, -1).astype(np.int64)
+        candidates = np.flatnonzero(sanjiang & ~pilot)
+        need = (self.rollout_waves - 1) * self.rollout_stores_per_wave
+        if need > candidates.size:
+            raise ValueError(
+                f"behaviour.stores.rollout_waves = {self.rollout_waves}: {self.rollout_waves - 1} waves of "
+                f"{self.rollout_stores_per_wave} stores need {need} Sanjiang stores outside the pilot; the city has "
+                f"{candidates.size}"
+            )
+        distance = np.hypot(x[candidates] - self.city_width_km / 2, y[candidates] - self.city_height_km / 2)
+        order = candidates[np.argsort(distance, kind="stable")][:need]
+        wave[order] = 1 + np.arange(need) // self.rollout_stores_per_wave
+        return wave
+
+
+ADDED_STORE_FIELDS = (
+    "rollout_waves",
+    "rollout_days_between_waves",
+    "rollout_stores_per_wave",
+    "pilot_effect_growth_per_week",
+    "rollout_effect_change_per_wave",
+)
+"""Fields of ``behaviour.stores`` added after the first release: left out of the canonical form at their default."""
 
 
 class Growth(_Frozen):
@@ -235,7 +340,7 @@ class Scenario(_Frozen):
 
         The copy is validated again, so a bad value raises :class:`ScenarioError`.
         """
-        data = self.model_dump()
+        data = self.model_dump(context={"every_field": True})
         for dotted, value in changes.items():
             node = data
             *parents, leaf = dotted.split(".")
@@ -273,12 +378,21 @@ def _describe(error: Any) -> str:
 
 def _validate(data: dict[str, Any], source: str) -> Scenario:
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise ScenarioError(f"scenario {source}: {_describe(first)}{suffix}") from None
+    s = scenario.behaviour.stores
+    need = scenario.targets.sanjiang_pilot_stores + (s.rollout_waves - 1) * s.rollout_stores_per_wave
+    if s.rollout_waves > 1 and need > s.sanjiang_stores:
+        raise ScenarioError(
+            f"scenario {source}: behaviour.stores.rollout_stores_per_wave = {s.rollout_stores_per_wave}: the pilot's "
+            f"{scenario.targets.sanjiang_pilot_stores} stores and {s.rollout_waves - 1} more waves need {need} "
+            f"Sanjiang stores; the city has {s.sanjiang_stores} (behaviour.stores.sanjiang_stores)"
+        )
+    return scenario
 
 
 def available_scenarios() -> list[str]:

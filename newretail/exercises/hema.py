@@ -1,4 +1,5 @@
-"""Exercises of notebook 05 (Hema and the Sanjiang pilot): difference-in-differences and its failure modes."""
+"""Exercises of notebook 05 (Hema and the Sanjiang pilot): difference-in-differences, its failure modes, and a
+staggered rollout."""
 
 from __future__ import annotations
 
@@ -9,10 +10,21 @@ import polars as pl
 from newretail.exercises._base import Exercise, Wrong
 
 if TYPE_CHECKING:
+    from newretail.analyses.stores import StaggeredRollout
     from newretail.tables import Dataset
 
 CONTROLS = ("sanjiang", "other")
 SELECTION_CHANGE = {"behaviour.stores.pilot_selection_on_growth": 1.0}
+ROLLOUT_CHANGES = {
+    "behaviour.stores.rollout_waves": 4,
+    "behaviour.stores.rollout_days_between_waves": 14,
+    "behaviour.stores.panel_days_after": 70,
+    "behaviour.stores.pilot_effect_growth_per_week": 0.02,
+    "behaviour.stores.rollout_effect_change_per_wave": -0.01,
+}
+"""Notebook 05's staggered rollout (section 6): the pilot on day 0, then three more waves of 13 Sanjiang stores two
+weeks apart, each store's effect growing by 0.02 log a week, each later wave's 0.01 lower at opening."""
+ROLLOUT_CONTROLS = ("sanjiang",)  # the lesson compares within the chain: its stores that never open
 
 
 def _panel(ds: Dataset, outcome: str = "sales_rmb", controls: tuple[str, ...] = CONTROLS) -> pl.DataFrame:
@@ -72,6 +84,21 @@ def selection_bias(ds: Dataset) -> float:
     """DiD minus the true effect on a city whose pilots were chosen on growth (same scale and seed)."""
     city = selection_day(ds)
     return did_2x2(city) - true_effect(city)
+
+
+def rollout_day(ds: Dataset) -> Dataset:
+    """The city of ``ds`` (same scale and seed) rolled out in waves (:data:`ROLLOUT_CHANGES`), beside ``ds``."""
+    from newretail.notebook import variant_day
+
+    path = ds.path.with_name(f"{ds.path.name}-rollout")
+    return variant_day(ROLLOUT_CHANGES, scale=ds.scale, seed=ds.seed, groups=("city",), path=path)
+
+
+def rollout(ds: Dataset, control: str = "not_yet") -> StaggeredRollout:
+    """The lesson's staggered analysis of the rollout day, with ``control`` stores as the comparison group."""
+    from newretail.analyses.stores import staggered_rollout
+
+    return staggered_rollout(rollout_day(ds), controls=ROLLOUT_CONTROLS, control=control)  # type: ignore[arg-type]
 
 
 EXERCISES = (
@@ -173,6 +200,76 @@ EXERCISES = (
             Wrong("a", "a", "the true effect is the same for every pilot here; the bias comes from the comparison."),
             Wrong("b", "b", "that is spill-over, the other trap; this variant has none."),
             Wrong("c", "c", "that would make the interval too narrow, not move the estimate."),
+        ),
+    ),
+    Exercise(
+        "05.5",
+        "compute",
+        "On the rollout day of section 6, the mean of the effects by weeks since opening (the effect in week 0, 1, "
+        "..., 9 after a store opened, each averaged over the waves open that long, then the ten averaged alike), "
+        "by Callaway and Sant'Anna's method with the stores *not yet open* as well as those never open as the "
+        "comparison group (Sanjiang stores only, as in the lesson).",
+        "log sales",
+        lambda ds: rollout(ds).staggered.att_dynamic_.estimate,
+        "A week since opening is one number however many stores reach it: average the weekly effects, not the "
+        "store-weeks. Until a store opens it is as untreated as a store that never opens, so the comparison group "
+        "of a week holds both.",
+        abs_tol=1e-6,
+        wrong=(
+            Wrong(
+                "TWFE's estimate",
+                lambda ds: rollout(ds).twfe.effect_,
+                "TWFE's single coefficient also compares stores opening later with stores already open; use the "
+                "group-time effects.",
+            ),
+            Wrong(
+                "the same mean with only the stores that never open as the comparison",
+                lambda ds: rollout(ds, "never").staggered.att_dynamic_.estimate,
+                "the stores not yet open belong to the comparison group too, until they open.",
+            ),
+            Wrong(
+                "the mean over store-weeks (the simple aggregation)",
+                lambda ds: rollout(ds).staggered.att_simple_.estimate,
+                "that weighs the early weeks, which every wave reaches, more; average the weekly effects alike.",
+            ),
+            Wrong(
+                "the overall ATT (the waves' effects averaged by their size)",
+                lambda ds: rollout(ds).att.estimate,
+                "that averages by wave, not by weeks since opening.",
+            ),
+            Wrong(
+                "the true mean effect by weeks since opening",
+                lambda ds: rollout(ds).truth.dynamic,  # type: ignore[union-attr]
+                "that is the generator's truth, which the estimate is checked against; estimate it from the sales.",
+            ),
+        ),
+    ),
+    Exercise(
+        "05.6",
+        "explain why",
+        "On the rollout day, TWFE's estimate falls below the true average effect, and it does so even when fitted "
+        "to the true effects without any noise. Which reason is right?",
+        "choice",
+        lambda ds: "c",
+        "Ask which stores each comparison inside TWFE uses as the untreated ones, and what is happening to their "
+        "sales at that time.",
+        choices=(
+            "Singles' Day lifts every store's sales on day 0, and the week effects cannot absorb it.",
+            "The stores of the later waves were already growing more slowly than the others.",
+            "TWFE also uses stores already open as controls for the stores that open later; their effect is still "
+            "growing, so their rise is subtracted from the later stores' effect (a forbidden comparison, which gives "
+            "some effects a negative weight).",
+            "With 13 stores per wave, TWFE's store-clustered errors are too small.",
+        ),
+        wrong=(
+            Wrong("a", "a", "every store shares the day's lift, and the week effects remove what all stores share."),
+            Wrong(
+                "b",
+                "b",
+                "the waves are chosen by distance from the city centre, not by growth: without the rollout every "
+                "store would follow parallel trends here.",
+            ),
+            Wrong("d", "d", "that would make TWFE's interval too narrow; it would not move its estimate."),
         ),
     ),
 )

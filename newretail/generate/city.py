@@ -1,7 +1,10 @@
 """A Ningbo-like city: Hema stores, Sanjiang supermarkets (13 of them in the pilot), other supermarkets, their
 delivery orders on the day, a daily sales panel around the pilot, and the households of the city.
 
-Distances are in km on a flat plane, times in minutes. The pilot starts on the event day (``day`` 0).
+Distances are in km on a flat plane, times in minutes. The pilot starts on the event day (``day`` 0). A scenario
+may roll the pilot's format out further (``behaviour.stores.rollout_waves``): more Sanjiang stores open it in later
+waves (:meth:`newretail.scenario.Stores.rollout_waves_of` says which and when), each store's effect on its log sales
+growing with the weeks since it opened and differing by wave; the day's delivery orders stay the pilot's.
 
 Households live in residential blocks drawn from a density (a dense core, a few satellite towns, a thin
 background). Each store's panel carries the online grocery orders delivered within the catchment radius of the
@@ -111,6 +114,8 @@ class Panel:
     x: np.ndarray  # km
     y: np.ndarray  # km
     pilot: np.ndarray  # bool per store
+    wave: np.ndarray  # wave of the rollout per store (0: the pilot; -1: never opens)
+    open_day: np.ndarray  # day the store opens the pilot's format (0 for stores that never do), per store
     days: np.ndarray  # days since the pilot started
     dates: np.ndarray  # datetime64[D] per day
     weekday: np.ndarray  # 0 = Monday, per day
@@ -122,8 +127,9 @@ class Panel:
 
 
 def draw_store_panel(rng: np.random.Generator, s: Stores, *, pilot_stores: int, event_date: str) -> Panel:
-    """Place the stores, choose the pilots and draw the daily sales panel (log sales = level + own trend +
-    weekday + common day shocks + AR(1) noise + the pilot's or the spill-over's effect after day 0)."""
+    """Place the stores, choose the pilots (and the later waves of a rollout) and draw the daily sales panel (log
+    sales = level + own trend + weekday + common day shocks + AR(1) noise + the effect of the store's opening, from
+    day 0 for the pilots and later for a rollout's later waves, or of the spill-over from an opening nearby)."""
     counts = {"hema": s.hema_stores, "sanjiang": s.sanjiang_stores, "other": s.other_supermarkets}
     kinds = np.concatenate([np.full(counts[k], i, dtype=np.int8) for i, k in enumerate(STORE_TYPES)])
     n_st = kinds.size
@@ -138,8 +144,16 @@ def draw_store_panel(rng: np.random.Generator, s: Stores, *, pilot_stores: int, 
     score = 3.0 * s.pilot_selection_on_growth * growth_z + rng.gumbel(size=sanjiang.size)
     pilot = np.zeros(n_st, dtype=bool)
     pilot[sanjiang[np.argsort(-score, kind="stable")[:pilot_stores]]] = True
-    dist_to_pilot = np.sqrt((x[:, None] - x[pilot][None, :]) ** 2 + (y[:, None] - y[pilot][None, :]) ** 2).min(1)
-    exposed = ~pilot & (dist_to_pilot <= s.spillover_radius_km)
+    # the rollout: the pilot on day 0, later waves of Sanjiang stores from the centre outwards (positions as stored)
+    wave = s.rollout_waves_of(sanjiang=kinds == 1, pilot=pilot, x_km=np.round(x, 3), y_km=np.round(y, 3))
+    opens = wave >= 0
+    open_day = np.where(opens, wave, 0) * s.rollout_days_between_waves
+    dist = np.sqrt((x[:, None] - x[opens][None, :]) ** 2 + (y[:, None] - y[opens][None, :]) ** 2)
+    near = dist <= s.spillover_radius_km
+    exposed = ~opens & near.any(axis=1)
+    # the day each store's effect starts: its opening; for a control near the rollout, the first opening nearby
+    first_near = np.where(near, open_day[opens][None, :], np.iinfo(np.int64).max).min(axis=1)
+    effect_from = np.where(opens, open_day, np.where(exposed, first_near, 0))
 
     days = np.arange(-s.panel_days_before, s.panel_days_after)
     n_d = days.size
@@ -154,14 +168,15 @@ def draw_store_panel(rng: np.random.Generator, s: Stores, *, pilot_stores: int, 
         noise[:, t] = NOISE_AR * noise[:, t - 1] + innovations[:, t]
     base_log = level[:, None] + trend[:, None] * days[None, :] / 30.0 + WEEKDAY_LOG[weekday][None, :]
     base_log = base_log + common[None, :] + noise
-    post = days[None, :] >= 0
-    effect = post * (s.pilot_effect * pilot[:, None] + s.spillover_effect * exposed[:, None])
+    effect = store_effects(s, wave=wave, open_day=open_day, effect_from=effect_from, exposed=exposed, days=days)
     transactions = rng.poisson(np.exp(base_log + effect) / BASKET_RMB)
     return Panel(
         kinds=kinds,
         x=x,
         y=y,
         pilot=pilot,
+        wave=wave,
+        open_day=open_day,
         days=days,
         dates=np.array(dates, dtype="datetime64[D]"),
         weekday=weekday,
@@ -171,6 +186,30 @@ def draw_store_panel(rng: np.random.Generator, s: Stores, *, pilot_stores: int, 
         trend=trend,
         transactions=transactions,
     )
+
+
+def store_effects(
+    s: Stores,
+    *,
+    wave: np.ndarray,
+    open_day: np.ndarray,
+    effect_from: np.ndarray,
+    exposed: np.ndarray,
+    days: np.ndarray,
+) -> np.ndarray:
+    """True effect on each store's log sales per day (stores x days): for a store of wave ``w`` open for ``e``
+    days, ``pilot_effect + w * rollout_effect_change_per_wave + e / 7 * pilot_effect_growth_per_week``; for a
+    control store within the spill-over radius, ``spillover_effect`` from ``effect_from`` (its first nearby
+    opening).
+
+    With the single-day pilot every term is as it always was (``post * (effect * pilot + spill * exposed)``), so the
+    default scenario's bytes do not change."""
+    opens = wave >= 0
+    since = days[None, :] - open_day[:, None]  # days since the store opened
+    size = s.pilot_effect + s.rollout_effect_change_per_wave * wave[:, None]
+    size = size + s.pilot_effect_growth_per_week * (np.maximum(since, 0) / 7.0)
+    on = days[None, :] >= effect_from[:, None]
+    return on * (size * opens[:, None] + s.spillover_effect * exposed[:, None])
 
 
 def draw_households(rng: np.random.Generator, s: Stores) -> pl.DataFrame:
@@ -205,18 +244,24 @@ def catchment_online(
     rng: np.random.Generator, panel: Panel, households: pl.DataFrame, s: Stores, *, radius_km: float
 ) -> dict[str, np.ndarray]:
     """Online grocery orders delivered within ``radius_km`` of each store, RMB per day (stores x days), with and
-    without the pilot's cannibalisation, and the true effect on their log."""
+    without the pilot's cannibalisation, and the true effect on their log. Households within the catchment of a
+    store that has opened the pilot's format (the pilot from day 0, later waves of a rollout from their opening)
+    shift part of their orders into it."""
     bx, by = households["x_km"].to_numpy(), households["y_km"].to_numpy()
     hh = households["households"].to_numpy().astype(np.float64)
     member = np.hypot(panel.x[:, None] - bx[None, :], panel.y[:, None] - by[None, :]) <= radius_km
-    near_pilot = member[panel.pilot].any(axis=0)  # blocks within a pilot's catchment
     # plain sums, not BLAS products: the bytes must not depend on the number of BLAS threads
     h_all = np.where(member, hh[None, :], 0.0).sum(axis=1)
-    h_pilot = np.where(member, (hh * near_pilot)[None, :], 0.0).sum(axis=1)
     kept = np.exp(-s.cannibalisation_log)
-    share_left = np.divide(h_all - (1.0 - kept) * h_pilot, h_all, out=np.ones_like(h_all), where=h_all > 0)
     days = panel.days
     n_st, n_d = panel.sales_without_pilot.shape
+    effect = np.zeros((n_st, n_d))
+    opens = panel.wave >= 0
+    for day in np.unique(panel.open_day[opens]):  # one step per wave of openings
+        near_open = member[opens & (panel.open_day <= day)].any(axis=0)  # blocks within an open store's catchment
+        h_open = np.where(member, (hh * near_open)[None, :], 0.0).sum(axis=1)
+        share_left = np.divide(h_all - (1.0 - kept) * h_open, h_all, out=np.ones_like(h_all), where=h_all > 0)
+        effect = np.where(days[None, :] >= day, np.log(share_left)[:, None], effect)
     common = (
         rng.normal(0.0, ONLINE_DAY_SHOCK_SD, n_d)
         + ONLINE_WEEKDAY_LOG[panel.weekday]
@@ -232,7 +277,6 @@ def catchment_online(
     for t in range(1, n_d):  # AR(1) over days, all stores at once
         noise[:, t] = NOISE_AR * noise[:, t - 1] + innovations[:, t]
     without = mean_rmb[:, None] * np.exp(common[None, :] + noise)
-    effect = np.where(days[None, :] >= 0, np.log(share_left)[:, None], 0.0) * np.ones((n_st, 1))
     return {"without": without, "with": without * np.exp(effect), "effect_log": effect}
 
 

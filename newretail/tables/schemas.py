@@ -126,7 +126,10 @@ class Stores(dy.Schema):
 
     store_id = dy.Int32(primary_key=True, description="store key")
     store_type = dy.Enum(STORE_TYPES, description="hema, sanjiang or other supermarket")
-    pilot = dy.Bool(description="Sanjiang store in the Singles' Day pilot")
+    pilot = dy.Bool(
+        description="Sanjiang store in the Singles' Day pilot (with a rollout, the first wave: the later waves "
+        "follow from the stores' positions, see Stores.rollout_waves_of)"
+    )
     x_km = dy.Float64(description="west-east position, km")
     y_km = dy.Float64(description="south-north position, km")
 
@@ -215,8 +218,13 @@ class TruthStoreDays(dy.Schema):
     store_id = dy.Int32(primary_key=True, description="store")
     day = dy.Int32(primary_key=True, description="days since the pilot started")
     sales_rmb_without_pilot = dy.Float64(min=0, description="sales had there been no pilot, RMB per day")
-    true_effect_log = dy.Float64(description="true effect on log sales (pilot or spill-over)")
-    spillover_exposed = dy.Bool(description="a control store within the spill-over radius of a pilot")
+    true_effect_log = dy.Float64(
+        description="true effect on log sales: of the store's opening (the pilot on day 0, or a later wave of a "
+        "rollout, behaviour.stores.rollout_waves) or of the spill-over from an opening nearby"
+    )
+    spillover_exposed = dy.Bool(
+        description="a control store within the spill-over radius of a pilot (or of any store of a rollout)"
+    )
     trend_log_per_30d = dy.Float64(description="the store's own sales trend, log per 30 days")
     catchment_online_rmb_without_pilot = dy.Float64(
         min=0, description="catchment online grocery orders had there been no pilot, RMB per day"

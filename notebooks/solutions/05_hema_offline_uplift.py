@@ -34,3 +34,20 @@ def ex_05_3(ds):
 
 def ex_05_4(ds):
     return "d"
+
+
+def ex_05_5(ds):
+    from newretail import methods
+    from newretail.analyses import stores
+    from newretail.exercises.hema import rollout_day
+
+    day = rollout_day(ds)  # the rollout day of section 6
+    daily = stores.store_panel(day, controls=("sanjiang",), waves="all")
+    weekly = daily.group_by("store_id", week=pl.col("day") // 7).agg(pl.col("y").mean(), pl.col("pilot_open").all())
+    fit = methods.StaggeredDiD("store_id", "week", "y", "pilot_open", control="not_yet").fit(weekly)
+    by_week = fit.event_.filter(pl.col("event_time") >= 0)  # weeks since opening: one effect each
+    return by_week["estimate"].mean()
+
+
+def ex_05_6(ds):
+    return "c"

@@ -9,11 +9,14 @@ Distances are in km, times in minutes, sales in RMB per store and day; effects o
 - :func:`store_panel`, :func:`pilot_synthetic_control`: the pilot's panel for :mod:`newretail.methods` (DiD,
   EventStudy, SyntheticControl), which estimate the uplift.
 - :func:`net_uplift`: store uplift less the online orders the pilot's catchment moved into the stores.
+- :func:`staggered_rollout`: a rollout in waves (``behaviour.stores.rollout_waves``): TWFE against Callaway &
+  Sant'Anna's group-time DiD, with the truth (:func:`rollout_truth`).
 - :func:`newretail.studies.store_failures.failure_modes` (a study, not here: it re-simulates the city): the
   estimators on fresh cities where pilots were chosen on growth or take sales from nearby control stores.
 
 The estimators read only observed tables (``stores``, ``store_days``, ``households``, ``orders``); the functions
-that read ``truth_*`` say so in their name (:func:`pilot_truth`).
+that read ``truth_*`` say so in their name (:func:`pilot_truth`, :func:`rollout_truth`) or in an argument
+(``staggered_rollout(..., truth=True)``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from newretail.analyses.stores.catchments import Coverage, household_coverage
 from newretail.analyses.stores.delivery import DeliveryPromise, delivery_promise
 from newretail.analyses.stores.pilot import PILOT_UNIT as PILOT_UNIT
 from newretail.analyses.stores.pilot import PilotTruth, pilot_synthetic_control, pilot_truth, store_panel
+from newretail.analyses.stores.rollout import RolloutTruth, StaggeredRollout, rollout_truth, staggered_rollout
 from newretail.analyses.stores.service import (
     DeliveryP95,
     delivery_measure,
@@ -43,6 +47,8 @@ __all__ = [
     "DeliveryPromise",
     "NetUplift",
     "PilotTruth",
+    "RolloutTruth",
+    "StaggeredRollout",
     "delivery_measure",
     "delivery_p95",
     "delivery_promise",
@@ -55,6 +61,8 @@ __all__ = [
     "pilot_tallies",
     "pilot_truth",
     "pilots_measure",
+    "rollout_truth",
+    "staggered_rollout",
     "store_panel",
     "store_tallies",
 ]

@@ -4,17 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
 
 from newretail.methods import SyntheticControl
+from newretail.tables import Dataset
 from newretail.tables.categories import STORE_TYPES
 
 if TYPE_CHECKING:
-    pass
+    from newretail.scenario import Stores
 from newretail.analyses.stores._store_tables import Source, _mean, _tables
+
+WAVES = ("pilot", "all")
+
+
+def rollout_plan(source: Source, rollout: Stores | None = None) -> Stores | None:
+    """The store behaviour whose rollout plan says when each store opens: ``rollout`` when given, else the dataset's
+    own scenario's; None for a mapping of frames without ``rollout`` (the pilot alone, on day 0)."""
+    if rollout is None and isinstance(source, Dataset):
+        return source.scenario.behaviour.stores
+    return rollout
+
+
+def rollout_waves(stores: pl.DataFrame, plan: Stores | None) -> np.ndarray:
+    """Each store's wave in the rollout (0: the pilot, opening on day 0; -1: never opens), in the row order of
+    ``stores``, by :meth:`newretail.scenario.Stores.rollout_waves_of`; with no ``plan``, the pilot alone."""
+    pilot = stores["pilot"].to_numpy()
+    if plan is None:
+        return np.where(pilot, 0, -1).astype(np.int64)
+    order = np.argsort(stores["store_id"].to_numpy(), kind="stable")  # the plan breaks ties in store order
+    wave = np.empty(stores.height, dtype=np.int64)
+    wave[order] = plan.rollout_waves_of(
+        sanjiang=(stores["store_type"].cast(pl.String) == "sanjiang").to_numpy()[order],
+        pilot=pilot[order],
+        x_km=stores["x_km"].to_numpy()[order],
+        y_km=stores["y_km"].to_numpy()[order],
+    )
+    return wave
+
 
 # ---------------------------------------------------------------------------------------------------------------
 # the pilot's store panel
@@ -26,6 +55,8 @@ def store_panel(
     outcome: str = "sales_rmb",
     controls: Sequence[str] = ("sanjiang", "other"),
     buffer_km: float = 0.0,
+    waves: Literal["pilot", "all"] = "pilot",
+    rollout: Stores | None = None,
 ) -> pl.DataFrame:
     """The pilot stores and their candidate controls, one row per store and day.
 
@@ -34,14 +65,23 @@ def store_panel(
     source : a dataset, or a mapping with ``stores`` and ``store_days`` frames.
     outcome : ``store_days`` column to analyse on the log scale (``sales_rmb``, ``transactions`` or
         ``catchment_online_rmb``); stores with a non-positive value on any day are left out.
-    controls : store types whose non-pilot stores serve as controls.
-    buffer_km : leave out controls within this distance (km) of a pilot store (a guard against spill-over).
+    controls : store types whose stores outside the pilot (and outside any rollout) serve as controls.
+    buffer_km : leave out controls within this distance (km) of a pilot store, or of any store of a rollout (a guard
+        against spill-over).
+    waves : ``"pilot"``: the pilot stores are the treated, from day 0; the stores of a rollout's later waves are left
+        out (treated later, they are no clean control). ``"all"``: every store of the rollout is treated from its own
+        opening day, a staggered design (for :class:`newretail.methods.StaggeredDiD`).
+    rollout : the store behaviour whose rollout plan says when each store opens
+        (:meth:`newretail.scenario.Stores.rollout_waves_of`); default: the dataset's own scenario, or for a mapping
+        of frames the pilot alone. Without a rollout (one wave) both ``waves`` give the same panel.
 
     Returns
     -------
-    Columns ``store_id``, ``day``, ``treated`` (the store is a pilot), ``pilot_open`` (a pilot store on day 0 or
-    later: the treatment indicator of :class:`newretail.methods.DiD`), ``y`` (log of the outcome),
-    ``distance_to_pilot_km`` and ``store_type``.
+    Columns ``store_id``, ``day``, ``treated`` (the store opens in the panel: a pilot, or with ``waves="all"`` any
+    store of the rollout), ``pilot_open`` (the store has opened by that day: the treatment indicator of
+    :class:`newretail.methods.DiD`), ``y`` (log of the outcome), ``distance_to_pilot_km`` (to the nearest store of the
+    rollout: the pilot stores unless it has later waves), ``store_type`` and ``open_day`` (the day the store opens;
+    null for controls).
     """
     allowed_outcomes = ("sales_rmb", "transactions", "catchment_online_rmb")
     if outcome not in allowed_outcomes:
@@ -51,19 +91,32 @@ def store_panel(
         raise ValueError(f"controls = {list(controls)!r}: must be a non-empty list of {', '.join(STORE_TYPES)}")
     if not buffer_km >= 0:
         raise ValueError(f"buffer_km = {buffer_km!r}: must be a distance in km, 0 or more")
+    if waves not in WAVES:
+        raise ValueError(f"waves = {waves!r}: must be 'pilot' (the pilot stores) or 'all' (every wave of a rollout)")
     tb = _tables(source, ("stores", "store_days"))
     stores = tb["stores"]
-    pilots = stores.filter("pilot")
-    if pilots.height == 0:
+    if stores.filter("pilot").height == 0:
         raise ValueError("source: no pilot store in the stores table")
-    px, py = pilots["x_km"].to_numpy(), pilots["y_km"].to_numpy()
-    dist = np.hypot(stores["x_km"].to_numpy()[:, None] - px, stores["y_km"].to_numpy()[:, None] - py).min(axis=1)
-    stores = stores.with_columns(distance_to_pilot_km=pl.Series(dist))
-    keep = pl.col("pilot") | (
-        pl.col("store_type").cast(pl.String).is_in(list(controls)) & (pl.col("distance_to_pilot_km") > buffer_km)
+    plan = rollout_plan(source, rollout)
+    wave = rollout_waves(stores, plan)
+    gap = plan.rollout_days_between_waves if plan is not None else 0
+    opens = wave >= 0
+    ox, oy = stores["x_km"].to_numpy()[opens], stores["y_km"].to_numpy()[opens]
+    dist = np.hypot(stores["x_km"].to_numpy()[:, None] - ox, stores["y_km"].to_numpy()[:, None] - oy).min(axis=1)
+    treated = opens if waves == "all" else wave == 0
+    stores = stores.with_columns(
+        distance_to_pilot_km=pl.Series(dist),
+        treated=pl.Series(treated),
+        open_day=pl.Series(np.maximum(wave, 0) * gap, dtype=pl.Int32),
+        never=pl.Series(~opens),
+    )
+    keep = pl.col("treated") | (
+        pl.col("never")
+        & pl.col("store_type").cast(pl.String).is_in(list(controls))
+        & (pl.col("distance_to_pilot_km") > buffer_km)
     )
     chosen = stores.filter(keep).select(
-        "store_id", "store_type", treated=pl.col("pilot"), distance_to_pilot_km="distance_to_pilot_km"
+        "store_id", "store_type", "treated", "distance_to_pilot_km", open_day=pl.when("treated").then("open_day")
     )
     panel = (
         tb["store_days"]
@@ -74,15 +127,19 @@ def store_panel(
             "store_id",
             "day",
             "treated",
-            pilot_open=pl.col("treated") & (pl.col("day") >= 0),
+            pilot_open=pl.col("treated") & (pl.col("day") >= pl.col("open_day")).fill_null(False),
             y=pl.col("value").log(),
             distance_to_pilot_km="distance_to_pilot_km",
             store_type="store_type",
+            open_day="open_day",
         )
         .sort("store_id", "day")
     )
     if panel.filter("treated").height == 0 or panel.filter(~pl.col("treated")).height == 0:
-        raise ValueError("store_panel: needs both pilot and control stores with a positive outcome")
+        raise ValueError(
+            "store_panel: needs both pilot and control stores with a positive outcome (controls: stores of the "
+            f"types {', '.join(controls)} that never open)"
+        )
     return panel
 
 
@@ -111,6 +168,11 @@ def pilot_synthetic_control(
     for column in ("store_id", "day", "treated", "y", "store_type"):
         if column not in panel.columns:
             raise ValueError(f"panel: missing column {column!r}; build it with store_panel()")
+    if "open_day" in panel.columns and panel.filter("treated")["open_day"].n_unique() > 1:
+        raise ValueError(
+            "panel: its stores open on different days (a staggered rollout); the synthetic control of the pilots' mean "
+            "needs one opening day: build the panel with waves='pilot', or use staggered_rollout()"
+        )
     pilots = panel.filter("treated").group_by("day").agg(pl.col("y").mean())
     units = pl.concat(
         [
