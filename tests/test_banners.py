@@ -165,6 +165,8 @@ def test_novelty_decay_is_recovered() -> None:
 
 
 def test_ctr_by_hour_tracks_repeat_exposure(small_dataset: Dataset) -> None:
+    """Over seeds 0-59 at this scale the correlation of hour and mean exposure was 0.985 with a spread of 0.0014:
+    0.9 is 60 spreads below (no chance failure). Exposures drawn without regard to the hour give about 0."""
     hourly = banners.ctr_by_hour(small_dataset)
     t = hourly.table
     assert t["hour"].to_list() == list(range(24))

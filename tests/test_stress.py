@@ -236,6 +236,10 @@ def test_killed_sweep_resumes_from_its_cache_and_ends_equal(tmp_path: Path) -> N
 
 
 def test_recalibrated_ctr_reproduces_the_figure_while_the_causal_ratio_moves(tmp_path: Path) -> None:
+    """Recalibrated at two allocation skews: the reported reading's truth stays the figure, the causal one follows
+    calibration (both exact), and the causal estimate lies within 5 standard errors of its truth (its interval treats
+    impressions as independent: over seeds 0-19 z had root mean square 1.26 and 1.25 and at most 3.0, and 5 of the 40
+    95% intervals missed; normal tails at 5 / rms over the two points: a false-failure rate of 1.4 in 10,000)."""
     grid = write_grid(tmp_path / "recal.toml", decay=[0.15], skew=[0.0, 1.5], mode="recalibrated")
     t = sweep(BASE, grid, cache=tmp_path / "c", workers=1).table
     for skew in (0.0, 1.5):
@@ -245,7 +249,7 @@ def test_recalibrated_ctr_reproduces_the_figure_while_the_causal_ratio_moves(tmp
         causal = cell(t, "causal", skew=skew)
         solved = calibrate(BASE.with_changes({SKEW: skew})).expected["ai_banner_ctr_ratio_causal"]
         assert causal["truth"] == pytest.approx(solved, rel=0.03)
-        assert causal["ci_low"] <= causal["truth"] <= causal["ci_high"]
+        assert abs(sigmas(causal, causal["truth"])) < 5, causal
     assert cell(t, "causal", skew=0.0)["holds_truth"] and not cell(t, "causal", skew=1.5)["holds_truth"]
 
 
@@ -290,17 +294,25 @@ def test_pilot_estimates_against_the_true_effect_under_selection() -> None:
 
 
 def test_chatbot_readings_match_the_generator() -> None:
+    """The readings' truths against the scenario (exact), each estimate within 4.5 standard errors of its truth, and
+    the verdicts of the stricter readings.
+
+    False-failure rate about 3 in 10,000 per run: over seeds 0-39 z had root mean square 1.05 (handled), 1.21
+    (handled, no repeat) and 1.12 (resolved), at most 2.6; normal tails at 4.5 / rms, added. A 95% ``covers`` of
+    all three failed at 7 of the 120 rows. The small sample's own verdict on the handled share (its interval meets
+    94.5-95.5%) failed about 1 run in 700 by the same z, so the handled reading is judged on its truth; the
+    stricter readings' intervals stayed below 0.95 by at least 0.09 (spread 0.005)."""
     changes = {"behaviour.chatbot.repeat_contact_if_unresolved": 0.6, "behaviour.chatbot.bot_resolution_rate": 0.8}
     res = point(BASE, claim="chatbot_share", changes=changes, scale=1e-5, seed=2)
     t = {r["reading"]: r for r in res.table.iter_rows(named=True)}
-    assert t["handled"]["truth"] == pytest.approx(BASE.targets.chatbot_share, abs=0.005) and t["handled"]["holds"]
+    assert t["handled"]["truth"] == pytest.approx(BASE.targets.chatbot_share, abs=0.005) and t["handled"]["holds_truth"]
     # bot share x resolution (lower for the angry inquiries the bot kept) and x no repeat contact
     handled, resolved = t["handled"]["truth"], t["resolved"]["truth"]
     assert handled * 0.8 * 0.97 < resolved < handled * 0.8
     # a repeat contact can only take back part of what the bot failed to resolve
     assert resolved < t["handled_no_repeat"]["truth"] < handled
     for row in t.values():
-        assert row["ci_low"] <= row["truth"] <= row["ci_high"]
+        assert abs(sigmas(row, row["truth"])) < 4.5, row
     assert not t["resolved"]["holds"] and not t["handled_no_repeat"]["holds"]
 
 
