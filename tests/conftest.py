@@ -64,6 +64,32 @@ if os.environ.get("NEWRETAIL_TEST_DATA"):
     _memoize_frontiers(Path(os.environ["NEWRETAIL_TEST_DATA"]) / "frontiers")
 
 
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
+
+
+def sigmas(estimate: Any, truth: float) -> float:
+    """How many standard errors ``estimate`` lies from ``truth`` (a signed number).
+
+    The standard error is read from the estimate's 95% interval: its half-width on the side where ``truth`` lies,
+    over 1.96 (the side matters for the asymmetric intervals of ratios, counts, quantiles and bootstraps). The
+    statistical tests assert ``abs(sigmas(...)) < z`` with ``z`` and its false-failure rate stated in their
+    docstrings (docs/statistical_tests.md lists them with the measurements behind each rate).
+
+    ``estimate``: an object with ``value`` (or ``estimate``, ``reproduced``, ``ratio``), ``ci_low`` and ``ci_high``;
+    a mapping with those keys (or ``share``); or a ``(value, ci_low, ci_high)`` tuple.
+    """
+    if isinstance(estimate, tuple):
+        value, low, high = (float(v) for v in estimate)
+    else:
+        get = estimate.get if isinstance(estimate, dict) else lambda name: getattr(estimate, name, None)
+        value = next(v for v in map(get, ("value", "estimate", "reproduced", "ratio", "share")) if v is not None)
+        value, low, high = float(value), float(get("ci_low")), float(get("ci_high"))
+    half = value - low if truth < value else high - value
+    if not half > 0:
+        return 0.0 if value == truth else float("inf")
+    return (value - truth) * Z95 / half
+
+
 @contextmanager
 def _exclusive(lock: Path) -> Iterator[None]:
     """Hold an exclusive lock on the file ``lock`` (other processes wait)."""

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import sigmas
 
 from newretail.generate import CalibrationError, calibrate
 from newretail.scenario import Scenario, load_scenario
@@ -119,23 +120,31 @@ def _weighted(ds: Dataset, table: str, expr: pl.Expr) -> float:
 
 
 def test_generated_data_agree_with_expectations(small_dataset: Dataset) -> None:
-    """Loose checks of the data against calibration (the claims module holds the intervals)."""
+    """Loose checks of the data against calibration, straight from the rows (the claims module holds the intervals:
+    the next test).
+
+    Each band is about 4 or more of the figure's spread over seeds 0-59 at this scale, a false-failure rate of
+    about 2 in 10,000 per run in all: conversion of personalized visits 1.2% (band 5%: 4 spreads), personalized
+    pages 0.9% (5%), the CTR ratio 4.9% around a mean 2% high (20%: 3.7 spreads above, 1.2e-4), the bot's share
+    0.003 (0.015), online orders 1.5% (7%), Hema's 95th percentile 0.6% (5%). Conversion is not judged in binomial
+    standard errors of visits: a shopper's visits share their intent, and the binomial z had a spread of 2.2 (a 4 SE
+    band failed on 6% of seeds). The bands exclude conversion of the other visits (0.07), pages or orders not divided
+    by the sampling fraction, the inverted or absent CTR effect (0.5, 1) and the bot's share per contact (0.86);
+    the CTR band does not exclude the causal ratio (1.71): calibration's tests check the ratio it solves for."""
     ds = small_dataset
     e = ds.manifest["calibration"]["expected"]
     t = ds.scenario.targets
     visits = ds.read("visits")
     conv = visits.filter("personalized")["converted"].mean()
-    n_pers = visits.filter("personalized").height
-    se = np.sqrt(t.personalized_page_conversion * (1 - t.personalized_page_conversion) / n_pers)
-    assert abs(conv - t.personalized_page_conversion) < 4 * se
+    assert conv == pytest.approx(t.personalized_page_conversion, rel=0.05)
     pages = _weighted(ds, "page_views", pl.col("personalized").cast(pl.Float64))
     assert pages == pytest.approx(t.personalized_pages, rel=0.05)
     ai = ds.read("banner_impressions").group_by("creative_source").agg(pl.col("clicked").mean())
     ctr = dict(zip(ai["creative_source"], ai["clicked"], strict=True))
     assert ctr["ai"] / ctr["human"] == pytest.approx(t.ai_banner_ctr_ratio, rel=0.2)
     bot = ds.read("inquiries")["handled_by"].eq("bot").mean()
-    assert bot == pytest.approx(t.chatbot_share, abs=0.01)
-    assert _weighted(ds, "orders", pl.lit(1.0)) == pytest.approx(e["payment_transactions"], rel=0.05)
+    assert bot == pytest.approx(t.chatbot_share, abs=0.015)
+    assert _weighted(ds, "orders", pl.lit(1.0)) == pytest.approx(e["payment_transactions"], rel=0.07)
     stores = ds.read("stores")
     assert stores["pilot"].sum() == t.sanjiang_pilot_stores
     hema = (
@@ -147,10 +156,15 @@ def test_generated_data_agree_with_expectations(small_dataset: Dataset) -> None:
 
 
 def test_a_generated_day_matches_the_expectations_within_its_intervals(small_dataset: Dataset) -> None:
-    """Data against calibration: every data-based report figure of a generated day lies within four standard
+    """Data against calibration: every data-based report figure of a generated day lies within 4.5 standard
     errors of its calibrated expectation, the standard error read from the claim's own (clustered) interval.
     Calibration integrates over the random effects; if it did not (or the intervals ignored them), the shopper,
-    design and burst effects would push some figure outside."""
+    design and burst effects would push some figure outside.
+
+    False-failure rate about 3 in 10,000 per run: over seeds 0-59 at this scale the eleven figures' z had root mean
+    square 0.94 to 1.18 (the chatbot's three the widest) and at most 4.0 (the bot's share, seed 10); normal tails at
+    4.5 / rms, added. At 4 standard errors the same sum is 1.8 in 1,000. docs/coverage.md measures the intervals'
+    coverage over 200 days at 5e-6."""
     from newretail.claims import evaluate
     from newretail.studies.coverage import data_claims
 
@@ -158,9 +172,14 @@ def test_a_generated_day_matches_the_expectations_within_its_intervals(small_dat
     result = evaluate(small_dataset, list(data_claims()))
     for claim in data_claims():
         row = result[claim]
-        se = (row.ci_high - row.ci_low) / (2 * 1.96)
-        assert se > 0, claim
-        assert abs(row.reproduced - expected[claim]) < 4 * se, (claim, row.reproduced, expected[claim], se)
+        assert row.ci_high > row.ci_low, claim
+        assert abs(sigmas(row, expected[claim])) < 4.5, (
+            claim,
+            row.reproduced,
+            expected[claim],
+            row.ci_low,
+            row.ci_high,
+        )
 
 
 def test_random_effect_integral_matches_quadrature() -> None:
@@ -177,7 +196,9 @@ def test_random_effect_integral_matches_quadrature() -> None:
 
 def test_entity_effects_do_not_depend_on_partitioning() -> None:
     """A shopper's effect is a function of (seed, stream, id): drawn in one call or in pieces, the same numbers;
-    standard normal across ids (KS test), and other for another seed."""
+    standard normal across ids (Kolmogorov-Smirnov at level 0.001: if the effects are standard normal its p-value
+    is uniform over seeds, a false-failure rate of 1 in 1,000; with 200,000 draws a mean 0.02 off or a standard
+    deviation 3% off moves the KS distance to about twice its critical 0.0044), and other for another seed."""
     from scipy import stats
 
     from newretail.generate import random_effects as effects
@@ -238,7 +259,9 @@ def test_the_order_value_model_adds_up_to_the_gmv_target(source: str | Path) -> 
 def test_the_escalation_share_is_what_the_inquiry_draws_give() -> None:
     """The share of inquiries that truly need a human, integrated exactly by calibration, against 400,000 inquiries
     drawn by the generator's own sampler (one per burst: a day's bursts share their anger, which would make a
-    day's share far noisier than binomial)."""
+    day's share far noisier than binomial). The draws are independent, so the share is binomial: 4 binomial
+    standard errors is a false-failure rate of 6 in 100,000 per run; over seeds 0-29 z had root mean square
+    1.00 and at most 2.0. The band (0.0009) is 4% of the share."""
     from newretail.generate import inquiries
 
     sc = load_scenario("singles_day_2017")
@@ -251,7 +274,9 @@ def test_the_escalation_share_is_what_the_inquiry_draws_give() -> None:
 
 def test_a_generated_day_serves_the_calibrated_store_orders(small_dataset: Dataset) -> None:
     """The orders the pilot stores serve are not scaled down with the shoppers: the generated day's count is the
-    calibrated expectation within four Poisson standard errors."""
+    calibrated expectation within four Poisson standard errors. False-failure rate about 1 in 10,000 per run: over
+    seeds 0-59 the count's spread was 1.05 Poisson standard errors (at most 3.2); a normal tail at 4 / 1.05. A
+    count scaled down with the shoppers would be 17,800 x 2e-5."""
     e = small_dataset.manifest["calibration"]["expected"]
     stores = small_dataset.read("orders").filter(pl.col("store_id").is_not_null()).height
     assert e["store_orders"] > 100 and abs(stores - e["store_orders"]) < 4 * np.sqrt(e["store_orders"]), stores

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from conftest import SMALL_SCALE, SMALL_SEED, run_notebook
+from conftest import SMALL_SCALE, SMALL_SEED, run_notebook, sigmas
 
 from newretail.analyses import chatbot
 from newretail.generate import calibrate, generate
@@ -33,18 +33,24 @@ FIGURES = (
 )
 
 
-def _covers(estimate: Any, value: float) -> bool:
-    return bool(estimate.ci_low <= value <= estimate.ci_high)
-
-
 # ------------------------------------------------------------------------------------------------ volume, deflection
 def test_bot_share_and_count_reproduce_the_targets(small_dataset: Dataset) -> None:
+    """The bot's count, all inquiries and the bot's share lie within 4.5 standard errors (read from their bootstrap
+    intervals) of the targets, which calibration makes their expected values.
+
+    False-failure rate about 2 in 10,000 per run: over seeds 0-59 at this scale z = (estimate - target) / se had
+    root mean square 1.11, 1.10 and 1.18 (the intervals are a little narrow: bursts of inquiries from one shopper)
+    and at most 3.3, 3.2 and 4.0 in size; the normal tails at 4.5 / rms add up to 2.3e-4. A 95% interval's
+    ``covers`` fails on one seed in twenty. The bands exclude a count of contacts instead of inquiries (10% more,
+    5.8 SE), a count not divided by the sampling fraction and the share per contact (0.86, 35 SE); the count bands
+    (8%) do not tell the bot's count from all inquiries (5% apart): the share does (1.0 against 0.95, 19 SE).
+    """
     t = small_dataset.scenario.targets
     v = chatbot.inquiry_volume(small_dataset)
-    assert _covers(v.bot_inquiries, t.chatbot_inquiries)
-    assert _covers(v.all_inquiries, t.chatbot_inquiries / t.chatbot_share)
-    assert _covers(v.bot_share, t.chatbot_share)
-    assert v.bot_share.ci_high - v.bot_share.ci_low < 0.02  # an interval narrow enough to be able to fail
+    assert abs(sigmas(v.bot_inquiries, t.chatbot_inquiries)) < 4.5, v.bot_inquiries
+    assert abs(sigmas(v.all_inquiries, t.chatbot_inquiries / t.chatbot_share)) < 4.5, v.all_inquiries
+    assert abs(sigmas(v.bot_share, t.chatbot_share)) < 4.5, v.bot_share
+    assert v.bot_share.ci_high - v.bot_share.ci_low < 0.02  # narrow enough to fail (0.013 at most over 60 seeds)
     per_day = v.per_minute["inquiries_per_min"].sum()
     assert per_day == pytest.approx(v.all_inquiries.value)
     first, rest = v.per_minute.filter(pl.col("minute") < 5), v.per_minute.filter(pl.col("minute") >= 5)
@@ -52,6 +58,16 @@ def test_bot_share_and_count_reproduce_the_targets(small_dataset: Dataset) -> No
 
 
 def test_deflection_definitions_against_truth(small_dataset: Dataset) -> None:
+    """The definitions in their order (gaps of at least 0.065 over seeds 0-59, against a spread of 0.003), and the
+    bot's resolved share within 4 standard errors of the generator's expected resolution of the bot's inquiries.
+
+    False-failure rate about 2 in 1,000,000 per run: over seeds 0-59 z had root mean square 0.84 and never exceeded
+    2.3 (the bootstrap interval is a little wide), a normal tail at 4 / 0.84. The band (0.011) excludes the share
+    kept without a repeat contact (0.07 above) and the bot's resolution rate without the angry customers it
+    missed. The bot's repeat-contact share is within 0.02 of (1 - resolution) x repeat propensity: over the seeds it
+    sat 0.0014 above (the missed angry customers resolve less) with a spread of 0.003, so 0.02 is 6 spreads away;
+    the human agents' share (0.043) is 0.065 off.
+    """
     d = chatbot.deflection(small_dataset)
     share = {row["definition"]: row["share"] for row in d.table.iter_rows(named=True)}
     assert share["handled"] == pytest.approx(chatbot.inquiry_volume(small_dataset).bot_share.value)
@@ -61,7 +77,7 @@ def test_deflection_definitions_against_truth(small_dataset: Dataset) -> None:
     # the bot's resolved share covers the generator's true expected resolution of the bot's inquiries
     truth = small_dataset.read("inquiries").join(small_dataset.read("truth_inquiries"), on="inquiry_id")
     expected = truth.filter(pl.col("handled_by") == "bot")["p_resolved"].sum() / truth.height
-    assert _covers(d.share("resolved"), expected)
+    assert abs(sigmas(d.share("resolved"), expected)) < 4
     c = small_dataset.scenario.behaviour.chatbot
     assert d.repeat_share_bot > d.repeat_share_human
     assert d.repeat_share_bot == pytest.approx((1 - c.bot_resolution_rate) * c.repeat_contact_if_unresolved, abs=0.02)
@@ -80,6 +96,15 @@ def _drawn_inquiries(n: int, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def test_classifier_beats_the_keyword_rule_on_held_out_inquiries() -> None:
+    """The text classifier against the keyword rule at matched alerts, and the cost of a missed angry customer within
+    4 standard errors of its value under the scenario.
+
+    Over seeds 0-29 of these draws every bound sat far from its measurements: held-out positives 313 (spread 27;
+    200 is 4.2 spreads below), the classifier's recall lower limit 0.35 above the rule's recall (spread 0.024;
+    0.1 is 10 spreads below), the p-value of the recall gain at most 2e-24, the ROC AUC 0.981 (spread 0.003);
+    the cost per miss had z root mean square 0.95 and at most 2.0. False-failure rate about 4 in 100,000 per run
+    (normal tails, added). The band on the cost per miss (about 0.08) excludes no cost and the bot's full
+    resolution gap without the missed customers' lower resolution."""
     inquiries, truth = _drawn_inquiries(30_000, seed=11)
     study = chatbot.escalation_study(inquiries, truth, seed=3)
     assert study.test_positives > 200
@@ -96,18 +121,21 @@ def test_classifier_beats_the_keyword_rule_on_held_out_inquiries() -> None:
     # a miss costs resolution: angry customers kept by the bot resolve far less often than those a person takes
     c = load_scenario("singles_day_2017").behaviour.chatbot
     true_gap = c.human_resolution_rate - c.bot_resolution_rate * gen.MISSED_ANGER_RESOLUTION
-    assert _covers(study.cost_per_miss, true_gap)
+    assert abs(sigmas(study.cost_per_miss, true_gap)) < 4, study.cost_per_miss
 
 
 def test_keyword_gap_comes_from_anger_without_angry_words(monkeypatch: pytest.MonkeyPatch) -> None:
-    """With every angry customer using angry words and no calm one negating them, the rule catches far more."""
+    """With every angry customer using angry words and no calm one negating them, the rule catches far more: over
+    seeds 0-29 its recall rose by 0.31 (spread 0.034, at least 0.23) and its precision by 0.053 (spread 0.007), so
+    a rise of 0.15 is 4.6 spreads below (a false-failure rate of about 2 in 1,000,000 per run; the 0.2 asserted
+    before was 3.1 spreads below, about 1 in 1,000). Cue shares that changed nothing would rise by 0."""
     inquiries, truth = _drawn_inquiries(20_000, seed=12)
     base = chatbot.escalation_study(inquiries, truth, seed=3).point("keyword rule")
     monkeypatch.setattr(gen, "IMPLICIT_CUE_SHARE", 0.0)
     monkeypatch.setattr(gen, "NEGATED_CUE_SHARE", 0.0)
     inquiries, truth = _drawn_inquiries(20_000, seed=12)
     explicit = chatbot.escalation_study(inquiries, truth, seed=3).point("keyword rule")
-    assert explicit["recall"] > base["recall"] + 0.2
+    assert explicit["recall"] > base["recall"] + 0.15
     assert explicit["precision"] > base["precision"]
 
 
@@ -175,7 +203,9 @@ def test_staffing_plan_follows_the_arrivals(small_dataset: Dataset) -> None:
     humans = small_dataset.read("inquiries", weights=True).filter(pl.col("handled_by") == "human")
     assert t["human_inquiries"].sum() == pytest.approx(humans["weight"].sum())
     assert plan.aht_s.value == pytest.approx(humans["handle_s"].mean())
-    assert _covers(plan.aht_s, small_dataset.scenario.behaviour.chatbot.human_handle_s)
+    # within 4 SE of the scenario's mean handling time: z had rms 1.03 and max 3.3 over seeds 0-59, a false-failure
+    # rate of about 1 in 10,000; the band (about 28 s of 330) excludes the bot's 40 s and the mean of all inquiries
+    assert abs(sigmas(plan.aht_s, small_dataset.scenario.behaviour.chatbot.human_handle_s)) < 4, plan.aht_s
     split = chatbot.staffing_plan(small_dataset, teams=10)
     assert (split.table["agents"] >= t["agents"]).all()  # separate queues cost agents
     with pytest.raises(ValueError, match="interval_min"):
@@ -188,7 +218,12 @@ def _efficiency(ds: Dataset, **changes: Any) -> chatbot.Efficiency:
 
 
 def test_efficiency_is_computed_from_data_and_the_scenario(tmp_path: Path) -> None:
-    """On another scenario (other targets and handling times) every definition follows that scenario."""
+    """On another scenario (other targets and handling times) every definition follows that scenario: three ratios
+    within 4 standard errors of their values under the scenario.
+
+    False-failure rate about 1 in 10,000 per run: over seeds 0-39 of this day z had root mean square 0.95, 0.93 and
+    0.95 and never exceeded 2.4 (normal tails at 4 / rms, added). The bands (5.6% of each ratio) exclude reading
+    resolved inquiries as all inquiries (12% apart, 8.6 SE) and leaving out the agents' occupancy (15%)."""
     sc = load_scenario(ROOT / "tests/scenarios/other_retailer.toml").with_changes(
         {"sampling.inquiry_oversample": 4000.0, "behaviour.chatbot.human_handle_s": 500.0}
     )
@@ -196,13 +231,13 @@ def test_efficiency_is_computed_from_data_and_the_scenario(tmp_path: Path) -> No
     eff = _efficiency(ds)
     c, t = sc.behaviour.chatbot, sc.targets
     rows = {row["definition"]: row for row in eff.table.iter_rows(named=True)}
-    assert rows["per_instance_hour"]["ci_low"] <= t.chatbot_efficiency_ratio <= rows["per_instance_hour"]["ci_high"]
+    assert abs(sigmas(rows["per_instance_hour"], t.chatbot_efficiency_ratio)) < 4, rows["per_instance_hour"]
     one_for_one = c.human_handle_s / (c.human_occupancy * c.bot_handle_s)
-    assert rows["per_conversation"]["ci_low"] <= one_for_one <= rows["per_conversation"]["ci_high"]
+    assert abs(sigmas(rows["per_conversation"], one_for_one)) < 4, rows["per_conversation"]
     # resolved conversations per instance hour: the one-for-one truth scaled by the scenario's resolution rates
     resolved = t.chatbot_efficiency_ratio * c.bot_resolution_rate / c.human_resolution_rate
     row = rows["resolved_per_instance_hour"]
-    assert row["ci_low"] <= resolved <= row["ci_high"], (row, resolved)
+    assert abs(sigmas(row, resolved)) < 4, (row, resolved)
     # an assumption passed in moves only the definitions that use it
     busier = _efficiency(ds, human_occupancy=c.human_occupancy / 2)
     assert busier.ratio("per_instance_hour") == pytest.approx(2 * eff.ratio("per_instance_hour"))
@@ -232,15 +267,19 @@ def test_notebook_writes_its_figures(notebook_results: tuple[Path, dict[str, Any
 
 @pytest.mark.notebook
 def test_notebook_numbers_hold(notebook_results: tuple[Path, dict[str, Any]], small_dataset: Dataset) -> None:
+    """The notebook's numbers against the truth, false-failure rate about 4 in 10,000 per run.
+
+    The bot's share and count within 4.5 standard errors of the targets (as in the unit test: 2e-4). Over seeds 0-39
+    at this scale the efficiency ratios per instance-hour and per conversation had z root mean square 1.16 and at
+    most 3.6 (4.5 SE: 1e-4 each, and the two move together); the simulated peak-hour service level sat 0.005 above
+    Erlang C's with a spread of 0.009 and at most 0.034 away (0.045 is 4.5 spreads; 0.03 failed at 1 of 25 seeds);
+    the cost per resolved inquiry with the fallback was 8.0 (spread 0.2) against 30. The rush drops the service
+    level far below Erlang C's only when the planned peak is the midnight hour, which it was at 29 of 40 seeds (the
+    others peak in the evening and the minute-by-minute case is a steady hour): asserted only then."""
     numbers = notebook_results[1]["numbers"]
     t = small_dataset.scenario.targets
-
-    def covers(name: str, value: float) -> bool:
-        n = numbers[name]
-        return bool(n["ci_low"] <= value <= n["ci_high"])
-
-    assert covers("chatbot_bot_share", t.chatbot_share)
-    assert covers("chatbot_bot_inquiries", t.chatbot_inquiries)
+    assert abs(sigmas(numbers["chatbot_bot_share"], t.chatbot_share)) < 4.5
+    assert abs(sigmas(numbers["chatbot_bot_inquiries"], t.chatbot_inquiries)) < 4.5
     # the classifier catches more customers who need a person than the rule, with the same alerts
     assert (
         numbers["chatbot_escalation_recall_classifier_keyword_rate"]["ci_low"]
@@ -250,11 +289,14 @@ def test_notebook_numbers_hold(notebook_results: tuple[Path, dict[str, Any]], sm
     erlang = numbers["chatbot_peak_service_level_erlang_c"]["value"]
     simulated = numbers["chatbot_peak_service_level_simulated_erlang"]["value"]
     assert erlang >= 0.8
-    assert abs(simulated - erlang) < 0.03
-    assert numbers["chatbot_peak_service_level_simulated_observed_arrivals"]["value"] < erlang - 0.2  # the rush
+    assert abs(simulated - erlang) < 0.045
+    peak = chatbot.staffing_plan(small_dataset, service_level=0.8, answer_s=20.0, teams=100).peak
+    if peak["start_h"] == 0:  # the peak is the midnight rush
+        assert numbers["chatbot_peak_service_level_simulated_observed_arrivals"]["value"] < erlang - 0.2
     # efficiency: the instance-hour reading reaches the target, one-for-one conversations come near 10
     e = small_dataset.manifest["calibration"]["expected"]
-    assert covers("chatbot_efficiency_per_instance_hour", e["chatbot_efficiency_ratio"])
+    assert abs(sigmas(numbers["chatbot_efficiency_per_instance_hour"], e["chatbot_efficiency_ratio"])) < 4.5
     c = small_dataset.scenario.behaviour.chatbot
-    assert covers("chatbot_efficiency_per_conversation", c.human_handle_s / (c.human_occupancy * c.bot_handle_s))
+    one_for_one = c.human_handle_s / (c.human_occupancy * c.bot_handle_s)
+    assert abs(sigmas(numbers["chatbot_efficiency_per_conversation"], one_for_one)) < 4.5
     assert numbers["chatbot_efficiency_cost_per_resolved_with_fallback"]["value"] < 30

@@ -99,24 +99,24 @@ def test_changing_an_analysis_finishing_function_changes_both_paths(
 
 def test_the_naive_intervals_are_garwood_and_katz_by_hand(small_dataset: Dataset) -> None:
     """Under iid the AI impressions get the exact Poisson (Garwood) interval of the sampled count, scaled by the
-    weight, and the CTR ratio gets Katz's log interval; both computed here from the raw rows with scipy."""
-    from scipy import stats
+    weight, and the CTR ratio gets Katz's log interval; both computed here from the raw rows by statsmodels (its
+    exact Poisson interval and its log interval of a ratio of two proportions), not by the package's formulas."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+    from statsmodels.stats.rates import confint_poisson
 
     rows = small_dataset.scan("banner_impressions", weights=True).collect()
     ai = rows["creative_source"] == "ai"
     n_ai, weight = int(ai.sum()), float(rows.filter(ai)["weight"].mean())
-    low, high = stats.chi2.ppf(0.025, 2 * n_ai) / 2, stats.chi2.ppf(0.975, 2 * n_ai + 2) / 2
+    low, high = confint_poisson(n_ai, 1, method="exact-c", alpha=0.05)
     got = REGISTRY["ai_banners"].compute(_context(small_dataset, iid=True)).estimate
     assert (got.value, got.ci_low, got.ci_high) == pytest.approx((n_ai * weight, low * weight, high * weight), rel=1e-9)
 
     k_ai, k_hu = int((ai & rows["clicked"]).sum()), int((~ai & rows["clicked"]).sum())
     n_hu = rows.height - n_ai
-    ratio = (k_ai / n_ai) / (k_hu / n_hu)
-    half = stats.norm.ppf(0.975) * np.sqrt(1 / k_ai - 1 / n_ai + 1 / k_hu - 1 / n_hu)
+    low, high = confint_proportions_2indep(k_ai, n_ai, k_hu, n_hu, compare="ratio", method="log", alpha=0.05)
     got = REGISTRY["ai_banner_ctr_ratio"].compute(_context(small_dataset, iid=True)).estimate
-    assert (got.value, got.ci_low, got.ci_high) == pytest.approx(
-        (ratio, ratio * np.exp(-half), ratio * np.exp(half)), rel=1e-9
-    )
+    ratio = (k_ai / n_ai) / (k_hu / n_hu)
+    assert (got.value, got.ci_low, got.ci_high) == pytest.approx((ratio, low, high), rel=1e-9)
 
 
 def _frame() -> pl.DataFrame:

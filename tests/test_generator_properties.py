@@ -64,7 +64,15 @@ def test_weighted_totals_equal_the_sum_over_partitions(
 
 def test_a_day_cut_into_more_partitions_gives_the_same_figures(cut: dict[int, Dataset]) -> None:
     """Every report figure of the one-partition day and of the many-partition day differ by less than their two
-    interval widths together (about five and a half standard errors of the difference), whatever the seed."""
+    interval widths together (about five and a half standard errors of the difference), whatever the seed.
+
+    False-failure rate about 1 in 1,000,000 per run: over seeds 0-29 the figures that move with the cut (GMV,
+    growth, pages, conversion, orders, peaks, mobile share; the banner, inquiry and delivery figures come out the
+    same, their partitions do not depend on the users per partition) differed by z = difference / its standard
+    error with root mean square 0.79 to 1.13 and at most 2.4; normal tails at 5.5 / rms, added. The band is wide:
+    it catches a figure that depends on the cut (a sampling fraction or a weight applied per partition the wrong
+    way), not one partition of nine dropped (11% of a total, inside two widths at this scale); the sums over the
+    partition files are checked exactly by test_weighted_totals_equal_the_sum_over_partitions."""
     one, many = evaluate(cut[20000]), evaluate(cut[300])
     for row in one.rows:
         other = many[row.id]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import sigmas
 
 from newretail.analyses import personalization as pz
 from newretail.generate import calibrate, generate
@@ -53,6 +54,13 @@ def test_conversion_auc_is_close_to_the_oracle(
     shoppers, so no model can learn it. The best a model of the features can do is the visit's probability
     integrated over that effect given its features (``expected.conversion_given_features``, the same Gauss-Hermite
     integral calibration uses); ``p_convert`` stays the ceiling that no model may beat.
+
+    Every bound sits far from what seeds 0-29 at this scale gave (none is a band on a single estimate): the gap to
+    the oracle was 0.0024 with a spread of 0.0005 (0.02 is 35 spreads away), its lower limit 0.0016 (spread 0.0005;
+    -0.005 is 13 spreads below), the ceiling's lower limit 0.021 (spread 0.0016), the interval's width 0.0016
+    (spread 0.0001), the oracle's AUC 0.78 (spread 0.006): a false-failure rate far below 1 in 1,000,000. A model
+    that learnt nothing from the features (AUC 0.5) or that was scored on its training visits (beating the oracle)
+    fails.
     """
     # 70% of the small dataset's users train (about 118k visits), the other users' 50k visits test: enough for the
     # DeLong interval of the AUC gap to be a few thousandths wide, so the 0.02 bound below is a real check
@@ -123,20 +131,35 @@ def test_shap_is_additive_and_ranks_the_true_drivers(frame: pl.DataFrame) -> Non
 def test_uplift_covers_the_true_effect_and_the_naive_gap_does_not(
     small_dataset: Dataset, analysis: pz.UpliftAnalysis, truth: pl.DataFrame
 ) -> None:
+    """ATE and ATT (AIPW, cross-fitted) within 4 standard errors of the calibrated true effects and of this sample's
+    mean true uplift; the naive gap far above both; the plug-in means of the T- and X-learners within 0.015.
+
+    False-failure rate about 1 in 10,000 per run, from seeds 0-29 at this scale: z had root mean square 0.84 (ATE),
+    0.87 (ATT) and 0.86 (against the sample's mean), at most 2.3 (the intervals are a little wide; normal tails at
+    4: 1e-5). The plug-in means are no estimators with an interval: the T-learner's sat 0.0031 above the ATE with a
+    spread of 0.0032 (0.015 is 3.7 spreads above: 1e-4), the X-learner's 0.0001 above (spread 0.0032). The naive
+    gap lay 30 to 35 standard errors above both effects and its lower limit at 2.8 to 3.1 times the ATT; the ATE
+    interval's width was 0.0157 (spread 0.0005, at most 0.0171). The bands (0.016 for the ATE, 0.015 for the
+    plug-ins) exclude no effect (the ATE is 0.037); the ATE and ATT (0.006 apart, 1.4 SE) are not told apart at
+    this scale: tests/methods/test_effects.py checks the ATT's estimand on a design where it can."""
     expected = small_dataset.manifest["calibration"]["expected"]
     ate, att = expected["true_uplift_ate"], expected["true_uplift_att"]
-    assert analysis.ate.covers(ate), analysis.ate
-    assert analysis.att.covers(att), analysis.att
-    assert analysis.ate.covers(truth["true_uplift"].mean())  # type: ignore[arg-type]
+    assert abs(sigmas(analysis.ate, ate)) < 4, analysis.ate
+    assert abs(sigmas(analysis.att, att)) < 4, analysis.att
+    assert abs(sigmas(analysis.ate, float(truth["true_uplift"].mean()))) < 4  # type: ignore[arg-type]
     # personalization is targeted at high-intent visitors: the naive gap overstates both effects
     assert not analysis.naive.covers(ate) and not analysis.naive.covers(att)
     assert analysis.naive.ci_low > 2 * att
     assert analysis.ate.ci_high - analysis.ate.ci_low < 0.02
     for value in analysis.plugin_ate.values():
-        assert abs(value - ate) < 0.01
+        assert abs(value - ate) < 0.015
 
 
 def test_uplift_rankings_beat_random_but_not_the_oracle(analysis: pz.UpliftAnalysis, truth: pl.DataFrame) -> None:
+    """Over seeds 0-29 at this scale the learners' true Qini areas were 0.38 to 0.72 of the oracle's, the
+    correlation of estimated with true uplift 0.54 (T, spread 0.05) and 0.63 (X) against the bound 0.3 (4.7
+    spreads), the RMSE 0.065 and 0.044 (spread 0.003) against 0.1: a false-failure rate near 1 in 1,000,000. A
+    ranking at random (area 0, correlation 0) fails."""
     q = analysis.qini_table(true_uplift=truth)
     area = {(r["learner"], r["curve"]): r["area"] for r in q.iter_rows(named=True)}
     for learner in ("T", "X"):
@@ -150,11 +173,14 @@ def test_uplift_rankings_beat_random_but_not_the_oracle(analysis: pz.UpliftAnaly
 
 
 def test_naive_gap_is_fine_when_personalization_is_random(tmp_path: Path) -> None:
+    """With random personalization the naive gap is within 4 standard errors of the true ATE: over seeds 0-39 of
+    this day z had root mean square 0.89 and at most 1.8 (a normal tail at 4 / 0.89: 7 in 1,000,000 per run). The
+    band (0.018) excludes no effect (the ATE is 0.039) and the targeted day's naive gap (0.13)."""
     scenario = load_scenario("singles_day_2017").with_changes({"behaviour.personalization.targeting_strength": 0.0})
     generate(scenario, scale=6e-6, seed=4, out=tmp_path / "random", workers=1)
     ds = open_dataset(tmp_path / "random")
     naive = pz.naive_effect(pz.visit_frame(ds))
-    assert naive.covers(ds.manifest["calibration"]["expected"]["true_uplift_ate"])
+    assert abs(sigmas(naive, ds.manifest["calibration"]["expected"]["true_uplift_ate"])) < 4, naive
 
 
 def test_the_two_readings_of_twenty_percent(frame: pl.DataFrame, truth: pl.DataFrame) -> None:
@@ -173,14 +199,26 @@ def test_the_two_readings_of_twenty_percent(frame: pl.DataFrame, truth: pl.DataF
     random = readings.filter(~targeted)
     assert random["naive_difference"].to_numpy() == pytest.approx(random["true_att"].to_numpy(), rel=1e-6)
     # the shipped reading ("rate", targeted): its effect on the treated is what the generated visits' true uplifts
-    # average to over the personalized visits, within four standard errors of that sample mean
-    treated = truth.join(frame.select("visit_id", "personalized"), on="visit_id").filter(pl.col("personalized") == 1)
+    # average to over the personalized visits, within 4 standard errors of that sample mean. A shopper's visits
+    # share the shopper's intent, so the standard error is clustered by shopper: over seeds 0-59 at this scale z had
+    # root mean square 0.88 and at most 2.1 (a false-failure rate of 6 in 1,000,000 per run). The standard error of
+    # independent visits is five times smaller: with it (4 SE plus 1e-4) the check failed at 6 of 30 seeds
+    treated = truth.join(frame.select("visit_id", "user_id", "personalized"), on="visit_id").filter(
+        pl.col("personalized") == 1
+    )
     uplift = treated["true_uplift"].to_numpy()
-    se = uplift.std() / np.sqrt(uplift.size)
-    assert abs(uplift.mean() - rate.filter(targeted)["true_att"].item()) < 4 * se + 1e-4
+    per_shopper = treated.group_by("user_id").agg((pl.col("true_uplift") - uplift.mean()).sum())["true_uplift"]
+    se = float(np.sqrt((per_shopper.to_numpy() ** 2).sum())) / uplift.size
+    assert abs(uplift.mean() - rate.filter(targeted)["true_att"].item()) < 4 * se
 
 
 def test_learners_recover_a_known_effect_on_a_randomized_toy() -> None:
+    """T- and X-learners find the effect's heterogeneity (0.1 where x1 > 0), AIPW its mean within 4 standard errors.
+
+    Over seeds 0-29 of this toy the learners' gap sat 0.005 and 0.006 below 0.1 with a spread of 0.014 (0.06 is 3.9
+    spreads: 5e-5 each; the 0.03 used before failed at 1 of the 30 seeds, about 4%); AIPW's z had root mean square
+    1.08 and at most 2.5 (2e-4). False-failure rate about 3 in 10,000 per run. No heterogeneity (a gap of 0) and no
+    effect fail."""
     rng = np.random.default_rng(0)
     n = 20_000
     X = rng.normal(size=(n, 3)).astype(np.float32)
@@ -192,10 +230,10 @@ def test_learners_recover_a_known_effect_on_a_randomized_toy() -> None:
     tl = learners.TLearner(**common).fit(X, t, y)
     xl = learners.XLearner(**common).fit(X, t, y)
     for est in (tl.predict(X), xl.predict(X)):
-        assert est[X[:, 1] > 0].mean() - est[X[:, 1] <= 0].mean() == pytest.approx(0.1, abs=0.03)
+        assert est[X[:, 1] > 0].mean() - est[X[:, 1] <= 0].mean() == pytest.approx(0.1, abs=0.06)
     fit = learners.cross_fit(X, t, y, groups=np.arange(n), **common)
     effect, _ = effects.aipw_effect(y, t, fit.propensity, fit.mu0, fit.mu1)
-    assert effect.covers(float(tau.mean()))
+    assert abs(sigmas(effect, float(tau.mean()))) < 4, effect
     assert not (fit.fold == 0).all()
 
 
@@ -232,7 +270,8 @@ def test_notebook_03_runs_and_records(small_dataset: Dataset, tmp_path: Path) ->
     expected = small_dataset.manifest["calibration"]["expected"]
     assert n["personalization_auc_gap"]["value"] < 0.02  # against the best a model of the features can reach
     assert n["personalization_oracle_auc"]["value"] < 1
-    assert n["personalization_ate"]["ci_low"] <= expected["true_uplift_ate"] <= n["personalization_ate"]["ci_high"]
+    # within 4 standard errors (z root mean square 0.84 over seeds 0-29: 2e-6 per run), as in the unit test
+    assert abs(sigmas(n["personalization_ate"], expected["true_uplift_ate"])) < 4
     naive = n["personalization_naive_difference"]
     assert not naive["ci_low"] <= expected["true_uplift_ate"] <= naive["ci_high"]
     assert n["personalization_shap_additivity_error"]["value"] < 1e-6
