@@ -24,6 +24,7 @@ from newretail.methods.resampling import multiway_interval, ratio_interval, tota
 
 NOT_AN_ESTIMATE = {
     "TIDY_COLUMNS": "the column names themselves",
+    "MAX_OCCUPANCY": "a number: the default ceiling on agents' occupancy in ErlangC.agents",
     "MethodInputError": "an exception",
     "CrossFit": "out-of-fold predictions per row, not an estimate",
     "LightGBMSettings": "hyperparameters",
