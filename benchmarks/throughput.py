@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_peers()
     work = Path(tempfile.mkdtemp(prefix="newretail-bench-"))
-    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "limit": [], "tpch": [], "encoded": []}
+    runs: dict[str, list[dict[str, Any]]] = {"ours": [], "limit": [], "tpch": []}
     try:
         for r in range(args.rounds):
             seed = str(r + 1)
@@ -84,8 +84,6 @@ def main() -> None:
             runs["limit"].append(_workload("limit", work / "limit", "--like", str(work / "ours"), "--seed", seed))
             shutil.rmtree(work / "ours", ignore_errors=True)
             runs["tpch"].append(_tpch(work / "tpch", args.tpch_scale))
-            args_encoded = ("--tasks", str(args.tasks), "--seed", seed, "--encoded")
-            runs["encoded"].append(_workload("ours-shards", work / "encoded", *args_encoded))
         dataset = _workload("ours-dataset", work / "dataset", "--scale", str(args.dataset_scale), "--keep")
         dataset_limit = _workload("limit", work / "dataset-limit", "--like", str(work / "dataset"))
         shutil.rmtree(work / "dataset", ignore_errors=True)
@@ -107,7 +105,7 @@ def main() -> None:
             "draw": med(name, lambda x: _per_mpv(x, "draw_cpu_s")),
             "write": med(name, lambda x: _per_mpv(x) - _per_mpv(x, "draw_cpu_s")),
         }
-        for name in ("ours", "limit", "encoded")
+        for name in ("ours", "limit")
     }
     for name, res in (("dataset", dataset), ("dataset_limit", dataset_limit)):
         cost[name] = {"total": _per_mpv(res), "draw": math.nan, "write": math.nan}
@@ -124,8 +122,6 @@ def main() -> None:
     cost_rows = [
         ["newretail user shards (all 5 tables)", pv, *cost["ours"].values(), shards_ratio],
         ["numpy + polars limit, the same files", pv, *cost["limit"].values(), 1.0],
-        ["newretail user shards written with an encoding per column (a proposal)", pv, *cost["encoded"].values(),
-         cost["encoded"]["total"] / cost["limit"]["total"]],
         ["newretail whole dataset, 1 worker (calibration included)", dpv, *cost["dataset"].values(), dataset_ratio],
         ["newretail whole dataset, 1 worker, without the calibration", dpv,
          *cost["dataset_without_calibration"].values(), solved_ratio],
@@ -148,8 +144,6 @@ def main() -> None:
          rate(dataset) / ours_rate],
         ["numpy + polars limit, the user shards' files", runs["limit"][0]["cells"], cells["limit"], med_wall["limit"],
          cells["limit"] / ours_rate],
-        ["newretail user shards, an encoding per column", runs["encoded"][0]["cells"], cells["encoded"],
-         med_wall["encoded"], cells["encoded"] / ours_rate],
         ["tpchgen-cli lineitem, zstd(3), 1 thread", runs["tpch"][0]["cells"], cells["tpch"], med_wall["tpch"],
          cells["tpch"] / ours_rate],
         ["Faker, row by row", faker["cells"], rate(faker), faker["cells"] / faker["wall_s"], rate(faker) / ours_rate],
@@ -171,10 +165,7 @@ def main() -> None:
         f"scenario ({dataset['calibration_cpu_s']:.1f} CPU s), is {calibration:.3f} CPU s per million page views at "
         f"its scale ({dpv:,} page views) and a tenth of that at ten times the scale. newretail makes {vs_tpch:.2f}x "
         f"tpchgen-cli's "
-        f"cells per CPU-second (target: at least 2.5x). Written through pyarrow with an encoding per column "
-        f"(workload.encoded_writer: delta for ids, byte-stream-split for other numbers, dictionaries for categories) "
-        f"the same shards would cost {cost['encoded']['total']:.3f} CPU s per million page views "
-        f"({cost['encoded']['total'] / cost['ours']['total'] - 1:+.0%}), a change for run_task's writer. "
+        f"cells per CPU-second (target: at least 2.5x). "
         f"Faker is {ours_rate / rate(faker):,.0f}x and mimesis "
         f"{ours_rate / rate(mimesis):,.0f}x slower than newretail per cell: a billion page views would take one core "
         f"{8e9 / rate(faker) / 3600:,.0f} h with Faker and {8e9 / rate(mimesis) / 3600:,.0f} h with mimesis "

@@ -35,37 +35,6 @@ class Timer:
         self.cpu, self.wall = _cpu() - self.cpu, time.perf_counter() - self.wall
 
 
-def encoded_writer() -> None:
-    """Make ``polars.DataFrame.write_parquet`` write through pyarrow with an encoding per column: delta for ids,
-    byte-stream-split for other numbers, dictionaries for categories and flags (zstd level 3 as before). Measured as
-    a proposal for ``run_task``'s writer: the same frames read back, with less CPU and fewer bytes."""
-    import polars as pl
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    def write(self: pl.DataFrame, file: Any, **_: Any) -> None:
-        table = self.to_arrow()
-        encodings: dict[str, str] = {}
-        dictionary: list[str] = []
-        for name, dtype in zip(table.column_names, table.schema.types, strict=True):
-            if pa.types.is_integer(dtype):
-                encodings[name] = "DELTA_BINARY_PACKED" if name.endswith("_id") else "BYTE_STREAM_SPLIT"
-            elif pa.types.is_floating(dtype):
-                encodings[name] = "BYTE_STREAM_SPLIT"
-            else:
-                dictionary.append(name)
-        pq.write_table(
-            table,
-            file,
-            compression="zstd",
-            compression_level=3,
-            use_dictionary=dictionary or False,
-            column_encoding=encodings or None,
-        )
-
-    pl.DataFrame.write_parquet = write  # type: ignore[method-assign,assignment]
-
-
 def ours_shards(out: Path, scale: float, tasks: int, seed: int) -> dict[str, float]:
     """newretail's own code path (``run_task``) for the first user shards of a plan: users, visits, page views,
     orders and the visits' truth, written, fsynced and hashed."""
@@ -296,11 +265,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--like", type=Path, help="limit: the folder of newretail files to make again")
     parser.add_argument("--keep", action="store_true", help="keep the files written (for a later limit run)")
-    parser.add_argument("--encoded", action="store_true", help="ours-shards: write with encodings per column")
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
-    if args.encoded:
-        encoded_writer()
     if args.name == "ours-shards":
         result = ours_shards(args.out, args.scale, args.tasks, args.seed)
     elif args.name == "ours-dataset":
