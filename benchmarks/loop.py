@@ -37,6 +37,7 @@ from common import PYTHON, ROOT, Run, checked, measure, table, write_result
 from did import run_sizes
 
 COMMAND = "python benchmarks/loop.py"
+CI_TIMES = ROOT / "paper" / "build" / "ci-stages.tsv"  # where .ci/run writes its stage times
 NEWRETAIL = str(Path(PYTHON).with_name("newretail"))
 SCALE, SEED = 1e-5, 0
 QUIET_2_WORKERS = ["--workers", "2", "--quiet"]
@@ -186,7 +187,7 @@ def main() -> None:
     parser.add_argument("--did-rows", nargs="+", type=float, default=[1e5, 1e6, 1e7])
     parser.add_argument("--did-repeats", nargs="+", type=int, default=[3, 1, 1])
     parser.add_argument("--warm", type=int, default=3, help="warm claims calls (median)")
-    parser.add_argument("--ci-times", type=Path, default=ROOT / "paper" / "build" / "ci-stages.tsv")
+    parser.add_argument("--ci-times", type=Path, default=CI_TIMES)
     args = parser.parse_args()
     loop = Loop()
     start_load = list(os.getloadavg())
@@ -226,6 +227,8 @@ def _args(args: argparse.Namespace) -> list[str]:
         out += ["--did-repeats", *map(str, args.did_repeats)]
     if args.warm != 3:
         out += ["--warm", str(args.warm)]
+    if args.ci_times != CI_TIMES:
+        out += ["--ci-times", str(args.ci_times)]
     return out
 
 
