@@ -79,7 +79,7 @@ class DiDSummary(Tidy):
             ax.axvline(truth, color="#d62728", ls="--", label="truth")
             ax.legend(fontsize=8)
         ax.set_yticks([])
-        ax.set_xlabel(f"effect on {self.outcome}")
+        ax.set_xlabel(f"effect on {self.outcome.replace('_', ' ')}")
         ax.set_title(
             f"DiD {self.effect:+.4g}, {1 - self.alpha:.0%} interval [{self.ci_low:+.4g}, {self.ci_high:+.4g}]",
             fontsize=10,
@@ -138,7 +138,10 @@ class EventStudySummary(Tidy):
             top = float(c["event_time"].max()) + 0.5  # type: ignore[arg-type]
             ax.hlines(truth, -0.5, top, color="#d62728", ls="--", label="true effect")
         unit = "periods" if self.bin_width == 1 else f"bins of {self.bin_width} periods"
-        ax.set(xlabel=f"event time ({unit}; {self.reference} = reference)", ylabel=f"effect on {self.outcome}")
+        ax.set(
+            xlabel=f"event time ({unit}; {self.reference} = reference)",
+            ylabel=f"effect on {self.outcome.replace('_', ' ')}",
+        )
         ax.set_title(f"{title} (pre-trend test p = {self.pretrend_p:.2g})")
         ax.legend(fontsize=8, loc="upper left")
         return fig

@@ -385,7 +385,7 @@ class StaggeredSummary(Tidy):
             ax.legend(fontsize=8, loc="upper left")
         ax.axhline(0, color="black", lw=0.8)
         ax.axvline(-0.5, color="grey", ls=":", lw=1)
-        ax.set(xlabel="event time (periods since first treated)", ylabel=f"effect on {self.outcome}")
+        ax.set(xlabel="event time (periods since first treated)", ylabel=f"effect on {self.outcome.replace('_', ' ')}")
         a = self.att
         ax.set_title(
             f"Staggered DiD: ATT {a.estimate:+.4g} [{a.ci_low:+.4g}, {a.ci_high:+.4g}] ({1 - self.alpha:.0%})",
