@@ -78,3 +78,209 @@ def test_the_gram_either_side_of_the_dense_cell_table_limit_equals_pyfixest(n_un
     """256 periods and 2**16 units (a dense 2**24-cell table) or one unit more (the sparse product): the same
     effect and CRV1 error as pyfixest."""
     _did_equals_pyfixest(_sparse_panel(1, n_units, 256, 2))
+
+
+def test_a_unit_seen_in_one_period_has_no_trend_and_the_rest_equal_statsmodels() -> None:
+    """Unit trends on repeated cross-sections with times in seconds (1.7e9): group 7 is seen in one period only, so
+    its within-group time variance is rounding noise (weights make its mean inexact) and its trend is not
+    identified. The guard drops that trend; the effect equals statsmodels' WLS with every dummy and a trend for each
+    other group (one left out, collinear with the time dummies)."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    g, k = np.array([(j, p) for j in range(8) for p in ([3] if j == 7 else range(6)) for _ in range(5)]).T
+    d = ((g < 4) & (k >= 3)).astype(np.float64)
+    y = rng.normal(size=8)[g] + 0.3 * g * k + rng.normal(size=6)[k] + 0.5 * d + rng.normal(size=g.size)
+    w = rng.uniform(0.3, 3.0, g.size)
+    frame = pl.DataFrame({"unit": g, "time": 1.7e9 + 86400.0 * k, "y": y, "d": d, "w": w})
+    fit = DiD("unit", "time", "y", "d", unit_trends=True, panel=False, weights="w").fit(frame)
+    columns = [d, *((g == j).astype(float) for j in range(8)), *((k == p).astype(float) for p in range(1, 6))]
+    columns += [(g == j) * (k - 2.5) for j in range(1, 7)]
+    reference = sm.WLS(y, np.column_stack(columns), weights=w).fit()
+    assert np.linalg.matrix_rank(np.column_stack(columns)) == len(columns)
+    assert fit.effect_ == pytest.approx(reference.params[0], abs=1e-9)
+
+
+# ---------------------------------------------------------------- comparisons
+
+
+def _binormal(rng: np.random.Generator, n: int, shift: float, noise: float) -> tuple[np.ndarray, ...]:
+    """Labels, a reference score N(shift y, 1) and a noisier score (reference + N(0, noise^2)); true AUCs
+    Phi(shift / sqrt 2) and Phi(shift / sqrt(2 (1 + noise^2)))."""
+    y = (rng.random(n) < 0.4).astype(np.int8)
+    reference = shift * y + rng.normal(size=n)
+    return y, reference + noise * rng.normal(size=n), reference
+
+
+def test_compare_auc_equals_sklearn_and_swapping_the_scores_swaps_the_results() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from newretail.methods import compare_auc
+
+    y, score, reference = _binormal(np.random.default_rng(5), 400, 1.0, 1.0)
+    score = np.round(score, 1)  # ties within and across the labels: midranks
+    out = compare_auc(y, score, reference)
+    assert out.auc == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert out.reference_auc == pytest.approx(roc_auc_score(y, reference), abs=1e-12)
+    swapped = compare_auc(y, reference, score)
+    assert (swapped.auc, swapped.auc_ci_low, swapped.auc_ci_high) == pytest.approx(
+        (out.reference_auc, out.reference_ci_low, out.reference_ci_high), abs=1e-12
+    )
+    assert (swapped.reference_auc, swapped.reference_ci_low, swapped.reference_ci_high) == pytest.approx(
+        (out.auc, out.auc_ci_low, out.auc_ci_high), abs=1e-12
+    )
+    assert (swapped.gap, swapped.gap_ci_low, swapped.gap_ci_high) == pytest.approx(
+        (-out.gap, -out.gap_ci_high, -out.gap_ci_low), abs=1e-12
+    )
+    assert out.gap == pytest.approx(out.reference_auc - out.auc, abs=1e-12)
+    tidy = out.tidy()
+    assert tidy["term"].to_list() == ["AUC", "reference AUC", "reference minus score"]
+
+
+def test_delong_intervals_cover_the_true_aucs_at_their_level() -> None:
+    """Simulation: 400 binormal samples of 300 rows (correlated scores, true AUCs 0.760 and 0.682). Each of the
+    three 95% DeLong intervals must cover its truth in 91.4%-98.6% of the samples: a band of 3.3 binomial standard
+    errors around 95%, left by a correct interval about 1 time in 1,000 (an interval without the scores'
+    covariance, or with the other AUC's error, falls outside it)."""
+    from scipy import stats
+
+    from newretail.methods import compare_auc
+
+    shift, noise, draws = 1.0, 1.0, 400
+    truth_ref = stats.norm.cdf(shift / math.sqrt(2))
+    truth = stats.norm.cdf(shift / math.sqrt(2 * (1 + noise**2)))
+    rng = np.random.default_rng(11)
+    hits = np.zeros(3)
+    for _ in range(draws):
+        out = compare_auc(*_binormal(rng, 300, shift, noise))
+        hits += [
+            out.auc_ci_low <= truth <= out.auc_ci_high,
+            out.reference_ci_low <= truth_ref <= out.reference_ci_high,
+            out.gap_ci_low <= truth_ref - truth <= out.gap_ci_high,
+        ]
+    assert np.all((hits / draws >= 0.914) & (hits / draws <= 0.986)), hits / draws
+
+
+def test_difference_interval_is_newcombs_hybrid_of_two_wilson_intervals() -> None:
+    """Newcomb (1998) method 10 from its definition: the Wilson intervals (l, u) of each proportion combine as
+    ``d - sqrt((p1 - l1)^2 + (u0 - p0)^2)`` and ``d + sqrt((u1 - p1)^2 + (p0 - l0)^2)`` (Newcomb's example
+    56/70 vs 48/80 among the cases)."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    from newretail.methods.comparisons import difference_interval
+
+    for x1, n1, x0, n0, alpha in ((56, 70, 48, 80, 0.05), (9, 10, 3, 10, 0.1), (0, 20, 5, 40, 0.05)):
+        l1, u1 = proportion_confint(x1, n1, alpha=alpha, method="wilson")
+        l0, u0 = proportion_confint(x0, n0, alpha=alpha, method="wilson")
+        p1, p0 = x1 / n1, x0 / n0
+        diff, low, high = difference_interval(x1, n1, x0, n0, alpha=alpha)
+        assert diff == pytest.approx(p1 - p0, abs=1e-15)
+        assert low == pytest.approx(p1 - p0 - math.hypot(p1 - l1, u0 - p0), abs=1e-12)
+        assert high == pytest.approx(p1 - p0 + math.hypot(u1 - p1, p0 - l0), abs=1e-12)
+
+
+def test_difference_in_means_is_neymans_variance_and_pyfixests_crv1() -> None:
+    """Without clusters HC2 is exactly Neyman's ``s1^2/n1 + s0^2/n0``; with clusters the error equals pyfixest's
+    CRV1 (the same G/(G-1) (N-1)/(N-k) factor) and the interval is normal."""
+    import pyfixest as pf
+    from scipy import stats
+
+    from newretail.methods import difference_in_means
+
+    rng = np.random.default_rng(8)
+    t = rng.random(300) < 0.3
+    c = rng.integers(0, 25, 300)
+    y = rng.normal(size=25)[c] + 0.4 * t + rng.normal(size=300) * np.where(t, 2.0, 1.0)
+    frame = pl.DataFrame({"y": y, "t": t, "c": c})
+    plain = difference_in_means(frame, outcome="y", treatment="t", alpha=0.1)
+    neyman = math.sqrt(y[t].var(ddof=1) / t.sum() + y[~t].var(ddof=1) / (~t).sum())
+    assert plain.estimate == pytest.approx(y[t].mean() - y[~t].mean(), abs=1e-12)
+    assert plain.se == pytest.approx(neyman, rel=1e-10)
+    z = stats.norm.ppf(0.95)
+    assert (plain.ci_low, plain.ci_high) == pytest.approx((plain.estimate - z * neyman, plain.estimate + z * neyman))
+    clustered = difference_in_means(frame, outcome="y", treatment="t", cluster="c")
+    peer = pf.feols("y ~ t", data=frame.with_columns(pl.col("t").cast(pl.Float64)).to_pandas(), vcov={"CRV1": "c"})
+    assert clustered.se == pytest.approx(float(peer.tidy().loc["t", "Std. Error"]), rel=1e-10)
+    assert clustered.estimate == pytest.approx(plain.estimate, abs=1e-12)
+
+
+# ---------------------------------------------------------------- staggered
+
+
+def test_staggered_cells_count_the_cohort_and_its_controls_as_read_off_mpdta() -> None:
+    """Callaway & Sant'Anna's mpdta (moderndid's copy): each ATT(g,t)'s ``n_treated`` is the counties first
+    treated in g, ``n_control`` the never treated (or, not yet treated, those first treated after t and not in g),
+    counted with pandas; the event table's times are csdid's and its ``n`` the counties of the cohorts reaching
+    that event time; the cohort table's ``n`` each cohort's counties."""
+    import importlib.metadata
+
+    import pandas as pd
+
+    from newretail.methods import StaggeredDiD
+
+    path = importlib.metadata.distribution("moderndid").locate_file("moderndid/core/datasets/mpdta_long.pkl.gz")
+    data = pd.read_pickle(str(path))
+    data["d"] = (data["first.treat"] > 0) & (data["year"] >= data["first.treat"])
+    first = data.groupby("countyreal")["first.treat"].first()
+    for control in ("never", "not_yet"):
+        fit = StaggeredDiD("countyreal", "year", "lemp", "d", control=control).fit(data)
+        for row in fit.att_gt_.iter_rows(named=True):
+            g, t = row["cohort"], row["time"]
+            assert row["event_time"] == t - g
+            assert row["n_treated"] == int((first == g).sum())
+            later = (first == 0) | ((first > t) & (first != g)) if control == "not_yet" else first == 0
+            assert row["n_control"] == int(later.sum()), (control, g, t)
+        events = fit.event_["event_time"].to_list()
+        assert events == list(range(2004 - 2007, 2007 - 2004 + 1))  # -3..3, csdid's dynamic event times
+        for e, n in zip(events, fit.event_["n"].to_list(), strict=True):
+            assert n == int(first[(first > 0) & (first + e >= 2004) & (first + e <= 2007)].size)
+        cohorts = fit.group_["cohort"].to_list()
+        assert fit.group_["n"].to_list() == [int((first == g).sum()) for g in cohorts]
+
+
+# ---------------------------------------------------------------- effects
+
+
+def _arms(seed: int, n: int = 400) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    e = rng.uniform(0.1, 0.8, n)
+    t = rng.random(n) < e
+    return pl.DataFrame({"y": 1.0 * t + rng.normal(size=n), "t": t, "e": e, "half": np.full(n, 0.3)})
+
+
+def _kish(w: np.ndarray) -> float:
+    return float(w.sum() ** 2 / (w**2).sum())
+
+
+@pytest.mark.parametrize("estimand", ["ate", "att"])
+def test_overlap_effective_sizes_are_kishs_of_the_estimands_weights(estimand: str) -> None:
+    """Closed form: with a known propensity e, the ATE weighs the treated 1/e and the untreated 1/(1-e), the ATT
+    the treated 1 and the untreated e/(1-e); each arm's effective size is Kish's (sum w)^2 / sum w^2."""
+    from newretail.methods import average_effect
+
+    frame = _arms(2)
+    e, t = frame["e"].to_numpy(), frame["t"].to_numpy()
+    out = average_effect(frame, outcome="y", treatment="t", propensity="e", estimand=estimand)  # type: ignore[arg-type]
+    assert out.overlap is not None
+    w1, w0 = (1 / e[t], 1 / (1 - e[~t])) if estimand == "ate" else (np.ones(t.sum()), e[~t] / (1 - e[~t]))
+    assert out.overlap.ess_treated == pytest.approx(_kish(w1), rel=1e-12)
+    assert out.overlap.ess_untreated == pytest.approx(_kish(w0), rel=1e-12)
+    assert out.overlap.treated_range == pytest.approx((e[t].min(), e[t].max()))
+    assert out.overlap.untreated_range == pytest.approx((e[~t].min(), e[~t].max()))
+    assert out.overlap.clipped == 0 and "known propensity" in out.method
+
+
+def test_a_known_propensity_as_a_number_or_a_column_gives_the_same_fit() -> None:
+    """A propensity of 0.3 given as a number or as a column of 0.3 is the same design: identical effect, error and
+    overlap (Kish's size of equal weights: every row of the arm)."""
+    from newretail.methods import average_effect
+
+    frame = _arms(4)
+    number = average_effect(frame, outcome="y", treatment="t", propensity=0.3)
+    column = average_effect(frame, outcome="y", treatment="t", propensity="half")
+    assert (number.estimate, number.se) == (column.estimate, column.se)
+    assert number.overlap == column.overlap
+    assert number.overlap is not None
+    assert number.overlap.ess_treated == pytest.approx(frame["t"].sum(), rel=1e-12)
+    varying = average_effect(frame, outcome="y", treatment="t", propensity="e")
+    assert varying.estimate != number.estimate  # the column's values are used, not a constant
