@@ -284,3 +284,128 @@ def test_a_known_propensity_as_a_number_or_a_column_gives_the_same_fit() -> None
     assert number.overlap.ess_treated == pytest.approx(frame["t"].sum(), rel=1e-12)
     varying = average_effect(frame, outcome="y", treatment="t", propensity="e")
     assert varying.estimate != number.estimate  # the column's values are used, not a constant
+
+
+# ---------------------------------------------------------------- intervals and queues
+
+
+def test_standardized_ratio_with_an_expected_count_at_most_one() -> None:
+    """No numerator success with an expected count in (0, 1] is a ratio of 0 without an interval; with successes and
+    one stratum the standardized ratio is the plain ratio with Katz's interval (statsmodels)."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    from newretail.methods.intervals import standardized_ratio
+
+    for n1 in (10, 20):  # expected 0.5 and exactly 1
+        ratio, low, high = standardized_ratio([0], [n1], [1], [20])
+        assert ratio == 0.0 and math.isnan(low) and math.isnan(high)
+    assert math.isnan(standardized_ratio([0], [10], [0], [20])[0])  # nothing expected: no ratio
+    ratio, low, high = standardized_ratio([2], [10], [1], [20])  # expected 0.5
+    assert ratio == pytest.approx(4.0)
+    assert (low, high) == pytest.approx(confint_proportions_2indep(2, 10, 1, 20, compare="ratio", method="log"))
+
+
+def _erlang_c(n: int, load: float) -> float:
+    """Erlang C from its textbook closed form with factorials (scipy.special)."""
+    from scipy.special import factorial
+
+    top = load**n / factorial(n) * n / (n - load)
+    return float(top / (sum(load**k / factorial(k) for k in range(n)) + top))
+
+
+def test_erlang_c_equals_the_closed_form_and_stays_a_share() -> None:
+    from newretail.methods import ErlangC
+
+    queue = ErlangC(0.2, 30.0)  # 6 Erlangs
+    for n in (7, 9, 12):
+        assert queue.p_wait(n) == pytest.approx(_erlang_c(n, 6.0), rel=1e-10)
+        expected = 1 - _erlang_c(n, 6.0) * math.exp(-(n - 6.0) * 20 / 30.0)
+        assert queue.service_level(n, 20) == pytest.approx(expected, rel=1e-10)
+    loads = ErlangC(np.linspace(0.01, 50, 400), 1.0)
+    for n in (1, 5, 51):
+        for answer in (0.0, 0.1, 1e3):
+            level = np.asarray(loads.service_level(n, answer))
+            assert np.all((level >= 0) & (level <= 1))
+
+
+def test_agents_is_the_fewest_meeting_a_target_met_exactly() -> None:
+    """Targets equal to the service level some N reaches exactly: the answer is N itself, as a brute-force scan of
+    service_level finds (the fewest agents with a level >= the target)."""
+    from newretail.methods import ErlangC
+
+    for load in (3.0, 17.5, 140.0):
+        queue = ErlangC(load / 60.0, 60.0)
+        levels = np.asarray(queue.service_level(np.arange(1, int(load) + 60), 20.0))
+        for n in range(int(load) + 1, int(load) + 2 * int(math.sqrt(load)) + 6):
+            target = float(queue.service_level(n, 20.0))
+            if not 0 < target < 1:
+                continue
+            scan = int(np.flatnonzero(levels >= target)[0]) + 1
+            assert scan == n
+            assert queue.agents(target, 20.0, max_occupancy=None) == n, (load, n)
+
+
+def test_bootstrap_interval_of_a_constant_sample_is_the_constant() -> None:
+    """BCa is undefined on a constant sample (no jackknife spread); the documented fallback, the percentile
+    interval, is the constant itself (scipy's percentile bootstrap), finite at both ends."""
+    from scipy import stats
+
+    from newretail.methods.resampling import bootstrap_interval
+
+    def mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.mean(x, axis=axis)
+
+    low, high = bootstrap_interval((np.full(25, 3.0),), mean)
+    peer = stats.bootstrap((np.full(25, 3.0),), mean, method="percentile", rng=0).confidence_interval
+    assert (low[0], high[0]) == pytest.approx((peer.low, peer.high)) == (3.0, 3.0)
+    x = np.random.default_rng(1).gamma(2.0, size=40)
+    low, high = bootstrap_interval((x,), mean)
+    assert np.isfinite(low[0]) and low[0] < x.mean() < high[0]
+
+
+# ---------------------------------------------------------------- synthetic control weights and fits
+
+
+def test_predictor_weights_recover_a_convex_combination_and_report_its_mean_squared_gap() -> None:
+    """The treated unit's predictors are an exact convex combination of the donors' (unique: more predictors than
+    donors) and its outcomes that combination plus 0.3 in every period: the weights are recovered and the loss is
+    the mean squared gap, 0.3^2 = 0.09."""
+    from newretail.methods._synth_weights import predictor_weights
+
+    rng = np.random.default_rng(6)
+    x0, z0 = rng.normal(size=(8, 4)), rng.normal(size=(10, 4))
+    truth = np.array([0.5, 0.2, 0.3, 0.0])
+    w, loss = predictor_weights(x0, x0 @ truth, z0, z0 @ truth + 0.3, np.full(8, 1 / 8))
+    np.testing.assert_allclose(w, truth, atol=1e-6)
+    assert loss == pytest.approx(0.09, rel=1e-5)
+    assert loss == pytest.approx(float(np.mean((z0 @ truth + 0.3 - z0 @ w) ** 2)), rel=1e-12)
+
+
+def test_fit_burst_recovers_simulated_parameters_within_their_errors() -> None:
+    """Simulation: Poisson counts of a known burst over 900 s; the Wald statistic of the truth under the fit's
+    covariance stays below chi-square(4)'s 0.999 quantile (a correct fit and covariance fail 1 time in 1,000)."""
+    from scipy import stats
+
+    from newretail.methods.bursts import burst_counts, fit_burst
+
+    truth = np.array([np.log(40.0), np.log(120.0), np.log(5.0), 0.4])
+    counts = np.random.default_rng(9).poisson(burst_counts(truth, 900))
+    fit = fit_burst(counts)
+    gap = fit.params - truth
+    assert float(gap @ np.linalg.solve(fit.cov, gap)) < stats.chi2.ppf(0.999, 4)
+    assert np.all(np.abs(gap) < 4 * np.sqrt(np.diag(fit.cov)))
+
+
+def test_decay_fit_interval_covers_a_simulated_decay() -> None:
+    """Simulation: binomial cells with a known decay 0.5 and effect 0.6 over 3 strata and repeats 0-5; the 99.9%
+    profile-likelihood interval covers the decay (Wilks: a correct interval fails 1 time in 1,000) and is finite."""
+    from scipy.special import expit
+
+    from newretail.methods import decay_fit
+
+    rng = np.random.default_rng(12)
+    strata, treated, repeat = (a.ravel() for a in np.meshgrid(np.arange(3), [0, 1], np.arange(6), indexing="ij"))
+    p = expit(np.array([-2.0, -1.5, -1.0])[strata] + 0.6 * treated * np.exp(-0.5 * repeat))
+    trials = np.full(p.size, 4000)
+    fit = decay_fit(rng.binomial(trials, p), trials, strata=strata, treated=treated, repeat=repeat, alpha=0.001)
+    assert fit.ci_low <= 0.5 <= fit.ci_high < math.inf
