@@ -144,7 +144,7 @@ def fit_burst(counts: Any) -> BurstFit:
     if y.ndim != 1 or y.size < MIN_SECONDS:
         raise MethodInputError(f"counts: need a 1-d array of at least {MIN_SECONDS} seconds, got shape {y.shape}")
     if not np.all(np.isfinite(y)) or np.any(y < 0):
-        raise MethodInputError("counts: must be finite and >= 0")
+        raise MethodInputError(f"counts: must be finite and >= 0, got {shown(y[~(np.isfinite(y) & (y >= 0))][0])}")
     if not y.sum() > 0:
         raise MethodInputError("counts: no events; there is no burst to fit")
     from scipy import optimize

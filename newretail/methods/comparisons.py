@@ -41,7 +41,7 @@ __all__ = [
 
 def _count(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise MethodInputError(f"{name}: must be a whole number >= 0, got {value!r}")
+        raise MethodInputError(f"{name}: must be a whole number >= 0, got {shown(value)}")
     return int(value)
 
 
@@ -60,8 +60,10 @@ def mean_interval(values: Any, *, alpha: float = 0.05) -> tuple[float, float, fl
     """
     alpha = check_alpha(alpha)
     x = np.asarray(values, dtype=np.float64).ravel()
-    if x.size < 2 or not np.all(np.isfinite(x)):
+    if x.size < 2:
         raise MethodInputError(f"values: need at least two finite numbers, got {x.size}")
+    if not np.all(np.isfinite(x)):
+        raise MethodInputError(f"values: need at least two finite numbers, got {shown(x[~np.isfinite(x)][0])}")
     from scipy import stats
 
     mean = float(x.mean())

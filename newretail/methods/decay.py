@@ -107,9 +107,13 @@ def _cells(successes: Any, trials: Any, treated: Any, repeat: Any) -> tuple[np.n
     if not (k.size == n.size == t.size == r.size) or k.size == 0:
         raise MethodInputError("successes, trials, treated, repeat: need one value per cell, the same number of each")
     if np.any(k < 0) or np.any(k != np.round(k)) or np.any(n != np.round(n)) or np.any(k > n):
-        raise MethodInputError("successes: must be whole numbers from 0 to the cell's trials")
+        i = int(np.argmax((k < 0) | (k != np.round(k)) | (n != np.round(n)) | (k > n)))
+        raise MethodInputError(
+            f"successes: must be whole numbers from 0 to the cell's trials, got {k[i]:g} of {n[i]:g} trials in cell {i}"
+        )
     if np.any(n <= 0):
-        raise MethodInputError("trials: every cell needs at least one trial")
+        i = int(np.argmax(n <= 0))
+        raise MethodInputError(f"trials: every cell needs at least one trial, got {n[i]:g} in cell {i}")
     if not np.all((t == 0) | (t == 1)):
         raise MethodInputError(f"treated: must be 0/1 (or bool), found {shown(t[(t != 0) & (t != 1)][0])}")
     if np.any(r < 0):

@@ -203,7 +203,8 @@ def _known_propensity(frame: pl.DataFrame, propensity: Any) -> np.ndarray:
     else:
         raise MethodInputError(f"propensity: must be None, a probability or a column name, got {shown(propensity)}")
     if not (np.all(np.isfinite(p)) and np.all((p > 0) & (p < 1))):
-        raise MethodInputError(f"{what}: a known propensity must lie strictly between 0 and 1")
+        bad = p[~(np.isfinite(p) & (p > 0) & (p < 1))][0]
+        raise MethodInputError(f"{what}: a known propensity must lie strictly between 0 and 1, got {shown(bad)}")
     return p
 
 

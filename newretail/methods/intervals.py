@@ -190,7 +190,8 @@ def poisson_interval(count: Any, *, exposure: Any = 1.0, alpha: float = 0.05) ->
     except (TypeError, ValueError):
         raise MethodInputError(f"exposure: must be a positive number, got {shown(exposure)}") from None
     if not np.all(np.isfinite(e)) or np.any(e <= 0):
-        raise MethodInputError("exposure: must be finite and > 0 (a zero exposure has no rate)")
+        bad = e[~(np.isfinite(e) & (e > 0))].flat[0]
+        raise MethodInputError(f"exposure: must be finite and > 0 (a zero exposure has no rate), got {shown(bad)}")
     try:
         k, e = np.broadcast_arrays(k, e)
     except ValueError:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from newretail.methods._frames import MethodInputError, check_alpha
+from newretail.methods._frames import MethodInputError, check_alpha, shown
 from newretail.methods._panel_data import (
     Panel,
     always_treated,
@@ -36,7 +36,7 @@ __all__ = ["DiD", "DiDSummary", "EventStudy", "EventStudySummary"]
 def _names(**columns: Any) -> None:
     for arg, value in columns.items():
         if value is not None and not isinstance(value, str):
-            raise MethodInputError(f"{arg}: a column name (str) expected, got {value!r}")
+            raise MethodInputError(f"{arg}: a column name (str) expected, got {shown(value)}")
 
 
 def _column_list(arg: str, value: Any) -> tuple[str, ...]:
@@ -45,7 +45,7 @@ def _column_list(arg: str, value: Any) -> tuple[str, ...]:
         return ()
     names = (value,) if isinstance(value, str) else value
     if not isinstance(names, (list, tuple)) or not all(isinstance(v, str) for v in names):
-        raise MethodInputError(f"{arg}: a column name or a list of column names expected, got {value!r}")
+        raise MethodInputError(f"{arg}: a column name or a list of column names expected, got {shown(value)}")
     if len(set(names)) < len(names):
         raise MethodInputError(f"{arg}: each column once, got {list(names)}")
     return tuple(names)
@@ -53,7 +53,7 @@ def _column_list(arg: str, value: Any) -> tuple[str, ...]:
 
 def _flag(arg: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise MethodInputError(f"{arg}: True or False expected, got {value!r}")
+        raise MethodInputError(f"{arg}: True or False expected, got {shown(value)}")
     return bool(value)
 
 
@@ -252,15 +252,15 @@ class EventStudy:
         alpha = check_alpha(self.alpha)
         _names(unit=self.unit, time=self.time, outcome=self.outcome, treated=self.treated, cluster=self.cluster)
         if isinstance(self.bin_width, bool) or not isinstance(self.bin_width, int) or self.bin_width < 1:
-            raise MethodInputError(f"bin_width: a whole number of periods, 1 or more, got {self.bin_width!r}")
+            raise MethodInputError(f"bin_width: a whole number of periods, 1 or more, got {shown(self.bin_width)}")
         if isinstance(self.reference, bool) or not isinstance(self.reference, int):
-            raise MethodInputError(f"reference: a whole event time, got {self.reference!r}")
+            raise MethodInputError(f"reference: a whole event time, got {shown(self.reference)}")
         if self.window is None:
             return alpha, None
         w = self.window
         ok = isinstance(w, (tuple, list)) and len(w) == 2 and all(isinstance(v, int) for v in w)
         if not ok or not w[0] <= self.reference <= w[1] or w[0] >= w[1]:
-            raise MethodInputError(f"window: (low, high) event times around reference={self.reference}, got {w!r}")
+            raise MethodInputError(f"window: (low, high) event times around reference={self.reference}, got {shown(w)}")
         return alpha, (int(w[0]), int(w[1]))
 
     def fit(self, df: Any) -> EventStudy:

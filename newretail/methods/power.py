@@ -103,7 +103,11 @@ def ratio_test_power(
     except (TypeError, ValueError):
         raise MethodInputError(f"trials: must be a positive count or an array of them, got {shown(trials)}") from None
     if n.size == 0 or not np.all(np.isfinite(n)) or np.any(n <= 0):
-        raise MethodInputError("trials: must be finite and > 0 (the trials in the test, both arms together)")
+        bad = n[~(np.isfinite(n) & (n > 0))] if n.size else n
+        raise MethodInputError(
+            "trials: must be finite and > 0 (the trials in the test, both arms together)"
+            + (f", got {shown(bad.flat[0])}" if bad.size else ", got no values")
+        )
     from scipy import stats
 
     se = _log_sd(ratio, p0, share) / np.sqrt(n)

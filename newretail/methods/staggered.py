@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from newretail.methods._frames import MethodInputError, check_alpha
+from newretail.methods._frames import MethodInputError, check_alpha, shown
 from newretail.methods._panel_data import Panel, plain, read_panel
 from newretail.methods._results import Term, Tidy
 from newretail.methods.effects import Effect
@@ -145,13 +145,13 @@ class StaggeredDiD:
         for arg in ("unit", "time", "outcome", "treated", "cluster"):
             value = getattr(self, arg)
             if not isinstance(value, str) and not (value is None and arg == "cluster"):
-                raise MethodInputError(f"{arg}: a column name (str) expected, got {value!r}")
+                raise MethodInputError(f"{arg}: a column name (str) expected, got {shown(value)}")
         if self.control not in ("never", "not_yet"):
-            raise MethodInputError(f"control: 'never' or 'not_yet', got {self.control!r}")
+            raise MethodInputError(f"control: 'never' or 'not_yet', got {shown(self.control)}")
         for arg, low in (("anticipation", 0), ("bootstrap", 0)):
             value = getattr(self, arg)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise MethodInputError(f"{arg}: a whole number, 0 or more, got {value!r}")
+                raise MethodInputError(f"{arg}: a whole number, 0 or more, got {shown(value)}")
         if 0 < self.bootstrap < 99:
             raise MethodInputError(f"bootstrap: 0 (analytic errors) or at least 99 draws, got {self.bootstrap}")
         return alpha
