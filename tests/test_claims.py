@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from conftest import sigmas
 from typer.testing import CliRunner
 
 from newretail.claims import JSON_KEYS, PRESS_IDS, REGISTRY, REPORT_IDS, evaluate
@@ -28,10 +29,6 @@ def table(small_dataset: Dataset):
     return evaluate(small_dataset)
 
 
-def _covers(row, value: float) -> bool:
-    return row.ci_low <= value <= row.ci_high
-
-
 def test_registry_has_one_claim_per_figure() -> None:
     assert set(REPORT_IDS) == set(TARGET_KEYS) - {"hema_radius_km"}  # the radius is a definition, not a figure
     assert set(PRESS_IDS) == set(PRESS_KEYS)
@@ -41,10 +38,22 @@ def test_registry_has_one_claim_per_figure() -> None:
         assert claim.tolerance == 0.0 or claim.tolerance_reason  # a tolerance is always explained
 
 
-def _near_target(row) -> bool:  # type: ignore[no-untyped-def]
-    """Within two interval widths of the target: holds whatever the seed (a miss of about four standard errors),
-    unlike "every claim holds", which a dozen 95% intervals do on only about half the seeds."""
-    return abs(row.reproduced - row.target) <= 2 * (row.ci_high - row.ci_low) + 1e-9 * abs(row.target)
+NEAR_Z = 4.5  # standard errors: see _near_target
+
+
+def _near_target(row, truth: float | None = None) -> bool:  # type: ignore[no-untyped-def]
+    """Within 4.5 standard errors (read from the row's 95% interval) of the target, or of ``truth``; a figure the
+    data carry by construction must equal it (to 1e-9 relative).
+
+    Unlike "every claim holds", which a dozen 95% intervals do on only about half the seeds, this is a test with a
+    stated false-failure rate: over 60 seeds at 2e-5 the claims' z had root mean square 0.94-1.18 (at most 4.0,
+    docs/statistical_tests.md), so a correct generator fails 4.5 SE about 3 times in 10,000 over a dozen claims.
+    The band it replaced, two interval widths (3.92 SE), failed 2.4 times in 1,000 (at seed 10: the bot's share at
+    3.94 SE)."""
+    value = row.target if truth is None else truth
+    if abs(row.reproduced - value) <= 1e-9 * abs(value):
+        return True
+    return abs(sigmas(row, value)) < NEAR_Z
 
 
 def test_every_report_claim_lands_near_its_target_on_the_default_scenario(table) -> None:
@@ -58,14 +67,15 @@ def test_every_report_claim_lands_near_its_target_on_the_default_scenario(table)
 
 
 def test_reproduced_values_match_the_calibrated_expectations(table, small_dataset: Dataset) -> None:
-    """Against the generator's truth: each value is within a few interval widths of its expected value, and the
-    delivery percentiles of the promise claims sit on their target (the generator is calibrated to it)."""
+    """Against the generator's truth: each value is within 4.5 standard errors of its expected value (see
+    :func:`_near_target` for the rate), and the delivery percentiles of the promise claims sit on their target (the
+    generator is calibrated to it): within 4.5 SE too, where their z had root mean square 0.98-1.01 over 60 seeds
+    (docs/statistical_tests.md: about 1 in 100,000 each). Their 95% intervals alone missed at 3 of 60 seeds each."""
     expected = small_dataset.manifest["calibration"]["expected"]
     for row in table.rows:
-        width = row.ci_high - row.ci_low
-        assert abs(row.reproduced - expected[row.id]) <= 2 * width + 1e-9, row.id
+        assert _near_target(row, expected[row.id]), (row.id, row.reproduced, expected[row.id], row.ci_low, row.ci_high)
     for claim_id in ("hema_delivery_minutes", "sanjiang_delivery_minutes"):
-        assert _covers(table[claim_id], table[claim_id].target)
+        assert _near_target(table[claim_id]), claim_id
 
 
 def test_personalized_pages_from_visits_equal_the_page_views(table, small_dataset: Dataset) -> None:
