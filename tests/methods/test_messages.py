@@ -78,9 +78,15 @@ CELLS = {  # decay_fit's cells: two strata, treated cells at repeats 0 and 1
 K, N = [10, 30, 20, 12, 28, 18], [100, 100, 100, 100, 100, 100]
 
 
-def _did(df: pl.DataFrame = PANEL, **kw: Any) -> Any:
+def _frame(df: pl.DataFrame | Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """A case's frame, built when the case runs: no polars work at import, where mutmut's forked test processes
+    would inherit a thread pool whose threads they do not have (and hang)."""
+    return df() if callable(df) else df
+
+
+def _did(df: pl.DataFrame | Callable[[], pl.DataFrame] = PANEL, **kw: Any) -> Any:
     args = {"unit": "u", "time": "t", "outcome": "y", "treated": "d"} | kw
-    return lambda: DiD(**args).fit(df)
+    return lambda: DiD(**args).fit(_frame(df))
 
 
 def _event(**kw: Any) -> Any:
@@ -88,14 +94,14 @@ def _event(**kw: Any) -> Any:
     return lambda: EventStudy(**args).fit(PANEL)
 
 
-def _staggered(df: pl.DataFrame = PANEL, **kw: Any) -> Any:
+def _staggered(df: pl.DataFrame | Callable[[], pl.DataFrame] = PANEL, **kw: Any) -> Any:
     args = {"unit": "u", "time": "t", "outcome": "y", "treated": "d"} | kw
-    return lambda: StaggeredDiD(**args).fit(df)
+    return lambda: StaggeredDiD(**args).fit(_frame(df))
 
 
-def _synth(df: pl.DataFrame = PANEL, **kw: Any) -> Any:
+def _synth(df: pl.DataFrame | Callable[[], pl.DataFrame] = PANEL, **kw: Any) -> Any:
     args = {"unit": "u", "time": "t", "outcome": "y", "treated_unit": "a", "treatment_time": 4, "progress": False} | kw
-    return lambda: SyntheticControl(**args).fit(df.drop("d"))
+    return lambda: SyntheticControl(**args).fit(_frame(df).drop("d"))
 
 
 def _power(**kw: Any) -> Any:
@@ -682,35 +688,37 @@ REFUSED = [
         "columns: unit, time, outcome, treated, weights and covariates must differ, got ['u', 't', 'd', 'd']",
         id="did-roles",
     ),
-    pytest.param(_did(df=PANEL.clear()), "df: the panel is empty", id="did-empty"),
+    pytest.param(_did(df=lambda: PANEL.clear()), "df: the panel is empty", id="did-empty"),
     pytest.param(
-        _did(df=PANEL.filter(pl.col("u") == "a")),
+        _did(df=lambda: PANEL.filter(pl.col("u") == "a")),
         "column 'u': a panel needs at least two units, found 1",
         id="did-one-unit",
     ),
     pytest.param(
-        _did(df=PANEL.filter(pl.col("t") == 1)),
+        _did(df=lambda: PANEL.filter(pl.col("t") == 1)),
         "column 't': a panel needs at least two periods, found 1",
         id="did-one-period",
     ),
     pytest.param(
-        _did(df=PANEL.with_columns(u=pl.when(pl.col("t") == 5).then(None).otherwise("u"))),
+        _did(df=lambda: PANEL.with_columns(u=pl.when(pl.col("t") == 5).then(None).otherwise("u"))),
         "column 'u': 6 missing values in a key column",
         id="did-null-key",
     ),
     pytest.param(
-        _did(df=PANEL.with_columns(t=pl.col("t").cast(pl.String))),
+        _did(df=lambda: PANEL.with_columns(t=pl.col("t").cast(pl.String))),
         "column 't': time must be numeric or a date (to order the periods), got String",
         id="did-time-dtype",
     ),
-    pytest.param(_did(df=PANEL.with_columns(d=pl.lit(0))), "column 'd': no unit is ever treated", id="did-never"),
     pytest.param(
-        _did(df=PANEL.with_columns(d=pl.col("t") >= 4)),
+        _did(df=lambda: PANEL.with_columns(d=pl.lit(0))), "column 'd': no unit is ever treated", id="did-never"
+    ),
+    pytest.param(
+        _did(df=lambda: PANEL.with_columns(d=pl.col("t") >= 4)),
         "column 'd': no control unit (every unit is treated in some period)",
         id="did-no-control",
     ),
     pytest.param(
-        _did(df=PANEL.with_columns(d=(pl.col("u") == "c") & (pl.col("t").is_between(3, 4)))),
+        _did(df=lambda: PANEL.with_columns(d=(pl.col("u") == "c") & (pl.col("t").is_between(3, 4)))),
         "column 'd': u 'c' is treated and then untreated again at time 5; "
         "pass allow_reversal=True if that is the design",
         id="did-reversal-data",
@@ -768,12 +776,14 @@ REFUSED = [
         id="staggered-bootstrap-1",
     ),
     pytest.param(
-        _staggered(df=PANEL.with_columns(d=(pl.col("t") >= 3) | (pl.col("u").is_in(["a", "b"]) & (pl.col("t") >= 2)))),
+        _staggered(
+            df=lambda: PANEL.with_columns(d=(pl.col("t") >= 3) | (pl.col("u").is_in(["a", "b"]) & (pl.col("t") >= 2)))
+        ),
         "column 'd': no never-treated u; use control='not_yet'",
         id="staggered-no-never",
     ),
     pytest.param(
-        _staggered(df=PANEL.with_columns(d=(pl.col("u") == "b") & (pl.col("t") == 3))),
+        _staggered(df=lambda: PANEL.with_columns(d=(pl.col("u") == "b") & (pl.col("t") == 3))),
         "column 'd': u 'b' is treated and then untreated again at t 4; StaggeredDiD needs absorbing treatment",
         id="staggered-reversal",
     ),
@@ -804,7 +814,7 @@ REFUSED = [
         id="synth-t0",
     ),
     pytest.param(
-        _synth(df=PANEL.filter(~((pl.col("u") == "c") & (pl.col("t") == 2)))),
+        _synth(df=lambda: PANEL.filter(~((pl.col("u") == "c") & (pl.col("t") == 2)))),
         "column 't': unit 'c' is missing some times; synthetic control needs every unit at every time",
         id="synth-gap",
     ),
@@ -918,10 +928,12 @@ ACCEPTED = [
     pytest.param(_synth(treatment_time=3, placebos=0), id="synth-two-pre-periods"),
     pytest.param(_synth(placebos=2, placebo_size=4), id="synth-placebo-size-donors-1"),
     pytest.param(_staggered(bootstrap=99, seed=0), id="staggered-bootstrap-99"),
-    pytest.param(_did(df=PANEL.filter(pl.col("u").is_in(["a", "c"]))), id="did-two-units"),
-    pytest.param(_did(df=PANEL.filter(pl.col("t").is_in([3, 4]))), id="did-two-periods"),
+    pytest.param(_did(df=lambda: PANEL.filter(pl.col("u").is_in(["a", "c"]))), id="did-two-units"),
+    pytest.param(_did(df=lambda: PANEL.filter(pl.col("t").is_in([3, 4]))), id="did-two-periods"),
     pytest.param(
-        _did(allow_reversal=True, df=PANEL.with_columns(d=(pl.col("u") == "c") & (pl.col("t").is_between(3, 4)))),
+        _did(
+            allow_reversal=True, df=lambda: PANEL.with_columns(d=(pl.col("u") == "c") & (pl.col("t").is_between(3, 4)))
+        ),
         id="did-reversal-allowed",
     ),
 ]
