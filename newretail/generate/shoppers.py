@@ -183,6 +183,19 @@ def _within_group_index(counts: np.ndarray) -> np.ndarray:
     return (np.arange(total, dtype=dtype) - np.repeat(starts, counts)).astype(np.int32, copy=False)
 
 
+@dataclass(frozen=True)
+class _Visits:
+    """A shard's visits as arrays, for the tables drawn from them (page views, orders)."""
+
+    owner: np.ndarray  # each visit's user, as an index into the shard's users
+    visit_id: np.ndarray
+    mobile: np.ndarray
+    personalized: np.ndarray
+    converted: np.ndarray
+    n_pages: np.ndarray
+    end_ts: np.ndarray
+
+
 def shopper_tables(
     rng: np.random.Generator,
     p: ShopperParams,
@@ -196,14 +209,35 @@ def shopper_tables(
     """One shard of users with their visits, page views, online orders and the visits' ground truth.
 
     Each shopper's random effect on converting (``p.conversion_sd`` times a normal fixed by ``seed`` and the
-    user id) is shared by all the shopper's visits.
+    user id) is shared by all the shopper's visits. The draws come from ``rng`` in a fixed order: users, visits,
+    page views, orders.
     """
     users = draw_users(rng, n_users, p.user_activity_shape)
     user_id = np.arange(first_user_id, first_user_id + n_users, dtype=np.int64)
+    visits, truth_visits, v = _visit_tables(rng, p, density, users, user_id, partition=partition, seed=seed)
+    return {
+        "users": _users_frame(users, user_id),
+        "visits": visits,
+        "page_views": _page_views(rng, p, v, user_id, partition=partition),
+        "orders": _orders(rng, p, v, users, user_id, partition=partition),
+        "truth_visits": truth_visits,
+    }
+
+
+def _visit_tables(
+    rng: np.random.Generator,
+    p: ShopperParams,
+    density: np.ndarray,
+    users: dict[str, np.ndarray],
+    user_id: np.ndarray,
+    *,
+    partition: int,
+    seed: int,
+) -> tuple[pl.DataFrame, pl.DataFrame, _Visits]:
+    """The visits (Poisson per user around the user's activity) and their ground truth."""
+    n_users = user_id.size
     intent_user = (intent_raw(users) - p.intent_mean) / p.intent_sd
     shift_user = p.conversion_sd * random_effects.entity_normal(seed, random_effects.SHOPPER_CONVERSION, user_id)
-
-    # visits: Poisson per user around the user's activity
     n_visits = rng.poisson(p.visits_per_user * users["activity"])
     n_v = int(n_visits.sum())
     owner = np.repeat(np.arange(n_users), n_visits)
@@ -247,9 +281,15 @@ def shopper_tables(
             "true_uplift": p1 - p0,
         }
     )
+    return visits, truth_visits, _Visits(owner, visit_id, mobile, personalized, converted, n_pages, end_ts)
 
-    # page views: stamped backwards from the end of the visit, one dwell time per page; per-visit values are
-    # spread to pages with np.repeat (faster than gathering by index, and the same numbers)
+
+def _page_views(
+    rng: np.random.Generator, p: ShopperParams, v: _Visits, user_id: np.ndarray, *, partition: int
+) -> pl.DataFrame:
+    """Page views stamped backwards from the end of the visit, one dwell time per page; per-visit values are spread
+    to pages with np.repeat (faster than gathering by index, and the same numbers)."""
+    n_pages = v.n_pages
     n_pv = int(n_pages.sum())
     dwell_us = rng.exponential(p.page_dwell_s * 1e6, size=n_pv)
     page_index = _within_group_index(n_pages)
@@ -257,42 +297,53 @@ def shopper_tables(
     last = np.cumsum(n_pages, dtype=np.int64) - 1  # index of each visit's last page
     after = np.repeat(cum[last], n_pages)
     after -= cum  # dwell of the pages after this one in the same visit
-    page_ts = np.repeat(end_ts, n_pages)
+    page_ts = np.repeat(v.end_ts, n_pages)
     page_ts -= after.astype(np.int64)
     page_type = _categorical(rng, PAGE_TYPE_P, n_pv)
     page_converted = np.zeros(n_pv, dtype=bool)
-    page_converted[last[converted]] = True  # the order is placed from the last page of a converted visit
-    page_views = pl.DataFrame(
+    page_converted[last[v.converted]] = True  # the order is placed from the last page of a converted visit
+    pages_per_user = np.bincount(v.owner, weights=n_pages, minlength=user_id.size).astype(np.int64)
+    return pl.DataFrame(
         {
             "page_view_id": _ids(2, partition, n_pv),
-            "visit_id": np.repeat(visit_id, n_pages),
-            "user_id": np.repeat(user_id, np.bincount(owner, weights=n_pages, minlength=n_users).astype(np.int64)),
+            "visit_id": np.repeat(v.visit_id, n_pages),
+            "user_id": np.repeat(user_id, pages_per_user),
             "ts_us": page_ts,
             "page_index": page_index,
             "page_type": _enum(page_type, PAGE_TYPES),
-            "personalized": np.repeat(personalized, n_pages),
+            "personalized": np.repeat(v.personalized, n_pages),
             "converted": page_converted,
         }
     )
 
-    # orders: one per converted visit, placed at the end of the visit
-    buyer = np.flatnonzero(converted)
+
+def _orders(
+    rng: np.random.Generator,
+    p: ShopperParams,
+    v: _Visits,
+    users: dict[str, np.ndarray],
+    user_id: np.ndarray,
+    *,
+    partition: int,
+) -> pl.DataFrame:
+    """One online order per converted visit, placed at the end of the visit."""
+    buyer = np.flatnonzero(v.converted)
     n_o = buyer.size
-    vip = users["is_vip"][owner[buyer]]
+    vip = users["is_vip"][v.owner[buyer]]
     value = np.exp(p.value_log_mean + p.value_log_sd * rng.standard_normal(n_o))
     value = np.round(value * np.where(vip, p.vip_value_multiplier, 1.0), 2)
-    paid = end_ts[buyer] + rng.exponential(p.payment_delay_s * 1e6, size=n_o).astype(np.int64)
-    orders = pl.DataFrame(
+    paid = v.end_ts[buyer] + rng.exponential(p.payment_delay_s * 1e6, size=n_o).astype(np.int64)
+    return pl.DataFrame(
         {
             "order_id": _ids(3, partition, n_o),
-            "visit_id": visit_id[buyer],
-            "user_id": user_id[owner[buyer]],
-            "ts_us": end_ts[buyer],
+            "visit_id": v.visit_id[buyer],
+            "user_id": user_id[v.owner[buyer]],
+            "ts_us": v.end_ts[buyer],
             "paid_ts_us": paid,
             "gmv_usd": value,
             "gmv_rmb": np.round(value * p.fx_rmb_per_usd, 2),
             "channel": _enum(np.zeros(n_o, dtype=np.int8), CHANNELS),
-            "device": _enum(np.where(mobile[buyer], 0, 1), DEVICES),
+            "device": _enum(np.where(v.mobile[buyer], 0, 1), DEVICES),
             "parcel_delivery": rng.random(n_o) < p.parcel_share,
             "store_id": pl.Series([None] * n_o, dtype=pl.Int32),
             "distance_km": pl.Series([None] * n_o, dtype=pl.Float64),
@@ -300,7 +351,9 @@ def shopper_tables(
         }
     )
 
-    users_frame = pl.DataFrame(
+
+def _users_frame(users: dict[str, np.ndarray], user_id: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame(
         {
             "user_id": user_id,
             "segment": _enum(users["segment"], SEGMENTS),
@@ -311,10 +364,3 @@ def shopper_tables(
             "past_orders_90d": users["past_orders_90d"],
         }
     )
-    return {
-        "users": users_frame,
-        "visits": visits,
-        "page_views": page_views,
-        "orders": orders,
-        "truth_visits": truth_visits,
-    }
