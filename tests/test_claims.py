@@ -718,3 +718,169 @@ def test_the_shipped_frontiers_are_those_the_table_carries(table, small_dataset:
     }
     for row in table.rows:
         assert list(row.break_even) == found.get(row.id, [])
+
+
+# ------------------------------------------------------------------- what each row says beside its number (issue 30)
+def _sig3(x: float) -> str:
+    """Three significant digits with thousands separators, written here with Python's own formatting."""
+    rounded = float(f"{x:.3g}")
+    return f"{rounded:,.0f}" if abs(rounded) >= 100 else f"{rounded:.3g}"
+
+
+def test_each_note_states_the_numbers_in_its_details_and_the_details_are_the_datas(
+    table, small_dataset: Dataset
+) -> None:
+    """The sentence beside each figure, against the numbers it names, formatted here independently of
+    ``newretail.fmt``; the details against the data (weighted counts and shares computed here with polars) or the
+    scenario's closed forms."""
+    rows = {r.id: r.to_dict() for r in table.rows}
+    details = {k: set(r["details"]) for k, r in rows.items() if r["details"]}
+    assert details == {
+        "gmv_yoy_growth": {"implied_gmv_2016_usd"},
+        "ai_banners": {"banner_impressions", "ai_share"},
+        "ai_banner_ctr_ratio": {"ctr_ai", "ctr_human", "design_effect"},
+        "personalized_pages": {"pages_per_personalized_visit", "personalized_visits"},
+        "personalized_page_conversion": {"conversion_personalized", "conversion_other", "orders_per_personalized_page"},
+        "chatbot_efficiency_ratio": {"bot_concurrency", "human_inquiries_per_hour"},
+        "hema_delivery_minutes": {"orders", "share_within_promise"},
+        "sanjiang_delivery_minutes": {"orders", "share_within_promise"},
+        "gmv_rmb": {"fx_rmb_per_usd", "implied_fx_rmb_per_usd"},
+        "peak_orders_per_second": {"decay_min"},
+        "peak_payments_per_second": {"peak_payment_second"},
+        "delivery_orders": {"share"},
+    }
+    d = {k: r["details"] for k, r in rows.items()}
+    targets = load_scenario("singles_day_2017").targets  # the small day's scenario
+    assert d["gmv_yoy_growth"]["implied_gmv_2016_usd"] == pytest.approx(targets.gmv_usd / (1 + targets.gmv_yoy_growth))
+    banners = small_dataset.scan("banner_impressions", weights=True).select(
+        n=pl.col("weight").sum(), ai=(pl.col("weight") * (pl.col("creative_source") == "ai")).sum()
+    )
+    n, ai = banners.collect().row(0)
+    assert d["ai_banners"]["banner_impressions"] == pytest.approx(n, rel=1e-9)
+    assert d["ai_banners"]["ai_share"] == pytest.approx(ai / n, rel=1e-9)
+    orders = small_dataset.scan("orders", weights=True).select(
+        share=(pl.col("weight") * pl.col("parcel_delivery")).sum() / pl.col("weight").sum()  # parcels delivered
+    )
+    assert d["delivery_orders"]["share"] == pytest.approx(orders.collect().item(), rel=1e-9)
+
+    a, e = d["ai_banners"], d["chatbot_efficiency_ratio"]
+    notes = {k: r["note"] for k, r in rows.items()}
+    assert notes["ai_banners"] == (
+        f"{a['ai_share']:.1%} of {_sig3(a['banner_impressions'] / 1e6)} million banner impressions "
+        "carried an AI creative"
+    )
+    assert notes["gmv_yoy_growth"] == (
+        f"the targets imply a 2016 GMV of USD {d['gmv_yoy_growth']['implied_gmv_2016_usd'] / 1e9:.1f} billion"
+    )
+    assert notes["chatbot_efficiency_ratio"] == (
+        f"a bot instance holds {_sig3(e['bot_concurrency'])} conversations at once; an agent handles "
+        f"{_sig3(e['human_inquiries_per_hour'])} inquiries per paid hour at 85% occupancy"
+    )
+    radius = f"{targets.hema_radius_km:g} km"
+    for claim in ("hema_delivery_minutes", "sanjiang_delivery_minutes"):
+        h = d[claim]
+        assert notes[claim] == (
+            f"{h['orders']:.0f} orders within {radius}; {h['share_within_promise']:.1%} delivered within the promise"
+        )
+    assert notes["delivery_orders"] == f"{d['delivery_orders']['share']:.1%} of all orders"
+    assert notes["sanjiang_pilot_stores"] == "the stores table lists every store: the count is exact"
+    c = d["ai_banner_ctr_ratio"]
+    assert notes["ai_banner_ctr_ratio"] == (
+        f"CTR {c['ctr_ai']:.2%} (AI) against {c['ctr_human']:.2%} (human), not adjusted for placement"
+    )
+    assert c["design_effect"] > 1  # impressions of one shopper and one design are not independent
+    peak = d["peak_payments_per_second"]["peak_payment_second"]
+    assert notes["peak_payments_per_second"] == f"payments peak {peak:.0f} s after midnight"
+
+
+def test_the_implied_assumptions_carry_their_units_and_the_scenarios_closed_forms(
+    table, small_dataset: Dataset
+) -> None:
+    """Each implied parameter with its unit (the vocabulary the paper prints), and two of them against the closed
+    form of the calibration's expected values and the scenario."""
+    units = {i["parameter"]: i["unit"] for r in table.to_dicts() for i in r["implied"]}
+    assert units == {
+        "average_order_value": "USD per order",
+        "visits_per_active_user": "visits",
+        "gmv_2016": "USD",
+        "ai_impression_share": "share of banner impressions",
+        "human_ctr": "share of impressions",
+        "ai_causal_ctr_ratio": "ratio",
+        "placement_allocation_skew": "log-odds per unit of slot quality",
+        "pages_per_personalized_visit": "pages",
+        "personalized_visits": "visits",
+        "conversion_personalized_visits": "share of visits",
+        "conversion_other_visits": "share of visits",
+        "inquiries_total": "inquiries",
+        "bot_share_handled": "share of inquiries",
+        "bot_resolution_rate": "share of bot-handled inquiries",
+        "bot_concurrency": "conversations per bot instance",
+        "human_occupancy": "share of paid time",
+        "human_handle_s": "s",
+        "bot_handle_s": "s",
+        "hema_courier_speed": "km/h",
+        "sanjiang_courier_speed": "km/h",
+        "sanjiang_picking_min": "min",
+        "sanjiang_stores_in_city": "stores",
+        "mobile_order_probability": "share of orders",
+    }
+    values = {i["parameter"]: i["value"] for r in table.to_dicts() for i in r["implied"]}
+    expected = small_dataset.manifest["calibration"]["expected"]
+    scenario = load_scenario("singles_day_2017")  # the small day's scenario
+    assert values["visits_per_active_user"] * scenario.behaviour.traffic.active_users == pytest.approx(
+        expected["visits"], rel=1e-12
+    )
+    assert values["personalized_visits"] < expected["visits"]  # a share of all visits
+
+
+def test_the_ledger_summary_refuses_what_is_not_a_list_of_claim_rows(table) -> None:
+    from newretail.claims.ledger import ledger_summary
+
+    rows = table.to_dicts()
+    assert ledger_summary(rows)["report_figures"] == len(REPORT_IDS)
+    for bad in ({"id": "gmv_usd"}, [*rows, "gmv_usd"], [*rows, {"statement": "no id"}], "rows"):
+        with pytest.raises(ValueError, match=r"^rows: must be a list of claim dicts \(ClaimsTable\.to_dicts\(\)\)$"):
+            ledger_summary(bad)  # type: ignore[arg-type]
+
+
+def test_a_json_row_has_every_documented_key_in_order(table) -> None:
+    """The claims JSON's keys (docs/claims.md): the eight first ones are the contract, the rest follow in order."""
+    keys = [*JSON_KEYS, "evidence", "stated_range", "implied", "break_even", "holds_exact", "evidence_note", "kind",
+            "direction", "tolerance", "definition", "source", "note", "details"]  # fmt: skip
+    for row in table.to_dicts():
+        assert list(row) == keys, row["id"]
+        assert row["tolerance"] == REGISTRY[row["id"]].tolerance
+
+
+def test_the_forest_plot_is_readable_and_names_its_axis(table) -> None:
+    import matplotlib.pyplot as plt
+    from readability import assert_readable
+
+    fig = table.plot()
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "reproduced over the figure (1 = the figure), 95% interval"
+    points = [ln for ln in ax.get_lines() if ln.get_linestyle() in ("None", "none") and len(ln.get_xdata()) == 1]
+    assert points and all(ln.get_markersize() == 7 for ln in points)
+    assert all(t.get_fontsize() >= 10 for t in ax.get_xticklabels())
+    height = fig.get_size_inches()[1]
+    assert height == pytest.approx(0.34 * len(table) + 1.9)  # a row per claim, no empty band
+    assert_readable(fig)
+    plt.close(fig)
+
+
+def test_a_file_changed_in_place_is_refused_with_the_checks_own_words(tmp_path: Path) -> None:
+    """A byte flipped inside a partition (same size, so only its sha256 tells): the claims refuse the day with the
+    line ``newretail.tables.verify`` gives for it (which names the file), after the dataset's folder."""
+    from newretail.tables import verify
+
+    out = tmp_path / "tiny"
+    generate("singles_day_2017", scale=TINY, seed=2, out=out, workers=1)
+    victim = out / open_dataset(out).files("visits")[0]["path"]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    problem = verify(out).problem
+    assert problem is not None and victim.name in problem
+    with pytest.raises(DatasetError) as refused:
+        evaluate(out)
+    assert str(refused.value) == f"{out}: {problem}"
