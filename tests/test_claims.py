@@ -884,3 +884,125 @@ def test_a_file_changed_in_place_is_refused_with_the_checks_own_words(tmp_path: 
     with pytest.raises(DatasetError) as refused:
         evaluate(out)
     assert str(refused.value) == f"{out}: {problem}"
+
+
+def test_the_judge_follows_its_documented_rule_for_every_direction_at_the_edges() -> None:
+    """``verdicts.holds`` against its docstring's rule, on hand-made intervals at and beside each edge (no reference
+    computation: the expected verdicts are written out)."""
+    from newretail.claims.verdicts import holds
+
+    # against the exact figure 10
+    assert holds("exact", 10, 10, 9, 11) and not holds("exact", 10, 10.001, 10, 10.002)
+    assert holds("exact", 10, 10.05, 10, 10.1, tolerance=0.01) and not holds(
+        "exact", 10, 10.2, 10, 10.3, tolerance=0.01
+    )
+    assert holds("at-most", 10, 12, 10, 14) and not holds("at-most", 10, 12, 10.001, 14)
+    assert holds("at-least", 10, 8, 6, 10) and not holds("at-least", 10, 8, 6, 9.999)
+    assert holds("two-sided", 10, 10, 10, 12) and holds("two-sided", 10, 9, 8, 10)
+    assert not holds("two-sided", 10, 12, 10.001, 14) and not holds("two-sided", 10, 8, 6, 9.999)
+    # against the stated range of "95%" ([0.945, 0.955) for the interval's directions; an exact figure's range is
+    # the figure itself, which the value must equal)
+    assert holds("exact", 0.95, 0.95, 0.9, 0.99, unit="share")
+    assert not holds("exact", 0.95, 0.951, 0.95, 0.952, unit="share")
+    assert holds("at-most", 0.95, 0.97, 0.9549, 0.99, unit="share")
+    assert not holds("at-most", 0.95, 0.97, 0.955, 0.99, unit="share")
+    assert holds("at-least", 0.95, 0.93, 0.92, 0.945, unit="share")
+    assert not holds("at-least", 0.95, 0.93, 0.92, 0.9449, unit="share")
+    assert holds("two-sided", 0.95, 0.96, 0.9549, 0.97, unit="share")
+    assert not holds("two-sided", 0.95, 0.96, 0.955, 0.97, unit="share")
+    for direction in ("exact", "at-most", "at-least", "two-sided"):
+        assert not holds(direction, 10, float("nan"), 9, 11) and not holds(direction, 10, 10, 9, float("inf"))
+
+
+def test_a_parameter_is_judged_against_its_reference_range_in_words() -> None:
+    from newretail.claims.ledger import FAR, judge_reference
+
+    assert judge_reference(0.03, 0.01, 0.04) == ("within", "0.03 lies in the reference range 0.01 to 0.04")
+    assert judge_reference(0.08, 0.01, 0.04) == (
+        "outside",
+        "0.08 is 2x above the top of the reference range 0.01 to 0.04",
+    )
+    assert judge_reference(0.2, 0.01, 0.04) == (
+        "implausible",
+        "0.2 is 5x above the top of the reference range 0.01 to 0.04",
+    )
+    assert judge_reference(0.004, 0.01, 0.04) == (
+        "outside",
+        "0.004 is 2.5x below the bottom of the reference range 0.01 to 0.04",
+    )
+    assert judge_reference(float("inf"), 0.01, 0.04) == ("implausible", "the calibration gives no finite value")
+    assert FAR == 3.0
+
+
+def test_the_conversion_note_says_which_reading_it_took(small_dataset: Dataset) -> None:
+    rows = {
+        reading: evaluate(small_dataset, ["personalized_page_conversion"], conversion_reading=reading)[
+            "personalized_page_conversion"
+        ].to_dict()
+        for reading in ("rate", "lift")
+    }
+    rate, lift = rows["rate"]["details"], rows["lift"]["details"]
+    assert rows["rate"]["note"] == (
+        f"read as a rate per visit; other visits convert at {rate['conversion_other']:.2%}; per page view it is "
+        f"{rate['orders_per_personalized_page']:.2%}"
+    )
+    assert rows["lift"]["note"] == (
+        f"read as a lift: personalized visits convert at {lift['conversion_personalized']:.1%}, others at "
+        f"{lift['conversion_other']:.2%}"
+    )
+
+
+def test_the_rush_and_currency_notes_state_their_numbers(table, small_dataset: Dataset) -> None:
+    rows = {r.id: r.to_dict() for r in table.rows}
+    decay = rows["peak_orders_per_second"]["details"]["decay_min"]
+    assert decay > 0 and rows["peak_orders_per_second"]["note"] == (
+        f"fitted rush decays with an e-folding time of {_sig3(decay)} min"
+    )
+    fx = rows["gmv_rmb"]["details"]
+    gmv = small_dataset.scan("orders", weights=True).select(
+        usd=(pl.col("gmv_usd") * pl.col("weight")).sum(), rmb=(pl.col("gmv_rmb") * pl.col("weight")).sum()
+    )
+    usd, rmb = gmv.collect().row(0)
+    assert fx["fx_rmb_per_usd"] == pytest.approx(rmb / usd, rel=1e-9)
+    report_rmb = 25e9 * fx["fx_rmb_per_usd"]
+    assert rows["gmv_rmb"]["note"] == (
+        f"the report's USD 25 billion at the day's {fx['fx_rmb_per_usd']:.2f} RMB/USD is RMB "
+        f"{report_rmb / 1e9:.1f} billion; the press figure is {168.2e9 / report_rmb - 1:+.1%} off it and implies "
+        f"{168.2e9 / 25e9:.3f} RMB/USD"
+    )
+
+
+def test_the_forest_plot_orders_colours_and_frames_its_rows(table) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    fig = table.plot()
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (len(table) - 0.4, -0.6)  # the first claim on top, no empty band
+    points = {
+        float(ln.get_ydata()[0]): ln
+        for ln in ax.get_lines()
+        if ln.get_linestyle() in ("None", "none") and len(ln.get_xdata()) == 1
+    }
+    for y, row in enumerate(table.rows):
+        if row.target == 0:
+            continue
+        assert to_rgba(points[float(y)].get_color()) == to_rgba("C0" if row.holds else "C3"), row.id
+    reports = sum(r.kind == "report" for r in table.rows)
+    rules = [ln for ln in ax.get_lines() if len(set(ln.get_ydata())) == 1 and list(ln.get_xdata()) == [0, 1]]
+    assert [float(ln.get_ydata()[0]) for ln in rules] == [reports - 0.5]  # one rule between report and press
+    (legend,) = fig.legends
+    assert not legend.get_frame_on()
+    report_rows = [r for r in table.rows if r.kind == "report"]
+    press_rows = [r for r in table.rows if r.kind == "press"]
+    assert fig.get_suptitle() == (
+        f"The data recreate {sum(r.holds for r in report_rows)} of {len(report_rows)} report figures and "
+        f"{sum(r.holds for r in press_rows)} of {len(press_rows)} press figures"
+    )
+    plt.close(fig)
+    import dataclasses
+
+    only_report = dataclasses.replace(table, rows=tuple(report_rows))
+    fig = only_report.plot()
+    assert not [ln for ln in fig.axes[0].get_lines() if list(ln.get_xdata()) == [0, 1]]  # no rule without press rows
+    plt.close(fig)
