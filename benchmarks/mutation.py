@@ -144,7 +144,11 @@ def _env(area: Area) -> dict[str, str]:
     single = {v: "1" for v in ("OMP_NUM_THREADS", "POLARS_MAX_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
     env = {**os.environ, **single, "OMP_WAIT_POLICY": "PASSIVE", "HYPOTHESIS_PROFILE": "mutation"}
     env.pop("NEWRETAIL_TEST_DATA", None)
-    env["NEWRETAIL_CACHE"] = str(WORK / area.name / "cache")  # never the user's: values keyed by rewritten code
+    if area.cached_values:  # the values searched once for the area (_cache_values); any other area leaves the
+        # variable unset, so that each test process caches in a folder of its own (tests/conftest.py): a folder kept
+        # across mutants would hand every calibration mutant the calibration the first one solved (keyed by the
+        # rewritten file, which holds all of them), and hide it
+        env["NEWRETAIL_CACHE"] = str(WORK / area.name / "cache")
     if area.keep_data:
         env["NEWRETAIL_TEST_DATA"] = str(WORK / "test-data")
     return env
