@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from processes import alive, descendants
 from typer.testing import CliRunner
 
 from newretail import datasets
@@ -115,8 +116,6 @@ def _readme_example() -> str:
 def test_the_readme_example_runs_as_a_plain_script(tmp_path: Path) -> None:
     """Saved as a script with no ``if __name__ == "__main__":`` guard and run from an empty folder: the worker
     processes that generate the day never run the script again (before, each one did and the pool broke)."""
-    import psutil
-
     work = tmp_path / "empty"
     work.mkdir()
     script = work / "example.py"
@@ -128,17 +127,14 @@ def test_the_readme_example_runs_as_a_plain_script(tmp_path: Path) -> None:
     )
     children: set[int] = set()
     while proc.poll() is None:  # the processes it starts, to check none outlives it
-        try:
-            children |= {c.pid for c in psutil.Process(proc.pid).children(recursive=True)}
-        except psutil.NoSuchProcess:
-            break
+        children |= set(descendants(proc.pid))
         time.sleep(0.05)
     out, err = proc.communicate()
     assert proc.returncode == 0, err
     assert out.count("rows ") == 1 and int(out.split("rows ")[1]) > 0, out  # the script ran once
     assert [p.name for p in work.iterdir()] == ["example.py"]  # nothing written where the user stands
     assert len(children) >= 2  # it did use worker processes
-    assert not [p for p in children if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not alive(children)
 
 
 def test_load_opens_a_day_on_disk_without_generating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

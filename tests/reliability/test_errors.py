@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive, descendants
 from typer.testing import CliRunner
 
 from newretail.cli import app
@@ -139,28 +140,6 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert done.returncode != 0 and "Traceback" in done.stderr and "workers = 0" in done.stderr
 
 
-def _descendants(pid: int) -> list[int]:
-    import psutil
-
-    try:
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
-
-
-def _alive(pids: list[int]) -> list[int]:
-    import psutil
-
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
-
-
 @pytest.mark.parametrize("engine", ["local", "dask"])
 def test_ctrl_c_is_one_line_exit_130_and_leaves_no_process(tmp_path: Path, engine: str) -> None:
     """SIGINT to the run's process group, as a terminal's Ctrl-C sends it: the workers ignore it, the command
@@ -173,7 +152,7 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_process(tmp_path: Path, engin
     while not list(out.glob("*/part-*.parquet")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be interrupted"
-    children = _descendants(proc.pid)
+    children = descendants(proc.pid)
     assert len(children) >= 2, children
     os.killpg(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
@@ -181,6 +160,6 @@ def test_ctrl_c_is_one_line_exit_130_and_leaves_no_process(tmp_path: Path, engin
     assert stderr.strip().splitlines() == ["newretail: interrupted (a generate or stress run resumes where it stopped)"]
     assert stdout == ""
     deadline = time.monotonic() + 10
-    while _alive(children) and time.monotonic() < deadline:
+    while alive(children) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _alive(children)
+    assert not alive(children)

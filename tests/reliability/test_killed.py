@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import alive, descendants
 
 from newretail.generate import generate
 from newretail.scenario import scenario_text
@@ -75,20 +76,6 @@ def test_killed_generate_resumes_byte_identical(
     assert not list(out.glob("*/.part-*"))
 
 
-def _alive(pids: list[int]) -> list[int]:
-    """The pids that still run (a zombie waiting for init to reap it has ended)."""
-    import psutil
-
-    alive = []
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.append(pid)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
-
-
 @pytest.mark.parametrize("engine", ["local", "dask"])
 def test_workers_die_with_a_killed_parent(tmp_path: Path, engine: str) -> None:
     """SIGKILL to a 2-worker ``generate`` mid-run: no process it started (workers, a resource tracker) is alive a
@@ -104,11 +91,11 @@ def test_workers_die_with_a_killed_parent(tmp_path: Path, engine: str) -> None:
     while not _parts(out) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be killed"
-    children = [p.pid for p in psutil.Process(proc.pid).children(recursive=True)]
+    children = descendants(proc.pid)
     assert len(children) >= 2, children
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 5
-    while _alive(children) and time.monotonic() < deadline:
+    while alive(children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(children), [psutil.Process(p).cmdline() for p in _alive(children)]
+    assert not alive(children), [psutil.Process(p).cmdline() for p in alive(children)]
