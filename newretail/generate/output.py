@@ -35,6 +35,7 @@ __all__ = [
     "RUN_SPEC",
     "Lock",
     "check_writable",
+    "column_encodings",
     "existing",
     "foreign_entry",
     "manifest_spec",
@@ -60,15 +61,40 @@ _NEW, _OLD = "newretail-new", "newretail-old"
 
 STATE_KEYS = ("state", "taken", "written")  # what run_task's records carry beside the manifest's fields
 ROW_GROUP_ROWS = 1 << 20  # rows per parquet row group (pyarrow's default; a user shard's page views make 3)
-COMPRESSION_LEVEL = 3  # zstd
+# zstd level 1: 15% less CPU than level 3 for 4% more bytes, on a user shard's five tables (benchmarks/throughput.py)
+COMPRESSION_LEVEL = 1
+
+
+def column_encodings(frame: pl.DataFrame) -> tuple[dict[str, str], list[str]]:
+    """The parquet encoding of each column of ``frame`` (``{name: encoding}``) and the columns written with a
+    dictionary.
+
+    Integers that never decrease (ids, mostly) are delta-encoded, which stores a run of consecutive ids in almost
+    nothing; other integers are byte-stream-split (bytes of equal weight stored together, which zstd then compresses
+    well). Floats are written plain: most of ours repeat (amounts in cents, a shopper's probabilities spread over the
+    shopper's visits), and zstd finds those repeats in plain values but not after a byte-stream split (a user
+    shard's truth columns take a third of the bytes, and the orders' amounts half; the split was smaller, by 8%, only
+    for the banners' click probabilities). Categories are dictionary-encoded, flags and text plain.
+    """
+    import polars as pl
+
+    encodings: dict[str, str] = {}
+    dictionary: list[str] = []
+    for name, dtype in frame.schema.items():
+        if dtype.is_integer():
+            monotone = frame.height < 2 or bool(frame[name].is_sorted())
+            encodings[name] = "DELTA_BINARY_PACKED" if monotone else "BYTE_STREAM_SPLIT"
+        elif dtype.is_float():
+            encodings[name] = "PLAIN"
+        elif isinstance(dtype, (pl.Enum, pl.Categorical)):
+            dictionary.append(name)
+    return encodings, dictionary
 
 
 def write_partition(frame: pl.DataFrame, table: str, path: Path) -> None:
-    """Write one partition's frame to ``path`` as parquet (zstd), with an encoding chosen per column.
+    """Write one partition's frame to ``path`` as parquet (zstd), with an encoding chosen per column
+    (:func:`column_encodings`).
 
-    Ids (``*_id``, mostly ascending within a partition) are delta-encoded, other numbers byte-stream-split (bytes
-    of equal weight stored together, which zstd then compresses well), categories dictionary-encoded, flags and
-    text plain: about 20% less CPU than polars' own writer for 3% fewer bytes (``benchmarks/throughput.py``).
     Deterministic: the same frame gives the same bytes. polars reads the files back with the declared schema (the
     enums' categories travel in the arrow schema stored in the footer).
 
@@ -77,23 +103,13 @@ def write_partition(frame: pl.DataFrame, table: str, path: Path) -> None:
     ValueError
         When the frame's columns or types are not ``table``'s declared schema (a generator bug, never written).
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if frame.schema != polars_schema(table):
         raise ValueError(f"{table}: the generator drew columns {dict(frame.schema)} instead of the declared schema")
-    data = frame.to_arrow()
-    encodings: dict[str, str] = {}
-    dictionary: list[str] = []
-    for name, dtype in zip(data.column_names, data.schema.types, strict=True):
-        if pa.types.is_integer(dtype):
-            encodings[name] = "DELTA_BINARY_PACKED" if name.endswith("_id") else "BYTE_STREAM_SPLIT"
-        elif pa.types.is_floating(dtype):
-            encodings[name] = "BYTE_STREAM_SPLIT"
-        elif pa.types.is_dictionary(dtype):
-            dictionary.append(name)
+    encodings, dictionary = column_encodings(frame)
     pq.write_table(
-        data,
+        frame.to_arrow(),
         path,
         row_group_size=ROW_GROUP_ROWS,
         compression="zstd",

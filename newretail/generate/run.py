@@ -57,23 +57,24 @@ ROWS_PER_PARTITION = 1_000_000  # for tables not tied to user shards
 # task's peak memory under that of a user shard (about 460 MiB), whatever the scale
 ROWS_PER_PARTITION_BY_GROUP = {"inquiries": 250_000}
 GROUP_CODES = {"shoppers": 1, "banners": 2, "inquiries": 3, "city": 4, "baseline": 5}
-# compressed bytes per row, measured on the default scenario, for the free-disk check
+# compressed bytes per row, measured on the default scenario at scale 1e-3 (seed 3) and rounded up, for the
+# free-disk check
 BYTES_PER_ROW = {
-    "users": 6,
-    "visits": 14,
-    "page_views": 12,
-    "orders": 30,
-    "truth_visits": 40,
-    "banner_impressions": 20,
-    "truth_banner_impressions": 32,
-    "inquiries": 60,
-    "truth_inquiries": 14,
-    "baseline_visits": 8,
-    "baseline_orders": 22,
-    "stores": 40,
-    "store_days": 12,
-    "truth_store_days": 10,
-    "households": 12,
+    "users": 2,
+    "visits": 7,
+    "page_views": 6,
+    "orders": 18,
+    "truth_visits": 10,
+    "banner_impressions": 12,
+    "truth_banner_impressions": 28,
+    "inquiries": 25,
+    "truth_inquiries": 4,
+    "baseline_visits": 6,
+    "baseline_orders": 12,
+    "stores": 31,
+    "store_days": 13,
+    "truth_store_days": 11,
+    "households": 10,
 }
 BYTES_PER_FILE = 8_000  # parquet footer and column metadata of one partition file
 DISK_MARGIN = 1.2  # the estimate's safety factor
