@@ -32,12 +32,15 @@ from typing import Any
 
 from common import ONE_THREAD, PYTHON, ROOT, checked, ensure_peers, measure, table, write_result
 
+from newretail.generate.output import COMPRESSION_LEVEL
+from newretail.generate.pool import WORKER_MALLOC
+
 WORKLOAD = ROOT / "benchmarks" / "workload.py"
 LINEITEM_COLUMNS = 16
 
 
 def _workload(name: str, out: Path, *args: str) -> dict[str, Any]:
-    env = {**ONE_THREAD, "PYTHONPATH": str(ensure_peers())}
+    env = {**ONE_THREAD, **WORKER_MALLOC, "PYTHONPATH": str(ensure_peers())}
     run = checked(measure([PYTHON, str(WORKLOAD), name, "--out", str(out), *args], env=env), name)
     result = json.loads(run.stdout.strip().splitlines()[-1])
     result["process"] = run
@@ -49,8 +52,9 @@ def _tpch(out: Path, scale: float) -> dict[str, Any]:
 
     shutil.rmtree(out, ignore_errors=True)
     binary = ensure_peers() / "bin" / "tpchgen-cli"
-    cmd = [str(binary), "parquet", "-s", str(scale), "--tables", "lineitem", "-c", "ZSTD(3)", "-n", "1"]
-    run = checked(measure([*cmd, "-o", str(out), "-q"], env=ONE_THREAD), "tpchgen-cli")
+    level = f"ZSTD({COMPRESSION_LEVEL})"  # the level newretail's writer uses
+    cmd = [str(binary), "parquet", "-s", str(scale), "--tables", "lineitem", "-c", level, "-n", "1"]
+    run = checked(measure([*cmd, "-o", str(out), "-q"], env={**ONE_THREAD, **WORKER_MALLOC}), "tpchgen-cli")
     file = out / "lineitem.parquet"
     rows = pq.ParquetFile(file).metadata.num_rows
     result = {"rows": rows, "cells": rows * LINEITEM_COLUMNS, "cpu_s": run.cpu_s, "wall_s": run.wall_s}
@@ -144,8 +148,8 @@ def main() -> None:
          rate(dataset) / ours_rate],
         ["numpy + polars limit, the user shards' files", runs["limit"][0]["cells"], cells["limit"], med_wall["limit"],
          cells["limit"] / ours_rate],
-        ["tpchgen-cli lineitem, zstd(3), 1 thread", runs["tpch"][0]["cells"], cells["tpch"], med_wall["tpch"],
-         cells["tpch"] / ours_rate],
+        [f"tpchgen-cli lineitem, zstd({COMPRESSION_LEVEL}), 1 thread", runs["tpch"][0]["cells"], cells["tpch"],
+         med_wall["tpch"], cells["tpch"] / ours_rate],
         ["Faker, row by row", faker["cells"], rate(faker), faker["cells"] / faker["wall_s"], rate(faker) / ours_rate],
         ["mimesis, row by row", mimesis["cells"], rate(mimesis), mimesis["cells"] / mimesis["wall_s"],
          rate(mimesis) / ours_rate],

@@ -18,7 +18,6 @@ from typing import Any
 PAGE_TYPES = ("home", "search", "product", "campaign", "cart")
 PAGE_TYPE_P = (0.15, 0.20, 0.45, 0.12, 0.08)
 DAY_US = 86_400_000_000
-WRITE = {"compression": "zstd", "compression_level": 3, "statistics": True}  # newretail's own settings
 
 
 def _cpu() -> float:
@@ -141,12 +140,14 @@ def _plain_column(rng: Any, name: str, dtype: Any, rows: int, first: bool) -> An
 def limit(out: Path, like: Path, seed: int) -> dict[str, Any]:
     """The practical limit of this design for the same rows: every file under ``like`` made again with the same
     table schema, rows and null columns, each cell one plain random draw (no model at all), written, fsynced and
-    hashed as newretail's ``run_task`` does (polars, zstd level 3, statistics; sha256 of the file)."""
+    hashed as newretail's ``run_task`` does (its writer, ``write_partition``: zstd, an encoding per column; sha256
+    of the file)."""
     import os
 
     import numpy as np
     import polars as pl
 
+    from newretail.generate.output import write_partition
     from newretail.tables import file_record, polars_schema
 
     files = _like(like)
@@ -167,7 +168,7 @@ def limit(out: Path, like: Path, seed: int) -> dict[str, Any]:
             drawing += _cpu() - start
             path = out / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            frame.write_parquet(path, **WRITE)  # type: ignore[arg-type]
+            write_partition(frame, table, path)
             with open(path, "rb") as fh:
                 os.fsync(fh.fileno())
             file_record(out, rel, 1.0)
@@ -202,7 +203,9 @@ def _write_rows(records: list[tuple], out: Path) -> None:
         orient="row",
     )
     out.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(out / "part-00000.parquet", **WRITE)  # type: ignore[arg-type]
+    from newretail.generate.output import write_partition
+
+    write_partition(frame, "page_views", out / "part-00000.parquet")  # as newretail writes page views
 
 
 def faker_rows(out: Path, rows: int, seed: int) -> dict[str, float]:
