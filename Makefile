@@ -30,12 +30,14 @@ help: ## List the targets
 
 # --compile-bytecode writes the .pyc files as it installs: every fresh process (the CLI, a test's subprocess, a
 # notebook kernel) then reads numpy's, scipy's and polars' bytecode instead of compiling them again, about 1.5 s of CPU
-# per process wherever Python does not write bytecode itself (a read-only venv, PYTHONDONTWRITEBYTECODE)
+# per process wherever Python does not write bytecode itself (a read-only venv, PYTHONDONTWRITEBYTECODE, as on the
+# machines here)
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q newretail  # the package's own bytecode too (an edited module is compiled anew)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
