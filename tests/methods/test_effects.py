@@ -82,6 +82,13 @@ def test_no_overlap_is_refused_naming_the_covariates() -> None:
 
 
 def test_learners_take_continuous_outcomes() -> None:
+    """The true effect is 3 where x2 > 0 and 0 elsewhere, so the learners' mean prediction differs by 3.0 between
+    the halves; asserted within 0.3. Measured over seeds 0-999 of this design (n = 6,000, 80 trees): the T- and
+    X-learner's gaps had means 2.991 and 2.987, standard deviations 0.051 and 0.052 (near normal: skew 0.04, excess
+    kurtosis -0.02; the two correlate at 0.997), smallest 2.80 and 2.79, largest 3.15; the bounds lie 5.5 spreads
+    below and 6.0 above, a false-failure rate below 1 in 1,000,000 per run (normal tails: 3e-8). A learner that
+    reads the outcome as binary (probabilities: a gap of at most 1), one that misses the heterogeneity (gap 0) or
+    one that shrinks it by a fifth (gap 2.4, 6 spreads below the band) fails."""
     rng = np.random.default_rng(6)
     n = 6_000
     X = rng.normal(size=(n, 2))
@@ -166,7 +173,12 @@ def test_cluster_robust_se_equals_statsmodels_on_the_difference_in_means() -> No
     """Without covariates and with the design's propensity, AIPW is the difference in means and its influence-function
     SE clustered by ``cluster`` is statsmodels' cluster-robust SE of the treatment coefficient in y ~ 1 + t (CR1), up
     to the fold means and statsmodels' (N - 1)/(N - 2) factor (0.1%): asserted to 1%. Treatment is assigned by cluster
-    and outcomes share a cluster effect, so the clustered SE is several times the unclustered one."""
+    and outcomes share a cluster effect, so the clustered SE is several times the unclustered one: asserted above 2.5
+    times. Measured over seeds 0-1,999 of this design: the ratio had mean 2.883 and standard deviation 0.047 (skew
+    -0.23; smallest 2.69, largest 3.08), so 2.5 lies 8.2 spreads below the mean, a false-failure rate far below 1 in
+    1,000,000 per run (about sqrt(1 + 9 * 0.8) = 2.86 expected: clusters of 10, intra-cluster correlation 4/5). The
+    wrong answer it fails is a standard error that ignores the clusters (ratio 1, 40 spreads below the mean). The
+    equalities with statsmodels are deterministic."""
     import statsmodels.api as sm
 
     rng = np.random.default_rng(11)
