@@ -172,13 +172,21 @@ def test_the_att_estimates_the_effect_on_the_treated_not_the_average_effect() ->
 def test_cluster_robust_se_equals_statsmodels_on_the_difference_in_means() -> None:
     """Without covariates and with the design's propensity, AIPW is the difference in means and its influence-function
     SE clustered by ``cluster`` is statsmodels' cluster-robust SE of the treatment coefficient in y ~ 1 + t (CR1), up
-    to the fold means and statsmodels' (N - 1)/(N - 2) factor (0.1%): asserted to 1%. Treatment is assigned by cluster
-    and outcomes share a cluster effect, so the clustered SE is several times the unclustered one: asserted above 2.5
-    times. Measured over seeds 0-1,999 of this design: the ratio had mean 2.883 and standard deviation 0.047 (skew
-    -0.23; smallest 2.69, largest 3.08), so 2.5 lies 8.2 spreads below the mean, a false-failure rate far below 1 in
-    1,000,000 per run (about sqrt(1 + 9 * 0.8) = 2.86 expected: clusters of 10, intra-cluster correlation 4/5). The
-    wrong answer it fails is a standard error that ignores the clusters (ratio 1, 40 spreads below the mean). The
-    equalities with statsmodels are deterministic."""
+    to the cross-fitted fold means (and statsmodels' (N - 1)/(N - 2), 0.1%). The fold means are not a rounding
+    error: folds of whole clusters hold different treated shares. Measured over seeds 0-99,999 of this design: the
+    estimates differed by -0.008 SE on average (spread 0.039, heavy tails: 76 seeds beyond 0.2 SE, 8 beyond 0.3, 2
+    beyond 0.35, largest 0.40), the SEs by +0.6% (spread 0.5%, never below -0.05%; 21 seeds above 5%, 4 above 7%,
+    largest 8.0%), the worst at a treated share of a quarter. Asserted: within 0.5 SE, and between -1% and +10%;
+    no seed of the 100,000 came near, and from the thinning of those counts the false-failure rate is put below
+    1e-4 per run. (Asserted before: 0.05 SE and 1%, which failed 19% and 16% of seeds; seed 11 passed.) The SE
+    band fails an SE that ignores the clusters (65% below statsmodels'); it cannot tell CR1 from CR0 (0.5%).
+
+    Treatment is assigned by cluster and outcomes share a cluster effect, so the clustered SE is several times the
+    unclustered one: asserted above 2.5 times. Over the same seeds the ratio had mean 2.881 and standard deviation
+    0.047 (skew -0.3; smallest 2.62, largest 3.20), so 2.5 lies 8.1 spreads below the mean, a false-failure rate far
+    below 1 in 1,000,000 per run (about sqrt(1 + 9 * 0.8) = 2.86 expected: clusters of 10, intra-cluster
+    correlation 4/5). The wrong answer it fails is a standard error that ignores the clusters (ratio 1, 40 spreads
+    below the mean)."""
     import statsmodels.api as sm
 
     rng = np.random.default_rng(11)
@@ -191,8 +199,8 @@ def test_cluster_robust_se_equals_statsmodels_on_the_difference_in_means() -> No
     clustered = average_effect(df, outcome="y", treatment="t", propensity=share, cluster="store")
     plain = average_effect(df, outcome="y", treatment="t", propensity=share)
     fit = sm.OLS(y, sm.add_constant(t.astype(float))).fit(cov_type="cluster", cov_kwds={"groups": g})
-    assert clustered.estimate == pytest.approx(fit.params[1], abs=0.05 * clustered.se)
-    assert clustered.se == pytest.approx(fit.bse[1], rel=0.01)
+    assert abs(clustered.estimate - fit.params[1]) < 0.5 * clustered.se
+    assert 0.99 * fit.bse[1] < clustered.se < 1.10 * fit.bse[1]
     assert clustered.se > 2.5 * plain.se and "cluster-robust by 'store'" in clustered.method
 
 
