@@ -82,6 +82,13 @@ def test_no_overlap_is_refused_naming_the_covariates() -> None:
 
 
 def test_learners_take_continuous_outcomes() -> None:
+    """The true effect is 3 where x2 > 0 and 0 elsewhere, so the learners' mean prediction differs by 3.0 between
+    the halves; asserted within 0.3. Measured over seeds 0-999 of this design (n = 6,000, 80 trees): the T- and
+    X-learner's gaps had means 2.991 and 2.987, standard deviations 0.051 and 0.052 (near normal: skew 0.04, excess
+    kurtosis -0.02; the two correlate at 0.997), smallest 2.80 and 2.79, largest 3.15; the bounds lie 5.5 spreads
+    below and 6.0 above, a false-failure rate below 1 in 1,000,000 per run (normal tails: 3e-8). A learner that
+    reads the outcome as binary (probabilities: a gap of at most 1), one that misses the heterogeneity (gap 0) or
+    one that shrinks it by a fifth (gap 2.4, 6 spreads below the band) fails."""
     rng = np.random.default_rng(6)
     n = 6_000
     X = rng.normal(size=(n, 2))
@@ -165,8 +172,21 @@ def test_the_att_estimates_the_effect_on_the_treated_not_the_average_effect() ->
 def test_cluster_robust_se_equals_statsmodels_on_the_difference_in_means() -> None:
     """Without covariates and with the design's propensity, AIPW is the difference in means and its influence-function
     SE clustered by ``cluster`` is statsmodels' cluster-robust SE of the treatment coefficient in y ~ 1 + t (CR1), up
-    to the fold means and statsmodels' (N - 1)/(N - 2) factor (0.1%): asserted to 1%. Treatment is assigned by cluster
-    and outcomes share a cluster effect, so the clustered SE is several times the unclustered one."""
+    to the cross-fitted fold means (and statsmodels' (N - 1)/(N - 2), 0.1%). The fold means are not a rounding
+    error: folds of whole clusters hold different treated shares. Measured over seeds 0-99,999 of this design: the
+    estimates differed by -0.008 SE on average (spread 0.039, heavy tails: 76 seeds beyond 0.2 SE, 8 beyond 0.3, 2
+    beyond 0.35, largest 0.40), the SEs by +0.6% (spread 0.5%, never below -0.05%; 21 seeds above 5%, 4 above 7%,
+    largest 8.0%), the worst at a treated share of a quarter. Asserted: within 0.5 SE, and between -1% and +10%;
+    no seed of the 100,000 came near, and from the thinning of those counts the false-failure rate is put below
+    1e-4 per run. (Asserted before: 0.05 SE and 1%, which failed 19% and 16% of seeds; seed 11 passed.) The SE
+    band fails an SE that ignores the clusters (65% below statsmodels'); it cannot tell CR1 from CR0 (0.5%).
+
+    Treatment is assigned by cluster and outcomes share a cluster effect, so the clustered SE is several times the
+    unclustered one: asserted above 2.5 times. Over the same seeds the ratio had mean 2.881 and standard deviation
+    0.047 (skew -0.3; smallest 2.62, largest 3.20), so 2.5 lies 8.1 spreads below the mean, a false-failure rate far
+    below 1 in 1,000,000 per run (about sqrt(1 + 9 * 0.8) = 2.86 expected: clusters of 10, intra-cluster
+    correlation 4/5). The wrong answer it fails is a standard error that ignores the clusters (ratio 1, 40 spreads
+    below the mean)."""
     import statsmodels.api as sm
 
     rng = np.random.default_rng(11)
@@ -179,8 +199,8 @@ def test_cluster_robust_se_equals_statsmodels_on_the_difference_in_means() -> No
     clustered = average_effect(df, outcome="y", treatment="t", propensity=share, cluster="store")
     plain = average_effect(df, outcome="y", treatment="t", propensity=share)
     fit = sm.OLS(y, sm.add_constant(t.astype(float))).fit(cov_type="cluster", cov_kwds={"groups": g})
-    assert clustered.estimate == pytest.approx(fit.params[1], abs=0.05 * clustered.se)
-    assert clustered.se == pytest.approx(fit.bse[1], rel=0.01)
+    assert abs(clustered.estimate - fit.params[1]) < 0.5 * clustered.se
+    assert 0.99 * fit.bse[1] < clustered.se < 1.10 * fit.bse[1]
     assert clustered.se > 2.5 * plain.se and "cluster-robust by 'store'" in clustered.method
 
 

@@ -163,6 +163,13 @@ def test_area_over_random_against_hand_computed_areas() -> None:
 
 # --------------------------------------------------------------------------------------------- cross-fitting
 def test_cross_fit_keeps_groups_in_one_fold_and_recovers_a_randomized_effect() -> None:
+    """The fold and shape checks are exact. The statistical ones, measured over seeds 0-999 of this design (4,000
+    rows, 3 folds, 40 trees): the mean T- and X-uplift minus the true 2.0 had means -0.0004 and -0.0004 and standard
+    deviations 0.016 and 0.016 (near normal; largest error 0.049), so the band of 0.15 is 9.5 spreads wide; the
+    share of propensities in (0.3, 0.7) had mean 0.990 and spread 0.0045 (bound 0.95: 8.8 spreads; smallest 0.972);
+    the outcome model's correlation with x1 had mean 0.989 (spread 0.001; bound 0.8). False-failure rate far below
+    1 in 1,000,000 per run. The uplift band fails an uplift of the wrong sign or none (2 away), and one shrunk or
+    inflated by a tenth (0.2 off: 12 spreads from the mean, 3 beyond the band)."""
     rng = np.random.default_rng(3)
     n = 4000
     groups = np.repeat(np.arange(n // 4), 4)
@@ -388,6 +395,10 @@ def test_t_learner_on_a_binary_outcome_returns_probabilities_near_the_true_uplif
 
 
 def test_cross_fit_runs_with_its_default_two_folds_and_refuses_bad_outcomes_by_name() -> None:
+    """The mean T-uplift lies within 0.15 of the true 1.0. Measured over seeds 0-999 of this design (2,000 rows, 2
+    folds, 30 trees): error mean 0.0008, standard deviation 0.017 (near normal; largest 0.052), so the band is 9.0
+    spreads wide: a false-failure rate far below 1 in 1,000,000 per run. It fails an uplift of the wrong sign or
+    none (1 away) and one off by a fifth (0.2: 12 spreads from the mean, 3 beyond the band)."""
     rng = np.random.default_rng(8)
     n = 2000
     X = rng.normal(size=(n, 1)).astype(np.float32)

@@ -142,6 +142,12 @@ def test_event_study_equals_linearmodels_with_event_dummies_and_finds_the_dynami
 
 
 def test_event_study_pretrend_test_flags_a_treated_group_on_its_own_trend() -> None:
+    """A power test: the ever-treated units drift by 0.3 per period (noise sd 0.3), so the joint test of the
+    pre-treatment coefficients must reject, asserted at p < 0.001. Its false-failure rate is the chance it misses:
+    over seeds 0-1,999 of this design (60 units) log10 p had mean -25.7 and standard deviation 2.8 (near normal:
+    skew -0.18), largest -17.4; the bound (-3) lies 8.1 spreads above the mean, so a miss is far rarer than 1 in
+    1,000,000 per run. A pre-trend test that does not see the leads (p uniform under this trend) fails it 999 times
+    in 1,000; the test's size without a trend is checked in the test above (p > 1e-5)."""
     frame = _panel(6, n_units=60).with_columns(y=pl.col("y") + 0.3 * pl.col("time") * (pl.col("d").any().over("unit")))
     assert EventStudy("unit", "time", "y", "d").fit(frame).pretrend_p_ < 0.001
 

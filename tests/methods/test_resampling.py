@@ -93,6 +93,12 @@ def test_two_way_variance_is_floored_at_the_larger_one_way_variance() -> None:
 
 
 def test_log_interval_is_symmetric_on_the_log_scale_and_design_effect_is_the_variance_ratio() -> None:
+    """The log interval's identities are exact. The design effect is a statistic: the shopper's rate moves with
+    sin(shopper), so rows of one shopper (50 each) are dependent and the one-way clustered variance is several times
+    the iid one, asserted above 1.5. Measured over seeds 0-1,999 of this design: mean 11.5, standard deviation 0.71
+    (log scale 0.062, skew 0.05), smallest 9.3, largest 13.9; 1.5 lies 14 spreads below the mean (33 on the log
+    scale), a false-failure rate far below 1 in 1,000,000 per run. It fails a variance that ignores the clusters
+    (design effect 1) and the ratio taken the wrong way up (about 0.09)."""
     d = _day(seed=5)
     g = _totals(d["ga"], d)
     plain = rs.multiway_interval({"s": g}, _ratio, iid={"a": d["a"], "b": d["b"]})

@@ -143,9 +143,18 @@ def test_df_het_covers_the_true_att_where_twfe_does_not(df_het: pl.DataFrame) ->
 
 def test_the_bootstrap_errors_agree_with_the_analytic_ones(mpdta: pd.DataFrame) -> None:
     """999 Mammen multiplier draws over 500 counties: the IQR-based error (R did's) has a relative sd of about
-    1.2/sqrt(999) = 4%, so a 20% band is 5 sd wide (false failure far below 1 in 1,000 per draw). Clustered by state
-    (29 clusters) only the overall ATT is compared: a cell resting on a few states has a multiplier distribution far
-    from normal, whose IQR is not 1.35 sd (measured: 0.78-0.84 of the analytic error for cohort 2006 before 2006)."""
+    1.2/sqrt(999) = 4%, and every ratio to the analytic error is asserted within 20% of 1. Clustered by state (29
+    clusters) only the overall ATT is compared: a cell resting on a few states has a multiplier distribution far
+    from normal, whose IQR is not 1.35 sd (measured: 0.78-0.84 of the analytic error for cohort 2006 before 2006).
+
+    Measured over bootstrap seeds 0-1,999 (the data are fixed; only the draws vary): each of the 14 ratios (12
+    cells, the overall ATT by county and by state) had standard deviation 0.037 and mean 1.001 to 1.023 (cohort
+    2004 in 2004 the highest); every bound lay at least 4.7 spreads away (5.2 or more for all but three cells), no
+    seed failed, and the 28,000 ratios ranged 0.86-1.18. Normal tails summed over the 14 give 3e-6 per run (2e-5 on
+    the log scale); the largest ratio sat 4.9 spreads out (that cell's excess kurtosis 0.46), so the rate is
+    stated as below 1e-4. The band fails an error that leaves out the IQR's 1.35 (ratio 1.35 or 0.74) or draws
+    weights of the wrong variance; it cannot tell state from county clustering on these data, whose analytic errors
+    differ by 5%."""
     analytic = StaggeredDiD("countyreal", "year", "lemp", "d").fit(mpdta)
     boot = StaggeredDiD("countyreal", "year", "lemp", "d", bootstrap=999, seed=1).fit(mpdta)
     ratio = boot.att_gt_["se"].to_numpy() / analytic.att_gt_["se"].to_numpy()
