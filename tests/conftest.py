@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+from processes import SESSION_MARK, left_behind
 
 from newretail.generate import generate
 from newretail.tables import Dataset, DatasetError, open_dataset
@@ -24,6 +26,30 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # calibrations of the many scenarios the tests make go to a folder of this run, not the user's cache (the entries
 # shipped with the package for the bundled scenario are read as usual)
 os.environ.setdefault("NEWRETAIL_CACHE", tempfile.mkdtemp(prefix="newretail-cache-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Mark the session's environment (the controller's, which xdist's workers and every process a test starts
+    inherit), so that :func:`pytest_sessionfinish` can find what the suite left running, wherever it was reparented."""
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist; a nested session marks anew
+        os.environ[SESSION_MARK] = f"{os.getpid()}-{time.time_ns()}"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a process the suite started still runs 20 s after the last test (listed, then killed): a
+    killed or interrupted command must leave none behind (issue 31)."""
+    if hasattr(session.config, "workerinput") or SESSION_MARK not in os.environ:
+        return
+    left = left_behind(os.environ[SESSION_MARK])
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_sep("=", f"{len(left)} process(es) started by the suite still ran after it ended", red=True)
+            for line in left:
+                reporter.write_line(f"killed {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 # `make mutation` runs the fuzz tests once per mutant: a few examples each keep one mutant within seconds
 settings.register_profile(

@@ -26,3 +26,49 @@ def alive(pids: list[int] | set[int]) -> list[int]:
         except psutil.NoSuchProcess:
             continue
     return running
+
+
+SESSION_MARK = "NEWRETAIL_TEST_SESSION"  # set in the environment of a test session; every process it starts inherits
+
+
+def marked(mark: str) -> list[int]:
+    """The pids of the processes whose environment carries ``SESSION_MARK=mark``, other than this process and its
+    ancestors: what a test session started, wherever it was reparented to."""
+    import os
+
+    import psutil
+
+    own = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid in own:
+            continue
+        try:
+            if proc.environ().get(SESSION_MARK) == mark and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
+def left_behind(mark: str, wait_s: float = 20.0) -> list[str]:
+    """The processes a session started that still run after ``wait_s`` seconds (each as ``pid command``), killed
+    once listed so that none outlives the check."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + wait_s
+    pids = marked(mark)
+    while pids and time.monotonic() < deadline:
+        time.sleep(0.5)
+        pids = marked(mark)
+    listed = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            listed.append(f"{pid} {' '.join(proc.cmdline())[:200]}")
+            proc.kill()
+        except psutil.NoSuchProcess:
+            continue
+    return listed
