@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from newretail.methods import DiD, MethodInputError
-from newretail.methods.intervals import poisson_interval, proportion_interval, ratio_interval
+from newretail.methods.intervals import poisson_interval, proportion_interval, ratio_interval, standardized_ratio
 from newretail.methods.learners import LightGBMSettings, ProbabilityModel
 from newretail.methods.queueing import ErlangC
 
@@ -120,6 +120,20 @@ def test_a_zero_count_has_a_lower_bound_of_exactly_zero_and_garwoods_upper_bound
     assert lows[1] == 0.0 and lows[2] == 0.0 and not np.isnan(lows).any()
     assert lows[0] == pytest.approx(stats.chi2.ppf(alpha / 2, 6) / 2, rel=1e-12)
     assert highs[2] == pytest.approx(stats.chi2.ppf(1 - alpha / 2, 2) / 2 / 5.0, rel=1e-12)
+
+
+def test_strata_without_numerator_trials_are_left_out_of_the_standardized_ratio() -> None:
+    """Strata with no numerator trials (one of them with no reference trials either) carry nothing: the ratio and
+    its interval are the documented closed forms over the other strata, written out here. Fails if those strata
+    are kept (``t1 > 0`` -> ``t1 >= 0``: their 0/0 proportions turn the answer into NaN)."""
+    x1, n1 = np.array([30, 12, 0, 0]), np.array([1000, 400, 0, 0])
+    x0, n0 = np.array([20, 10, 3, 0]), np.array([1000, 500, 100, 0])
+    ratio, low, high = standardized_ratio(x1, n1, x0, n0)
+    observed, expected = 42.0, 1000 * 0.02 + 400 * 0.02  # p1 = 0.03 and p0 = 0.02 in both kept strata
+    var = (1000 * 0.03 * 0.97 + 400 * 0.03 * 0.97) / observed**2
+    var += (1000**2 * 0.02 * 0.98 / 1000 + 400**2 * 0.02 * 0.98 / 500) / expected**2
+    half = stats.norm.ppf(0.975) * np.sqrt(var)
+    assert (ratio, low, high) == pytest.approx((1.5, 1.5 * np.exp(-half), 1.5 * np.exp(half)), rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------- queueing
