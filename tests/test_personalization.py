@@ -116,6 +116,13 @@ def test_the_conversion_model_is_the_package_learner_with_its_own_settings(frame
 
 
 def test_shap_is_additive_and_ranks_the_true_drivers(frame: pl.DataFrame) -> None:
+    """SHAP values add up to LightGBM's log-odds (exactly, to 1e-6), and rank the true drivers first and noise last.
+
+    False-failure rate of the ranking about 1 in 7,000 per run, from 60 dataset seeds (0-59, shoppers only, at this
+    scale): the log ratio of the third-largest importance among the four allowed leaders to the largest of the
+    other features was 0.58 (spread 0.12, least 0.19: 4.9 spreads from a tie, 5e-7); that of the smallest driver to
+    the third-smallest noise feature 0.93 (spread 0.26, least 0.46: 3.6 spreads, 1.3e-4). None of the 60 failed. A
+    model that ignores the features (every importance 0) or ranks them at random fails."""
     model = pz.ConversionModel(n_estimators=150, learning_rate=0.1, max_train_rows=60_000).fit(frame)
     ex = pz.explain(model, frame, rows=500)
     assert ex.values.shape == (500, len(model.columns))
