@@ -168,9 +168,9 @@ def test_results_equal_what_the_notebooks_computed(built: Path, small_dataset: D
     assert numbers["stub_gmv_usd"]["value"] == pytest.approx(gmv.item(), rel=1e-9)
     # ... and against the truth the generator planted: within 4.5 standard errors (read from each 95% interval) of
     # the calibrated expectation. The clustered CTR ratio's z had root mean square 1.00 over 60 seeds at this scale
-    # (docs/statistical_tests.md): about 1 in 100,000. The stand-in's GMV interval (shoppers as independent draws) is
-    # not measured over seeds; the claims' GMV interval had rms 0.94, and even at an rms of 1.2 the rate is 2 in
-    # 10,000. Two 95% `covers` here failed about 1 run in 10.
+    # (docs/statistical_tests.md): about 1 in 100,000. The stand-in's GMV interval (shoppers as independent draws),
+    # computed as the notebook does over 60 seeds at this scale: z had rms 0.82 (largest 2.15): far below 1 in a
+    # million. Two 95% `covers` here failed about 1 run in 10.
     expected = small_dataset.manifest["calibration"]["expected"]
     assert abs(sigmas(numbers["stub_gmv_usd"], expected["gmv_usd"])) < 4.5
     assert abs(sigmas(numbers["stub_ctr_ratio"], expected["ai_banner_ctr_ratio"])) < 4.5
