@@ -128,3 +128,132 @@ def test_implied_assumptions_carry_their_reference_range_or_say_there_is_none(sm
     for parameter, reference in (("gmv_2016", "gmv_2016_usd"), ("pages_per_personalized_visit", "pages_per_visit")):
         assert implied[parameter]["source"] == refs[reference]["source"]
         assert implied[parameter]["reference_low"] == refs[reference]["low"]
+
+
+def test_the_table_names_its_dataset_and_scenario(small_dataset: Dataset) -> None:
+    """The table says which folder and which scenario it was computed on: the path given and the manifest's scenario
+    name. Fails if either is left empty or taken from elsewhere."""
+    manifest = json.loads((small_dataset.path / "manifest.json").read_text(encoding="utf-8"))
+    table = evaluate(small_dataset, ids=["sanjiang_pilot_stores"], check_files=False)
+    assert table.dataset == str(small_dataset.path)
+    assert table.scenario == manifest["scenario"]["name"] == small_dataset.scenario.name
+
+
+def test_a_claim_without_its_own_words_is_named_by_its_id_with_spaces() -> None:
+    """A figure with no ``label`` reads as its id with spaces (never as an identifier); a given label is kept.
+    Fails if the id is kept with its underscores or the label is replaced."""
+    from newretail.claims.registry import REGISTRY, Claim
+
+    base = REGISTRY["gmv_usd"]
+    fields = {f: getattr(base, f) for f in ("kind", "statement", "source", "definition", "unit", "measure", "estimate")}
+    assert Claim(id="some_new_figure", **fields).label == "some new figure"
+    assert Claim(id="some_new_figure", label="a figure in words", **fields).label == "a figure in words"
+
+
+def test_a_claims_estimate_is_read_from_the_named_field_of_its_result() -> None:
+    """Claims whose analysis returns a result object read their estimate from the attribute the registry names.
+    Fails if the attribute is not read from the result."""
+    from types import SimpleNamespace
+
+    from newretail.claims.registry import _field
+
+    result = SimpleNamespace(estimate="the estimate", peak_orders_per_second="the peak")
+    assert _field("estimate")(result) == "the estimate"
+    assert _field("peak_orders_per_second")(result) == "the peak"
+    with pytest.raises(AttributeError):
+        _field("missing")(result)
+
+
+def test_the_ledger_counts_rows_without_kind_or_evidence_as_report_figures_from_data() -> None:
+    """``ledger_summary`` reads a row without ``kind`` as a report figure and one without ``evidence`` as recreated
+    from data (the JSON of an older table). Counted here by hand. Fails if a missing key excludes the row."""
+    from newretail.claims.ledger import ledger_summary
+
+    rows = [
+        {"id": "a", "holds": True},
+        {"id": "b", "holds": False, "kind": "report"},
+        {"id": "c", "holds": True, "kind": "report", "evidence": "construction"},
+        {"id": "d", "holds": True, "kind": "press"},
+        {"id": "e", "holds": True, "kind": "report", "evidence": "data"},
+    ]
+    summary = ledger_summary(rows)
+    assert summary["report_figures"] == 4  # a, b, c, e
+    assert summary["data_figures"] == 3  # a, b, e
+    assert summary["recreated_by_data"] == ["a", "e"]
+    assert summary["not_recreated"] == ["b"]
+    assert summary["construction"] == ["c"]
+
+
+def test_the_bot_share_note_speaks_only_when_there_are_no_inquiries() -> None:
+    """The bot share's note says "no inquiries" exactly when the share is undefined (NaN), and nothing otherwise.
+    Fails if the note is given whatever the value."""
+    from newretail.claims.metrics import share_note
+    from newretail.methods import Estimate
+
+    assert share_note(Estimate(0.95, 0.94, 0.96), None) == ("", {})  # type: ignore[arg-type]
+    assert share_note(Estimate(math.nan, math.nan, math.nan), None)[0] == "no inquiries"  # type: ignore[arg-type]
+
+
+def test_the_rmb_consistency_check_states_the_usd_figure_in_rmb(small_dataset: Dataset) -> None:
+    """The RMB-vs-USD consistency entry converts the report's USD figure at the day's rate and states it, and the
+    range of values that round to it, in RMB to four significant digits (here, in billions with one decimal),
+    computed here from the scenario. Fails if the figures are formatted another way or left out."""
+    sc = small_dataset.scenario
+    fx, usd, rmb = sc.behaviour.traffic.fx_rmb_per_usd, sc.targets.gmv_usd, sc.press.gmv_rmb
+    table = evaluate(small_dataset, ids=["sanjiang_pilot_stores"], check_files=False)
+    entry = next(c for c in table.consistency if c.id == "gmv_rmb_vs_usd")
+    low, high = (usd - 0.5e9) * fx, (usd + 0.5e9) * fx  # "USD 25 billion": the values that round to it
+    assert f"RMB {usd * fx / 1e9:.1f} billion ({low / 1e9:.1f} billion to {high / 1e9:.1f} billion" in entry.why
+    assert entry.holds == (low <= rmb <= high)
+
+
+def test_under_the_rate_reading_the_pages_check_compares_the_datas_pages_per_visit(small_dataset: Dataset) -> None:
+    """Read as a conversion rate per visit, the figures need at least so many pages per personalized visit; the check
+    states that floor (computed here from the targets) and the pages per personalized visit the data have (the
+    personalized-pages row's detail), and holds when the data reach the floor. Fails if the data's value is left
+    out of the check."""
+    t, press = small_dataset.scenario.targets, small_dataset.scenario.press
+    floor = t.personalized_pages * t.personalized_page_conversion / press.payment_transactions
+    table = evaluate(
+        small_dataset, ids=["personalized_pages", "personalized_page_conversion"], conversion_reading="rate",
+        check_files=False,
+    )  # fmt: skip
+    entry = next(c for c in table.consistency if c.id == "pages_per_visit")
+    seen = table["personalized_pages"].details["pages_per_personalized_visit"]
+    assert "; the data have " in entry.why
+    assert entry.holds == (seen >= floor)
+    low = evaluate(
+        small_dataset, ids=["personalized_pages"], conversion_reading="rate",
+        targets={"personalized_page_conversion": 0.9}, check_files=False,
+    )  # fmt: skip
+    floor_high = t.personalized_pages * 0.9 / press.payment_transactions
+    assert floor_high > seen
+    assert not next(c for c in low.consistency if c.id == "pages_per_visit").holds
+
+
+def test_the_forest_plots_legend_shows_each_verdicts_colour_and_each_kinds_marker(small_dataset: Dataset) -> None:
+    """The forest plot's legend has one line per verdict in its colour and one marker per kind of figure, matching
+    the colours and markers drawn for the rows. Fails if the legend loses its handles, colours or markers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    table = evaluate(small_dataset, ids=["gmv_usd", "peak_orders_per_second"], check_files=False)
+    fig = table.plot()
+    try:
+        legend = fig.legends[0] if fig.legends else fig.axes[0].get_legend()
+        assert legend is not None
+        texts = [t.get_text() for t in legend.get_texts()]
+        handles = dict(zip(texts, legend.legend_handles, strict=True))
+        assert {"holds", "does not hold", "report figure", "press figure"} <= set(texts)
+        assert to_hex(handles["holds"].get_color()) != to_hex(handles["does not hold"].get_color())
+        assert handles["report figure"].get_marker() != handles["press figure"].get_marker()
+        drawn = {(to_hex(line.get_color()), line.get_marker()) for line in fig.axes[0].get_lines()
+                 if line.get_marker() not in (None, "None", "")}  # fmt: skip
+        for row in table.rows:
+            colour = to_hex(handles["holds" if row.holds else "does not hold"].get_color())
+            assert (colour, handles[f"{row.kind} figure"].get_marker()) in drawn
+    finally:
+        plt.close(fig)
