@@ -66,8 +66,16 @@ AREAS = {
         Area(
             "claims",
             ("newretail/claims/",),
-            ("tests/test_claims.py", "tests/test_claims_tally.py", "-m", "not notebook", "-p", "no:randomly"),
-            "the claims ledger (tests/test_claims.py without the notebook test, tests/test_claims_tally.py)",
+            (
+                "tests/test_claims.py",
+                "tests/test_claims_tally.py",
+                "tests/test_claims_edges.py",
+                "-m",
+                "not notebook",
+                "-p",
+                "no:randomly",
+            ),
+            "the claims ledger (tests/test_claims*.py without the notebook test)",
             60,
             cached_values=True,
         ),
