@@ -38,6 +38,20 @@ def pytest_configure(config: pytest.Config) -> None:
             # runs several sessions after importing this module once (mutmut forks one per mutant) must not hand a
             # later session the values an earlier one computed with other code under the same key
             os.environ["NEWRETAIL_CACHE"] = tempfile.mkdtemp(prefix="newretail-cache-")
+            _forget_memoized()
+
+
+def _forget_memoized() -> None:
+    """Empty the package's in-process memos (``functools.cache``/``lru_cache``: the calibrations, the references),
+    so that a session starts as a fresh process would, whatever an earlier session in this process computed."""
+    import sys
+
+    for name, module in list(sys.modules.items()):
+        if name == "newretail" or name.startswith("newretail."):
+            for value in list(vars(module).values()):
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear):
+                    clear()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
