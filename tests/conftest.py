@@ -25,8 +25,9 @@ SMALL_SEED = 7
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # calibrations of the many scenarios the tests make go to a folder of this run, not the user's cache (the entries
 # shipped with the package for the bundled scenario are read as usual)
-_OWN_CACHE = "NEWRETAIL_CACHE" not in os.environ  # not given by the caller (a user, make mutation's claims area)
-os.environ.setdefault("NEWRETAIL_CACHE", tempfile.mkdtemp(prefix="newretail-cache-"))
+_OWN_CACHE = "NEWRETAIL_TEST_OWN_CACHE"  # the cache folder a session made itself (not given by a user or the caller)
+if "NEWRETAIL_CACHE" not in os.environ:
+    os.environ["NEWRETAIL_CACHE"] = os.environ[_OWN_CACHE] = tempfile.mkdtemp(prefix="newretail-cache-")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,11 +35,13 @@ def pytest_configure(config: pytest.Config) -> None:
     inherit), so that :func:`pytest_sessionfinish` can find what the suite left running, wherever it was reparented."""
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist; a nested session marks anew
         os.environ[SESSION_MARK] = f"{os.getpid()}-{time.time_ns()}"
-        if _OWN_CACHE:  # each session its own cache folder (xdist's workers share the controller's): a process that
-            # runs several sessions after importing this module once (mutmut forks one per mutant) must not hand a
-            # later session the values an earlier one computed with other code under the same key
-            os.environ["NEWRETAIL_CACHE"] = tempfile.mkdtemp(prefix="newretail-cache-")
-            _forget_memoized()
+        # each session its own cache folder (xdist's workers share the controller's) and empty memos: a process that
+        # runs several sessions (mutmut forks one per mutant) must not hand a later session the values an earlier one
+        # computed with other code under the same key. Told apart by the environment, which outlives a re-import of
+        # this module.
+        if os.environ.get("NEWRETAIL_CACHE") == os.environ.get(_OWN_CACHE):
+            os.environ["NEWRETAIL_CACHE"] = os.environ[_OWN_CACHE] = tempfile.mkdtemp(prefix="newretail-cache-")
+        _forget_memoized()
 
 
 def _forget_memoized() -> None:
