@@ -44,11 +44,11 @@ def marked(mark: str) -> list[int]:
         if proc.pid in own:
             continue
         try:
-            if proc.environ().get(SESSION_MARK) == mark and proc.status() != psutil.STATUS_ZOMBIE:
+            if proc.environ().get(SESSION_MARK) == mark:
                 found.append(proc.pid)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
             continue
-    return found
+    return alive(found)
 
 
 def left_behind(mark: str, wait_s: float = 20.0) -> list[str]:
